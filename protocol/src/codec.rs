@@ -1,0 +1,347 @@
+//! Canonical CBOR encoding, signing and verified decoding of records.
+//!
+//! A signed record is a CBOR map whose last entry is `"sig": bytes(64)`. The signature covers the
+//! encoding of the same map without that entry. Decoding checks, in this order: the size limit
+//! (before parsing), the format version (before parsing the rest), the structure, that the bytes
+//! are exactly the canonical encoding of the value (so one value has one id), the signature, and
+//! the type's own rules. A [`Signed`] value exists only if all of them passed.
+
+use serde::{Serialize, de::DeserializeOwned};
+use vivim_identity::{Keypair, PublicKey, Purpose, Signature};
+
+use crate::Hash;
+
+/// Why bytes could not be decoded into a record. Each variant says what a person can do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The input is larger than the type's limit; it was not parsed.
+    #[error("{kind} of {size} bytes exceeds the limit of {max} bytes")]
+    TooLarge {
+        /// The record type.
+        kind: &'static str,
+        /// The input size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The input is empty or does not start like a VIVIM record.
+    #[error("not a VIVIM {kind}: the bytes do not start with a version field")]
+    NotARecord {
+        /// The record type.
+        kind: &'static str,
+    },
+    /// A version this build does not understand.
+    #[error("{kind} has format version {found}; this VIVIM understands version {supported}; upgrade to read it")]
+    UnsupportedVersion {
+        /// The record type.
+        kind: &'static str,
+        /// The version found.
+        found: u8,
+        /// The version supported.
+        supported: u8,
+    },
+    /// The CBOR is truncated or does not have the record's shape.
+    #[error("malformed {kind}: {detail}")]
+    Malformed {
+        /// The record type.
+        kind: &'static str,
+        /// What the parser said.
+        detail: String,
+    },
+    /// The record has no signature.
+    #[error("{kind} is not signed")]
+    Unsigned {
+        /// The record type.
+        kind: &'static str,
+    },
+    /// The bytes decode, but are not the canonical encoding of the value (extra bytes, other
+    /// field order, non-minimal integers).
+    #[error("{kind} is not in canonical encoding (trailing bytes, field order or integer form)")]
+    NonCanonical {
+        /// The record type.
+        kind: &'static str,
+    },
+    /// The signature does not verify against the record's author.
+    #[error("{kind} signature does not verify for its author {author}")]
+    BadSignature {
+        /// The record type.
+        kind: &'static str,
+        /// The claimed author.
+        author: String,
+    },
+    /// A field violates the type's rules (a count or a range).
+    #[error("invalid {kind}: {detail}")]
+    Invalid {
+        /// The record type.
+        kind: &'static str,
+        /// Which rule.
+        detail: String,
+    },
+}
+
+/// Why a record could not be encoded or signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The signer is not the record's author.
+    #[error("{kind} names author {author} but the signing key is {signer}")]
+    WrongSigner {
+        /// The record type.
+        kind: &'static str,
+        /// The author in the record.
+        author: String,
+        /// The key that tried to sign.
+        signer: String,
+    },
+    /// The encoded record would exceed its limit.
+    #[error("{kind} would be {size} bytes, over the limit of {max}")]
+    TooLarge {
+        /// The record type.
+        kind: &'static str,
+        /// Its size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The value breaks the type's rules.
+    #[error("invalid {kind}: {detail}")]
+    Invalid {
+        /// The record type.
+        kind: &'static str,
+        /// Which rule.
+        detail: String,
+    },
+    /// The serializer failed.
+    #[error("could not encode {kind}: {detail}")]
+    Cbor {
+        /// The record type.
+        kind: &'static str,
+        /// What failed.
+        detail: String,
+    },
+}
+
+/// A top-level wire type: versioned, size-limited, optionally signed by one author.
+pub trait Record: Serialize + DeserializeOwned + Sized {
+    /// Name used in errors ("ACU", "manifest", …).
+    const KIND: &'static str;
+    /// The format version this build writes and reads.
+    const VERSION: u8;
+    /// Largest encoding accepted.
+    const MAX_BYTES: usize;
+    /// Signature domain.
+    const PURPOSE: Purpose;
+
+    /// The key that must sign this record.
+    fn signer(&self) -> PublicKey;
+    /// The signature slot (the last field, absent while unsigned).
+    fn sig_slot(&mut self) -> &mut Option<Signature>;
+    /// The type's own rules (counts, ranges). Checked on sign and on decode.
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// The CBOR encoding of a map entry `"sig": bytes(64)`.
+const SIG_ENTRY_LEN: usize = 4 + 2 + 64;
+
+fn sig_entry(sig: &Signature) -> [u8; SIG_ENTRY_LEN] {
+    let mut out = [0u8; SIG_ENTRY_LEN];
+    out[..6].copy_from_slice(&[0x63, b's', b'i', b'g', 0x58, 0x40]);
+    out[6..].copy_from_slice(&sig.0);
+    out
+}
+
+fn to_cbor<T: Serialize>(value: &T, kind: &'static str) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::with_capacity(256);
+    ciborium::into_writer(value, &mut out).map_err(|e| EncodeError::Cbor {
+        kind,
+        detail: e.to_string(),
+    })?;
+    Ok(out)
+}
+
+/// Checks the leading `{"v": n, …` of a record without parsing the rest.
+fn peek_version(bytes: &[u8], kind: &'static str, supported: u8) -> Result<(), DecodeError> {
+    // A map with fewer than 24 entries, whose first key is the text "v" and value a small uint.
+    match bytes {
+        [0xa1..=0xb7, 0x61, b'v', ver, ..] if *ver < 24 => {
+            if *ver != supported {
+                Err(DecodeError::UnsupportedVersion {
+                    kind,
+                    found: *ver,
+                    supported,
+                })
+            } else {
+                Ok(())
+            }
+        }
+        [0xa1..=0xb7, 0x61, b'v', 0x18, ver, ..] => Err(DecodeError::UnsupportedVersion {
+            kind,
+            found: *ver,
+            supported,
+        }),
+        _ => Err(DecodeError::NotARecord { kind }),
+    }
+}
+
+/// A record whose signature, encoding and rules have been checked, with its bytes and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed<T> {
+    value: T,
+    bytes: Vec<u8>,
+    id: Hash,
+}
+
+impl<T: Record> Signed<T> {
+    /// Signs `value` with `key`, which must be the record's author.
+    pub fn sign(mut value: T, key: &Keypair) -> Result<Self, EncodeError> {
+        let signer = value.signer();
+        if signer != key.public() {
+            return Err(EncodeError::WrongSigner {
+                kind: T::KIND,
+                author: signer.to_string(),
+                signer: key.did().to_string(),
+            });
+        }
+        value.validate().map_err(|detail| EncodeError::Invalid {
+            kind: T::KIND,
+            detail,
+        })?;
+        *value.sig_slot() = None;
+        let mut bytes = to_cbor(&value, T::KIND)?;
+        if !(0xa0..0xb7).contains(&bytes[0]) {
+            return Err(EncodeError::Cbor {
+                kind: T::KIND,
+                detail: "a record must be a map of fewer than 23 fields".into(),
+            });
+        }
+        peek_version(&bytes, T::KIND, T::VERSION).map_err(|e| EncodeError::Invalid {
+            kind: T::KIND,
+            detail: e.to_string(),
+        })?;
+        let sig = key.sign(T::PURPOSE, &bytes);
+        // The signed encoding is the unsigned one with one more map entry at the end.
+        bytes[0] += 1;
+        bytes.extend_from_slice(&sig_entry(&sig));
+        if bytes.len() > T::MAX_BYTES {
+            return Err(EncodeError::TooLarge {
+                kind: T::KIND,
+                size: bytes.len(),
+                max: T::MAX_BYTES,
+            });
+        }
+        *value.sig_slot() = Some(sig);
+        let id = Hash::of(&bytes);
+        Ok(Signed { value, bytes, id })
+    }
+
+    /// Decodes and verifies `bytes` (see the module docs for the order of checks).
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let kind = T::KIND;
+        if bytes.len() > T::MAX_BYTES {
+            return Err(DecodeError::TooLarge {
+                kind,
+                size: bytes.len(),
+                max: T::MAX_BYTES,
+            });
+        }
+        peek_version(bytes, kind, T::VERSION)?;
+        let mut value: T =
+            ciborium::de::from_reader_with_recursion_limit(bytes, 64).map_err(|e| {
+                DecodeError::Malformed {
+                    kind,
+                    detail: e.to_string(),
+                }
+            })?;
+        let sig = value
+            .sig_slot()
+            .take()
+            .ok_or(DecodeError::Unsigned { kind })?;
+        let unsigned = to_cbor(&value, kind).map_err(|e| DecodeError::Malformed {
+            kind,
+            detail: e.to_string(),
+        })?;
+        let n = unsigned.len();
+        let canonical = bytes.len() == n + SIG_ENTRY_LEN
+            && unsigned[0] < 0xb7
+            && bytes[0] == unsigned[0] + 1
+            && bytes[1..n] == unsigned[1..]
+            && bytes[n..] == sig_entry(&sig);
+        if !canonical {
+            return Err(DecodeError::NonCanonical { kind });
+        }
+        let signer = value.signer();
+        signer
+            .verify(T::PURPOSE, &unsigned, &sig)
+            .map_err(|_| DecodeError::BadSignature {
+                kind,
+                author: signer.to_string(),
+            })?;
+        value
+            .validate()
+            .map_err(|detail| DecodeError::Invalid { kind, detail })?;
+        *value.sig_slot() = Some(sig);
+        Ok(Signed {
+            value,
+            bytes: bytes.to_vec(),
+            id: Hash::of(bytes),
+        })
+    }
+}
+
+impl<T> Signed<T> {
+    /// The record's id: BLAKE3 of its bytes.
+    pub fn id(&self) -> Hash {
+        self.id
+    }
+
+    /// The canonical signed bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The verified value.
+    pub fn value(&self) -> &T {
+        &self.value
+    }
+
+    /// Value and bytes.
+    pub fn into_parts(self) -> (T, Vec<u8>) {
+        (self.value, self.bytes)
+    }
+}
+
+/// Encodes an unsigned value (types with no author, such as hash sequences' metadata).
+pub fn encode_unsigned<T: Serialize>(value: &T) -> Result<Vec<u8>, EncodeError> {
+    to_cbor(value, "value")
+}
+
+/// Decodes an unsigned value with a size limit.
+pub fn decode_unsigned<T: DeserializeOwned>(
+    bytes: &[u8],
+    kind: &'static str,
+    max: usize,
+) -> Result<T, DecodeError> {
+    if bytes.len() > max {
+        return Err(DecodeError::TooLarge {
+            kind,
+            size: bytes.len(),
+            max,
+        });
+    }
+    ciborium::de::from_reader_with_recursion_limit(bytes, 64).map_err(|e| DecodeError::Malformed {
+        kind,
+        detail: e.to_string(),
+    })
+}
+
+/// Checks a short string field.
+pub(crate) fn check_len(field: &str, value: &str, max: usize) -> Result<(), String> {
+    if value.len() > max {
+        Err(format!("{field} is {} bytes, over {max}", value.len()))
+    } else {
+        Ok(())
+    }
+}
