@@ -79,6 +79,11 @@ impl Did {
         multibase(ED25519_PUB, self.0.as_bytes())
     }
 
+    /// The multibase form of the derived X25519 key agreement key (`z6LS…`).
+    pub fn key_agreement_id(&self) -> String {
+        x25519_multibase(&self.0.x25519())
+    }
+
     /// The DID document as the did:key method defines it.
     pub fn document(&self) -> DidDocument {
         let did = self.to_string();
@@ -278,7 +283,10 @@ mod tests {
         assert_eq!(err("did:key:"), DidError::Empty);
         assert_eq!(err("did:key:f00"), DidError::UnsupportedMultibase('f'));
         assert_eq!(err("did:key:z0OIl"), DidError::BadBase58);
-        assert!(matches!(err(&"did:key:z".repeat(100)), DidError::TooLong(_)));
+        assert!(matches!(
+            err(&"did:key:z".repeat(100)),
+            DidError::TooLong(_)
+        ));
         let good = Keypair::from_seed(&[0; 32]).did().to_string();
         assert!(matches!(err(&format!("{good}#frag")), DidError::NotBare(_)));
         // X25519 did:key (z6LS…): a key agreement key, not an identity.

@@ -297,10 +297,7 @@ mod tests {
         let back = SealedKey::from_bytes(&bytes).unwrap();
         assert!(back.is_encrypted());
         assert_eq!(back.did().unwrap(), kp.did());
-        assert_eq!(
-            back.open(Some(b"correct horse")).unwrap().did(),
-            kp.did()
-        );
+        assert_eq!(back.open(Some(b"correct horse")).unwrap().did(), kp.did());
         assert!(matches!(
             back.open(Some(b"wrong")),
             Err(KeystoreError::WrongPassphrase)

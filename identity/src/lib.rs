@@ -29,7 +29,12 @@ mod mnemonic;
 
 pub use did::{Did, DidDocument, DidError, VerificationMethod};
 pub use keys::{
-    Keypair, Purpose, PublicKey, SharedSecret, Signature, SignatureError, X25519PublicKey,
+    Keypair, PublicKey, Purpose, SharedSecret, Signature, SignatureError, X25519PublicKey,
 };
-pub use keystore::{KdfParams, KeystoreError, SealedKey};
+pub use keystore::{KdfParams, KeystoreError, MAX_KEYSTORE_BYTES, SealedKey};
+
+/// Largest keystore file a node should read, as a `u64` for file-size checks.
+pub fn keystore_limit() -> u64 {
+    MAX_KEYSTORE_BYTES as u64
+}
 pub use mnemonic::MnemonicError;

@@ -102,7 +102,11 @@ fn spec_vectors() {
             k[31] &= 127;
             k[31] |= 64;
         }
-        assert_eq!(ours, theirs, "X25519 private key for seed {}", v.seed_last_byte);
+        assert_eq!(
+            ours, theirs,
+            "X25519 private key for seed {}",
+            v.seed_last_byte
+        );
 
         // Parsing the published DID gives the same key back.
         let parsed: Did = v.did.parse().unwrap();

@@ -1,1 +1,20 @@
-//! placeholder
+//! The VIVIM node: the runtime behind the `vivim` binary and the facade other apps embed.
+//!
+//! It is the only crate that knows libp2p, iroh, sled, axum and tantivy. The pieces:
+//! [`datadir`] (key, config, token on disk), [`ids`] (the one key as DID, libp2p `PeerId` and
+//! iroh `EndpointId`), [`import`] (export parsers), [`search`] (full-text index).
+//!
+//! ```no_run
+//! use vivim_node::datadir::DataDir;
+//! use vivim_identity::KdfParams;
+//!
+//! let dir = DataDir::at("/tmp/my-vivim");
+//! let key = dir.init(None, KdfParams::default()).unwrap();
+//! println!("{}", key.did());
+//! ```
+
+pub mod config;
+pub mod datadir;
+pub mod ids;
+pub mod import;
+pub mod search;

@@ -32,7 +32,9 @@ pub enum DecodeError {
         kind: &'static str,
     },
     /// A version this build does not understand.
-    #[error("{kind} has format version {found}; this VIVIM understands version {supported}; upgrade to read it")]
+    #[error(
+        "{kind} has format version {found}; this VIVIM understands version {supported}; upgrade to read it"
+    )]
     UnsupportedVersion {
         /// The record type.
         kind: &'static str,

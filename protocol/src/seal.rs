@@ -81,7 +81,10 @@ impl ContentKey {
 
     /// The key's public id: BLAKE3 in derive-key mode; reveals nothing about the key.
     pub fn id(&self) -> Hash {
-        Hash(blake3::derive_key("vivim/v1/content-key-id", self.0.as_ref()))
+        Hash(blake3::derive_key(
+            "vivim/v1/content-key-id",
+            self.0.as_ref(),
+        ))
     }
 
     fn cipher(&self) -> XChaCha20Poly1305 {
@@ -271,10 +274,7 @@ mod tests {
         body.ciphertext[0] ^= 1;
         assert_eq!(key.open(&body).unwrap_err(), SealError::Decrypt);
         let other = ContentKey::generate();
-        assert!(matches!(
-            other.open(&body),
-            Err(SealError::WrongKey { .. })
-        ));
+        assert!(matches!(other.open(&body), Err(SealError::WrongKey { .. })));
         let mut g = grants[0].clone();
         g.wrapped[3] ^= 0x80;
         assert_eq!(open_grant(&g, &a).unwrap_err(), SealError::Unwrap);

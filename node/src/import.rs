@@ -1,0 +1,175 @@
+//! Importers: read exports from ChatGPT, Claude, Gemini, ChatGPT share pages, ShareGPT JSON and
+//! Markdown transcripts into [`ImportedConversation`]s, streaming, by content (not file name).
+//!
+//! This module only parses. Turning conversations into signed ACUs and storing them is
+//! `crate::ingest`'s job.
+
+use std::collections::BTreeMap;
+
+use vivim_protocol::{Kind, Role};
+
+/// An export format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Detect from the content.
+    Auto,
+    /// ChatGPT data export (`conversations.json`, split `conversations-NNN.json`, or the zip).
+    ChatGpt,
+    /// Claude data export (`conversations.json` with `chat_messages`).
+    Claude,
+    /// Google Takeout "My Activity" JSON for Gemini.
+    Gemini,
+    /// A saved ChatGPT share page (HTML with the React Router turbo-stream payload).
+    ChatGptShare,
+    /// ShareGPT-style JSON (`conversations: [{from, value}]`).
+    ShareGpt,
+    /// A Markdown transcript.
+    Markdown,
+}
+
+impl Format {
+    /// The provider name stored with conversations of this format.
+    pub fn provider(&self) -> &'static str {
+        match self {
+            Format::Auto => "unknown",
+            Format::ChatGpt | Format::ChatGptShare => "chatgpt",
+            Format::Claude => "claude",
+            Format::Gemini => "gemini",
+            Format::ShareGpt => "sharegpt",
+            Format::Markdown => "markdown",
+        }
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "auto" => Format::Auto,
+            "chatgpt" => Format::ChatGpt,
+            "claude" => Format::Claude,
+            "gemini" => Format::Gemini,
+            "chatgpt-share" => Format::ChatGptShare,
+            "sharegpt" => Format::ShareGpt,
+            "markdown" | "md" => Format::Markdown,
+            other => {
+                return Err(format!(
+                    "unknown format {other:?}; use auto, chatgpt, claude, gemini, chatgpt-share, sharegpt or markdown"
+                ));
+            }
+        })
+    }
+}
+
+/// One message as read from an export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedMessage {
+    /// The provider's message id (unique within the conversation; synthesized when absent).
+    pub id: String,
+    /// The parent message's id (the message tree: edits and regenerations are branches).
+    pub parent: Option<String>,
+    /// Who spoke.
+    pub role: Role,
+    /// What it holds.
+    pub kind: Kind,
+    /// Language of code.
+    pub lang: Option<String>,
+    /// The text (for images and files: a reference such as `file-service://…` or the name).
+    pub text: String,
+    /// When (ms since the Unix epoch), when known.
+    pub created_at_ms: Option<u64>,
+    /// Whether it counts as a visible message (see the ChatGPT rules in the issue).
+    pub visible: bool,
+    /// Provider metadata worth keeping (model slug, content type, recipient, …).
+    pub meta: BTreeMap<String, String>,
+}
+
+/// One conversation as read from an export. Messages are ordered so that every parent comes
+/// before its children.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedConversation {
+    /// Provider name (`chatgpt`, `claude`, …).
+    pub provider: String,
+    /// The provider's own conversation id (synthesized deterministically from the content when
+    /// the export has none, so re-imports match).
+    pub source_id: String,
+    /// Title.
+    pub title: String,
+    /// Where to see it at the provider.
+    pub source_url: Option<String>,
+    /// Created (ms since the Unix epoch).
+    pub created_at_ms: u64,
+    /// Last updated (ms since the Unix epoch).
+    pub updated_at_ms: u64,
+    /// Model, when known.
+    pub model: Option<String>,
+    /// All messages, parents first.
+    pub messages: Vec<ImportedMessage>,
+    /// Id of the last message of the branch the user last saw (`current_node`).
+    pub head: Option<String>,
+}
+
+/// A conversation that could not be read, with where it went wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadConversation {
+    /// Position in the export (0-based).
+    pub index: usize,
+    /// Its id, when readable.
+    pub id: Option<String>,
+    /// Its title, when readable.
+    pub title: Option<String>,
+    /// What is wrong.
+    pub error: String,
+}
+
+/// What a parser hands to its sink, one at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// A good conversation.
+    Conversation(ImportedConversation),
+    /// A conversation that could not be read.
+    Bad(BadConversation),
+}
+
+/// Why an import failed as a whole.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// The content matches no known format.
+    #[error("could not recognize the format{0}; pass --format")]
+    UnknownFormat(String),
+    /// The file is not valid for its format.
+    #[error("malformed {format} export at {location}: {message}")]
+    Malformed {
+        /// The format.
+        format: &'static str,
+        /// Where (byte offset, line:column, zip member, …).
+        location: String,
+        /// What.
+        message: String,
+    },
+    /// Over a size limit.
+    #[error("{what} is {size} bytes, over the limit of {max}")]
+    TooLarge {
+        /// What.
+        what: String,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// Reading failed.
+    #[error("reading the export: {0}")]
+    Io(#[from] std::io::Error),
+    /// Fetching a URL failed.
+    #[error("fetching {url}: {message}")]
+    Fetch {
+        /// The URL.
+        url: String,
+        /// What failed.
+        message: String,
+    },
+    /// The sink refused an item (e.g. the store failed); the import stops.
+    #[error("storing: {0}")]
+    Sink(String),
+}

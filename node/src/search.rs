@@ -1,0 +1,1 @@
+//! Full-text search over ACU text with tantivy.
