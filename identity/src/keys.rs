@@ -136,11 +136,14 @@ fn de_bytes<'de, D: Deserializer<'de>>(d: D, what: &'static str) -> Result<Vec<u
 pub struct PublicKey(VerifyingKey);
 
 impl PublicKey {
-    /// Parses 32 bytes. Fails if they are not a point on the curve.
+    /// Parses 32 bytes. Fails if they are not a point on the curve, or are a weak
+    /// (small-order) point, for which signatures prove nothing.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, SignatureError> {
-        VerifyingKey::from_bytes(bytes)
-            .map(PublicKey)
-            .map_err(|_| SignatureError::BadPublicKey)
+        let key = VerifyingKey::from_bytes(bytes).map_err(|_| SignatureError::BadPublicKey)?;
+        if key.is_weak() {
+            return Err(SignatureError::BadPublicKey);
+        }
+        Ok(PublicKey(key))
     }
 
     /// The 32 raw bytes.
@@ -158,17 +161,18 @@ impl PublicKey {
         Did::from_public_key(*self)
     }
 
-    /// Verifies `sig` over `msg` under `purpose` (strict verification: no malleable signatures,
-    /// no small-order keys).
+    /// Verifies `sig` over `msg` under `purpose`: RFC 8032 verification with a canonical `S`
+    /// (no malleable signatures), and weak keys are refused when the key is parsed.
     pub fn verify(
         &self,
         purpose: Purpose,
         msg: &[u8],
         sig: &Signature,
     ) -> Result<(), SignatureError> {
+        use ed25519_dalek::Verifier;
         let sig = ed25519_dalek::Signature::from_bytes(&sig.0);
         self.0
-            .verify_strict(&purpose.signing_bytes(msg), &sig)
+            .verify(&purpose.signing_bytes(msg), &sig)
             .map_err(|_| SignatureError::Invalid)
     }
 
@@ -374,6 +378,36 @@ mod tests {
         // A raw ed25519 signature over the message alone does not verify either.
         let raw = Signature(kp.signing.sign(b"m").to_bytes());
         assert!(kp.public().verify(Purpose::ACU, b"m", &raw).is_err());
+    }
+
+    #[test]
+    fn weak_keys_are_refused() {
+        // The identity point (small order) as a public key.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert_eq!(
+            PublicKey::from_bytes(&identity),
+            Err(SignatureError::BadPublicKey)
+        );
+    }
+
+    #[test]
+    fn malleated_signature_is_refused() {
+        // S + L (the group order) is the classic malleation; it must not verify.
+        let kp = Keypair::from_seed(&[5; 32]);
+        let sig = kp.sign(Purpose::ACU, b"m");
+        const L: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let mut bytes = sig.0;
+        let mut carry = 0u16;
+        for i in 0..32 {
+            let v = bytes[32 + i] as u16 + L[i] as u16 + carry;
+            bytes[32 + i] = v as u8;
+            carry = v >> 8;
+        }
+        assert!(kp.public().verify(Purpose::ACU, b"m", &Signature(bytes)).is_err());
     }
 
     #[test]
