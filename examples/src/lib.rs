@@ -1,1 +1,1 @@
-//! placeholder
+//! Runnable examples and bench binaries for VIVIM: see `examples/examples/`.

@@ -407,7 +407,11 @@ mod tests {
             bytes[32 + i] = v as u8;
             carry = v >> 8;
         }
-        assert!(kp.public().verify(Purpose::ACU, b"m", &Signature(bytes)).is_err());
+        assert!(
+            kp.public()
+                .verify(Purpose::ACU, b"m", &Signature(bytes))
+                .is_err()
+        );
     }
 
     #[test]

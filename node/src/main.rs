@@ -158,7 +158,14 @@ fn run(cli: Cli) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&doc)?);
             } else {
-                println!("{}", serde_json::to_string_pretty(&doc)?);
+                println!("did:          {did}");
+                println!(
+                    "ed25519 key:  {}  (authentication, assertion)",
+                    did.key_id()
+                );
+                println!("x25519 key:   {}  (key agreement)", did.key_agreement_id());
+                println!("peer id:      {}", ids::peer_id(&did.public_key()));
+                println!("endpoint id:  {}", ids::endpoint_id(&did.public_key()));
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Hot paths of the wire format, next to the raw ed25519 rates measured in the same run.
 //!
 //! `cargo bench -p vivim-protocol --bench protocol`
+#![allow(clippy::unwrap_used, missing_docs)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ed25519_dalek::{Signer, SigningKey, Verifier};

@@ -135,7 +135,7 @@ pub fn parse_hash_seq(bytes: &[u8]) -> Result<Vec<Hash>, DecodeError> {
             max: MAX_SEQ_ITEMS * 32,
         });
     }
-    if bytes.len() % 32 != 0 {
+    if !bytes.len().is_multiple_of(32) {
         return Err(DecodeError::Malformed {
             kind,
             detail: format!("{} bytes is not a multiple of 32", bytes.len()),

@@ -209,7 +209,7 @@ pub fn open_grant(grant: &AccessGrant, me: &Keypair) -> Result<ContentKey, SealE
     if grant.recipient != me.public() {
         return Err(SealError::NotRecipient(grant.recipient.to_string()));
     }
-    let my_x = me.x25519_public().to_bytes();
+    let my_x = me.public().x25519().to_bytes();
     let shared = me.agree(&vivim_identity::X25519PublicKey(grant.ephemeral));
     let kek = key_encryption_key(shared.as_bytes(), &grant.ephemeral, &my_x);
     let bytes = XChaCha20Poly1305::new(kek.as_ref().into())

@@ -1,4 +1,5 @@
 //! Wire format properties: round trips, canonical ids, and every rejection of bad input.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 
