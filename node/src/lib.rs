@@ -17,4 +17,7 @@ pub mod config;
 pub mod datadir;
 pub mod ids;
 pub mod import;
+pub mod ingest;
+pub mod node;
 pub mod search;
+pub mod store;

@@ -1,0 +1,696 @@
+//! The node runtime: one identity, its store and index, and the operations every surface (CLI,
+//! gateway, bindings) shares.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+use vivim_identity::{KdfParams, Keypair};
+use vivim_protocol::{Acu, Body, ConvId, Hash, Kind, Manifest, Role, Signed};
+
+use crate::{
+    config::Config,
+    datadir::{DataDir, DataDirError},
+    import::{self, BadConversation, Format, ImportError, Item},
+    ingest,
+    search::{IndexDoc, OpenState, Query, SearchError, SearchIndex},
+    store::{ConvRow, NewConversation, PutOutcome, Store, StoreError},
+};
+
+/// Why a node operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// Data dir, key or config.
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    /// Storage.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Search index.
+    #[error(transparent)]
+    Search(#[from] SearchError),
+    /// Import.
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    /// Something not found.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A bad request from a caller.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Something that happened, for `/api/ws` subscribers.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A conversation was imported or updated.
+    ConversationImported {
+        /// Conversation id.
+        id: String,
+        /// Title.
+        title: String,
+        /// Messages (visible, head branch).
+        message_count: u32,
+    },
+    /// An ACU was captured.
+    AcuAdded {
+        /// ACU id.
+        id: String,
+        /// Conversation id.
+        conversation: String,
+    },
+    /// A conversation was deleted.
+    ConversationDeleted {
+        /// Conversation id.
+        id: String,
+    },
+    /// An import finished.
+    ImportFinished {
+        /// Its summary.
+        summary: ImportSummary,
+    },
+}
+
+/// Progress of a running import.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ImportProgress {
+    /// Conversations stored so far (durable).
+    pub conversations: u64,
+    /// Messages stored so far.
+    pub messages: u64,
+}
+
+/// The result of an import.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ImportSummary {
+    /// The format read.
+    pub format: String,
+    /// New conversations.
+    pub conversations: u64,
+    /// Conversations that grew or changed.
+    pub updated: u64,
+    /// Conversations that were already stored exactly as they are.
+    pub duplicates: u64,
+    /// Messages (ACUs) written.
+    pub messages: u64,
+    /// Conversations that could not be read.
+    pub skipped: Vec<SkippedConversation>,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+/// A conversation that was skipped, and why.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SkippedConversation {
+    /// Position in the export.
+    pub index: usize,
+    /// Provider id, when readable.
+    pub id: Option<String>,
+    /// Title, when readable.
+    pub title: Option<String>,
+    /// Why.
+    pub error: String,
+}
+
+impl From<BadConversation> for SkippedConversation {
+    fn from(b: BadConversation) -> Self {
+        SkippedConversation {
+            index: b.index,
+            id: b.id,
+            title: b.title,
+            error: b.error,
+        }
+    }
+}
+
+impl ImportSummary {
+    /// The one-line summary the CLI prints.
+    pub fn line(&self) -> String {
+        format!(
+            "imported {} conversations ({} updated, {} duplicates), {} messages, {} skipped, in {:.1}s [{}]",
+            self.conversations,
+            self.updated,
+            self.duplicates,
+            self.messages,
+            self.skipped.len(),
+            self.seconds,
+            self.format
+        )
+    }
+}
+
+/// A message captured through the API (a browser extension, the PWA, another app).
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+pub struct Capture {
+    /// Conversation id (hex) to append to; omit to start a new conversation.
+    pub conversation: Option<String>,
+    /// Provider of a new conversation (`chatgpt`, `claude`, …; default `vivim`).
+    pub provider: Option<String>,
+    /// The provider's own conversation id: captures and later imports of the same
+    /// conversation then land in the same VIVIM conversation.
+    pub source_id: Option<String>,
+    /// Title of a new conversation.
+    pub title: Option<String>,
+    /// Parent ACU (hex); default: the conversation's head.
+    pub parent: Option<String>,
+    /// `user`, `assistant`, `system` or `tool`.
+    pub role: String,
+    /// `text` (default), `markdown`, `code`, …
+    pub kind: Option<String>,
+    /// Language of code.
+    pub lang: Option<String>,
+    /// The content.
+    pub text: String,
+    /// When it was said (ms since the Unix epoch); default: now.
+    pub created_at_ms: Option<u64>,
+}
+
+/// Node counters for status and metrics.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Imports finished.
+    pub imports: AtomicU64,
+    /// Captures accepted.
+    pub captures: AtomicU64,
+    /// Searches served.
+    pub searches: AtomicU64,
+}
+
+/// A running node.
+pub struct Node {
+    /// Its data directory.
+    pub dir: DataDir,
+    /// Its identity.
+    pub key: Keypair,
+    /// Its configuration.
+    pub config: Config,
+    /// Storage.
+    pub store: Store,
+    /// Full-text index.
+    pub index: SearchIndex,
+    /// Event stream.
+    pub events: broadcast::Sender<Event>,
+    /// Counters.
+    pub counters: Counters,
+    /// Bumped on every change to stored conversations (response caches key on it).
+    pub generation: AtomicU64,
+    started: Instant,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("did", &self.key.did().to_string())
+            .field("dir", &self.dir.root())
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+const INDEX_DIRTY: &str = "index-dirty";
+
+impl Node {
+    /// Opens the node in `dir`. With `create`, an uninitialized dir gets a new identity.
+    pub async fn open(
+        dir: DataDir,
+        passphrase: Option<&[u8]>,
+        create: bool,
+    ) -> Result<Arc<Node>, NodeError> {
+        let key = if create && !dir.is_initialized() {
+            dir.init(passphrase, KdfParams::default())?
+        } else {
+            dir.load_key(passphrase)?
+        };
+        let config = dir.config()?;
+        let store = Store::open(&dir.db_path(), &dir.blobs_path()).await?;
+        let (index, state) = SearchIndex::open(&dir.index_path())?;
+        let (events, _) = broadcast::channel(1024);
+        let node = Node {
+            dir,
+            key,
+            config,
+            store,
+            index,
+            events,
+            counters: Counters::default(),
+            generation: AtomicU64::new(0),
+            started: Instant::now(),
+        };
+        let dirty = node.dir.root().join(INDEX_DIRTY).exists();
+        if dirty
+            || state == OpenState::RebuiltEmpty
+            || (state == OpenState::Created && node.store.conversation_count() > 0)
+        {
+            tracing::info!(?state, dirty, "rebuilding the search index from the store");
+            node.rebuild_index().await?;
+        }
+        Ok(Arc::new(node))
+    }
+
+    /// Re-adds every stored ACU to the search index.
+    pub async fn rebuild_index(&self) -> Result<u64, NodeError> {
+        self.index.clear()?;
+        let mut n = 0u64;
+        let rows: Vec<ConvRow> = self.store.all_rows().collect::<Result<_, _>>()?;
+        for row in rows {
+            let acus = self.store.acus(&row.manifest.id).await?;
+            n += acus.len() as u64;
+            self.index.add(docs_for(&row.manifest, &acus))?;
+        }
+        self.index.commit()?;
+        let _ = std::fs::remove_file(self.dir.root().join(INDEX_DIRTY));
+        Ok(n)
+    }
+
+    fn mark_index_dirty(&self) {
+        let _ = std::fs::write(self.dir.root().join(INDEX_DIRTY), b"1");
+    }
+
+    /// Seconds since start.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Imports a file, zip or directory. `progress` is called after every durable batch.
+    pub async fn import_path(
+        &self,
+        path: &Path,
+        format: Format,
+        progress: Option<&(dyn Fn(ImportProgress) + Send + Sync)>,
+    ) -> Result<ImportSummary, NodeError> {
+        let started = Instant::now();
+        let path: PathBuf = path.to_path_buf();
+        let meta = std::fs::metadata(&path).map_err(ImportError::Io)?;
+        let max = self.config.import.max_file_bytes;
+        if meta.is_file() && meta.len() > max {
+            return Err(ImportError::TooLarge {
+                what: path.display().to_string(),
+                size: meta.len(),
+                max,
+            }
+            .into());
+        }
+        let limits = import::Limits {
+            max_file_bytes: max,
+            max_member_bytes: max,
+            ..import::Limits::default()
+        };
+        enum Built {
+            Conv(Box<Result<(NewConversation, Vec<IndexDoc>), (BadConversation, String)>>),
+            Bad(BadConversation),
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Built>(16);
+        let key = self.key.clone();
+        let parser = tokio::task::spawn_blocking(move || {
+            let mut index = 0usize;
+            let mut sink = |item: Item| -> Result<(), ImportError> {
+                let built = match item {
+                    Item::Conversation(c) => {
+                        let r = ingest::build(&c, &key).map_err(|e| {
+                            (
+                                BadConversation {
+                                    index,
+                                    id: Some(c.source_id.clone()),
+                                    title: Some(c.title.clone()),
+                                    error: e.to_string(),
+                                },
+                                e.to_string(),
+                            )
+                        });
+                        Built::Conv(Box::new(r))
+                    }
+                    Item::Bad(b) => Built::Bad(b),
+                };
+                index += 1;
+                tx.blocking_send(built)
+                    .map_err(|_| ImportError::Sink("the store stopped accepting".into()))
+            };
+            import::parse_path(&path, format, &limits, &mut sink)
+        });
+
+        self.mark_index_dirty();
+        let mut summary = ImportSummary::default();
+        let mut last_flush = Instant::now();
+        let mut pending = 0usize;
+        let mut stored = ImportProgress::default();
+        let mut batch_msgs = 0u64;
+        let mut batch_convs = 0u64;
+        let mut store_err: Option<NodeError> = None;
+        while let Some(b) = rx.recv().await {
+            match b {
+                Built::Bad(bad) => summary.skipped.push(bad.into()),
+                Built::Conv(r) => match *r {
+                    Err((bad, _)) => summary.skipped.push(bad.into()),
+                    Ok((new, docs)) => {
+                        let outcome = match self.store.put_conversation(&new).await {
+                            Ok(o) => o,
+                            Err(e) => {
+                                store_err = Some(e.into());
+                                break;
+                            }
+                        };
+                        let m = new.manifest.value();
+                        match outcome {
+                            PutOutcome::Unchanged => summary.duplicates += 1,
+                            PutOutcome::Added | PutOutcome::Updated => {
+                                if outcome == PutOutcome::Added {
+                                    summary.conversations += 1;
+                                } else {
+                                    summary.updated += 1;
+                                    self.index.delete_conversation(&m.id)?;
+                                }
+                                summary.messages += new.acus.len() as u64;
+                                batch_msgs += new.acus.len() as u64;
+                                batch_convs += 1;
+                                self.index.add(docs)?;
+                                pending += 1;
+                                let _ = self.events.send(Event::ConversationImported {
+                                    id: m.id.to_string(),
+                                    title: m.title.clone(),
+                                    message_count: m.message_count,
+                                });
+                            }
+                        }
+                    }
+                },
+            }
+            if pending > 0 && (pending >= 500 || last_flush.elapsed() > Duration::from_secs(1)) {
+                self.store.flush().await?;
+                self.changed();
+                stored.conversations += batch_convs;
+                stored.messages += batch_msgs;
+                batch_convs = 0;
+                batch_msgs = 0;
+                if let Some(p) = progress {
+                    p(stored);
+                }
+                pending = 0;
+                last_flush = Instant::now();
+            }
+        }
+        drop(rx);
+        let parsed = parser
+            .await
+            .map_err(|e| NodeError::Invalid(format!("import task failed: {e}")))?;
+        self.store.flush().await?;
+        self.index.commit()?;
+        self.changed();
+        stored.conversations += batch_convs;
+        stored.messages += batch_msgs;
+        if let Some(p) = progress {
+            p(stored);
+        }
+        if let Some(e) = store_err {
+            return Err(e);
+        }
+        let _ = std::fs::remove_file(self.dir.root().join(INDEX_DIRTY));
+        let format = match parsed {
+            Ok(f) => f,
+            Err(e) => {
+                // What was stored before the error stays stored.
+                return Err(e.into());
+            }
+        };
+        summary.format = format.provider().to_string();
+        if format == Format::ChatGptShare {
+            summary.format = "chatgpt-share".into();
+        }
+        summary.seconds = started.elapsed().as_secs_f64();
+        self.counters.imports.fetch_add(1, Ordering::Relaxed);
+        let _ = self.store.log_import(&serde_json::json!({
+            "at_ms": now_ms(),
+            "summary": summary,
+        }));
+        let _ = self.events.send(Event::ImportFinished {
+            summary: summary.clone(),
+        });
+        Ok(summary)
+    }
+
+    /// Fetches a share page and imports it.
+    pub async fn import_url(&self, url: &str, format: Format) -> Result<ImportSummary, NodeError> {
+        let bytes = import::fetch_url(url, self.config.import.max_url_bytes).await?;
+        let tmp = self.spool(&bytes)?;
+        let r = self.import_path(tmp.path(), format, None).await;
+        drop(tmp);
+        r
+    }
+
+    /// Writes bytes to a temporary file in the data dir (for uploads and fetched pages).
+    pub fn spool(&self, bytes: &[u8]) -> Result<tempfile::NamedTempFile, NodeError> {
+        let mut f = tempfile::NamedTempFile::new_in(self.dir.root())
+            .map_err(|e| NodeError::Invalid(format!("cannot create a temporary file: {e}")))?;
+        std::io::Write::write_all(&mut f, bytes)
+            .map_err(|e| NodeError::Invalid(format!("cannot write a temporary file: {e}")))?;
+        Ok(f)
+    }
+
+    /// A conversation's row and verified ACUs.
+    pub async fn conversation(
+        &self,
+        id: &ConvId,
+    ) -> Result<Option<(ConvRow, Vec<Signed<Acu>>)>, NodeError> {
+        let Some(row) = self.store.row(id)? else {
+            return Ok(None);
+        };
+        let acus = self.store.acus(id).await?;
+        Ok(Some((row, acus)))
+    }
+
+    /// Deletes a conversation everywhere (store, index), durably.
+    pub async fn delete(&self, id: &ConvId) -> Result<bool, NodeError> {
+        let found = self.store.delete(id).await?;
+        if found {
+            self.index.delete_conversation(id)?;
+            self.index.commit()?;
+            self.store.flush().await?;
+            self.changed();
+            let _ = self
+                .events
+                .send(Event::ConversationDeleted { id: id.to_string() });
+        }
+        Ok(found)
+    }
+
+    /// Searches the full-text index.
+    pub fn search(&self, q: &Query) -> Result<(Vec<crate::search::Hit>, usize), NodeError> {
+        self.counters.searches.fetch_add(1, Ordering::Relaxed);
+        Ok(self.index.search(q)?)
+    }
+
+    /// Signs and stores one captured message, durably. Returns (ACU id, conversation id).
+    pub async fn capture(&self, c: Capture) -> Result<(Hash, ConvId), NodeError> {
+        let role = parse_role(&c.role)?;
+        let kind = match c.kind.as_deref() {
+            None => Kind::Text,
+            Some(k) => parse_kind(k)?,
+        };
+        if c.text.len() > vivim_protocol::limits::MAX_ACU_BYTES - 4096 {
+            return Err(NodeError::Invalid(format!(
+                "text is {} bytes; a message holds at most {} bytes",
+                c.text.len(),
+                vivim_protocol::limits::MAX_ACU_BYTES - 4096
+            )));
+        }
+        let owner = self.key.public();
+        let provider = c.provider.clone().unwrap_or_else(|| "vivim".into());
+        let id = match (&c.conversation, &c.source_id) {
+            (Some(s), _) => s
+                .parse::<ConvId>()
+                .map_err(|e| NodeError::Invalid(format!("conversation: {e}")))?,
+            (None, Some(src)) => ConvId::for_import(&owner, &provider, src),
+            (None, None) => ConvId::random(),
+        };
+        let existing = self.conversation(&id).await?;
+        if c.conversation.is_some() && existing.is_none() {
+            return Err(NodeError::NotFound(format!("conversation {id}")));
+        }
+        let (mut manifest, mut acus) = match existing {
+            Some((row, acus)) => (row.manifest, acus),
+            None => {
+                let now = c.created_at_ms.unwrap_or_else(now_ms);
+                (
+                    Manifest {
+                        v: 1,
+                        id,
+                        provider: provider.clone(),
+                        source_id: c.source_id.clone(),
+                        source_url: None,
+                        title: c
+                            .title
+                            .clone()
+                            .unwrap_or_else(|| c.text.chars().take(60).collect()),
+                        created_at_ms: now,
+                        updated_at_ms: now,
+                        owner,
+                        model: None,
+                        message_count: 0,
+                        total_tokens: 0,
+                        head: None,
+                        sig: None,
+                    },
+                    Vec::new(),
+                )
+            }
+        };
+        let parent = match &c.parent {
+            Some(p) => {
+                let h: Hash = p
+                    .parse()
+                    .map_err(|e| NodeError::Invalid(format!("parent: {e}")))?;
+                if !acus.iter().any(|a| a.id() == h) {
+                    return Err(NodeError::Invalid(format!(
+                        "parent {h} is not an ACU of conversation {id}"
+                    )));
+                }
+                Some(h)
+            }
+            None => manifest.head,
+        };
+        let mut acu = Acu::new(
+            id,
+            parent,
+            owner,
+            role,
+            kind,
+            Body::text(c.text.clone()),
+            c.created_at_ms.unwrap_or_else(now_ms),
+        );
+        acu.lang = c.lang.clone();
+        let signed = Signed::sign(acu, &self.key).map_err(|e| NodeError::Invalid(e.to_string()))?;
+        let acu_id = signed.id();
+        if !acus.iter().any(|a| a.id() == acu_id) {
+            acus.push(signed.clone());
+        }
+        manifest.head = Some(acu_id);
+        manifest.updated_at_ms = manifest.updated_at_ms.max(signed.value().created_at_ms);
+        manifest.total_tokens = acus
+            .iter()
+            .map(|a| ingest::estimate_tokens(a.value().body.as_text().unwrap_or("")))
+            .sum();
+        manifest.message_count = head_branch_visible(&acus, manifest.head);
+        manifest.sig = None;
+        let manifest =
+            Signed::sign(manifest, &self.key).map_err(|e| NodeError::Invalid(e.to_string()))?;
+        let new = NewConversation {
+            manifest: manifest.clone(),
+            acus,
+        };
+        self.store.put_conversation(&new).await?;
+        self.index.delete_conversation(&id)?;
+        self.index.add(docs_for(manifest.value(), &new.acus))?;
+        self.index.commit()?;
+        self.store.flush().await?;
+        self.changed();
+        self.counters.captures.fetch_add(1, Ordering::Relaxed);
+        let _ = self.events.send(Event::AcuAdded {
+            id: acu_id.to_string(),
+            conversation: id.to_string(),
+        });
+        Ok((acu_id, id))
+    }
+
+    /// Flushes everything and stops the blob store.
+    pub async fn shutdown(&self) -> Result<(), NodeError> {
+        self.index.commit()?;
+        self.store.shutdown().await?;
+        Ok(())
+    }
+}
+
+/// Visible messages (user/assistant with text) on the branch ending at `head`.
+pub fn head_branch_visible(acus: &[Signed<Acu>], head: Option<Hash>) -> u32 {
+    let by_id: std::collections::HashMap<Hash, &Acu> =
+        acus.iter().map(|a| (a.id(), a.value())).collect();
+    let mut n = 0u32;
+    let mut cur = head;
+    let mut steps = 0;
+    while let Some(h) = cur {
+        let Some(a) = by_id.get(&h) else { break };
+        let text = a.body.as_text().unwrap_or("");
+        let visible_kind = !matches!(a.kind, Kind::Thinking | Kind::Other);
+        if matches!(a.role, Role::User | Role::Assistant) && visible_kind && !text.is_empty() {
+            n += 1;
+        }
+        cur = a.parent;
+        steps += 1;
+        if steps > acus.len() {
+            break;
+        }
+    }
+    n
+}
+
+/// Search documents for a stored conversation.
+pub fn docs_for(m: &Manifest, acus: &[Signed<Acu>]) -> Vec<IndexDoc> {
+    acus.iter()
+        .filter_map(|a| {
+            let v = a.value();
+            let text = v.body.as_text()?;
+            if text.is_empty() {
+                return None;
+            }
+            Some(IndexDoc {
+                acu_id: a.id(),
+                conversation: m.id,
+                provider: m.provider.clone(),
+                role: v.role,
+                kind: v.kind,
+                created_at_ms: v.created_at_ms,
+                title: m.title.clone(),
+                text: text.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Parses a role name.
+pub fn parse_role(s: &str) -> Result<Role, NodeError> {
+    Ok(match s {
+        "user" => Role::User,
+        "assistant" => Role::Assistant,
+        "system" => Role::System,
+        "tool" => Role::Tool,
+        other => {
+            return Err(NodeError::Invalid(format!(
+                "unknown role {other:?}: use user, assistant, system or tool"
+            )));
+        }
+    })
+}
+
+/// Parses a kind name.
+pub fn parse_kind(s: &str) -> Result<Kind, NodeError> {
+    Ok(match s {
+        "text" => Kind::Text,
+        "code" => Kind::Code,
+        "markdown" => Kind::Markdown,
+        "image" => Kind::Image,
+        "file" => Kind::File,
+        "quote" => Kind::Quote,
+        "tool_call" => Kind::ToolCall,
+        "tool_result" => Kind::ToolResult,
+        "thinking" => Kind::Thinking,
+        "other" => Kind::Other,
+        other => return Err(NodeError::Invalid(format!("unknown kind {other:?}"))),
+    })
+}
