@@ -5,8 +5,20 @@
 //! `crate::ingest`'s job.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 
 use vivim_protocol::{Kind, Role};
+
+mod chatgpt;
+mod claude;
+mod common;
+mod gemini;
+mod markdown;
+mod share;
+mod sharegpt;
+mod sources;
+
+pub use sources::{fetch_url, parse_path};
 
 /// An export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -172,4 +184,63 @@ pub enum ImportError {
     /// The sink refused an item (e.g. the store failed); the import stops.
     #[error("storing: {0}")]
     Sink(String),
+}
+
+/// Size limits applied to untrusted exports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest file (or total stream) read, in bytes.
+    pub max_file_bytes: u64,
+    /// Largest uncompressed zip member, in bytes (checked against the declared size and while
+    /// decompressing).
+    pub max_member_bytes: u64,
+    /// Most messages (after splitting multi-part messages) in one conversation.
+    pub max_messages: usize,
+    /// Largest single message text, in bytes.
+    pub max_message_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 4 << 30,
+            max_member_bytes: 4 << 30,
+            max_messages: 100_000,
+            max_message_bytes: 900 * 1024,
+        }
+    }
+}
+
+/// How many bytes of the start of the content [`detect`] looks at (callers may pass more or
+/// less).
+pub const DETECT_PREFIX_BYTES: usize = 64 * 1024;
+
+/// Recognizes the format from the first bytes of the content (about [`DETECT_PREFIX_BYTES`]),
+/// never from a file name. Returns `None` for anything unrecognized (including empty input and
+/// zip archives, whose members [`parse_path`] detects one by one).
+pub fn detect(prefix: &[u8]) -> Option<Format> {
+    common::detect(prefix)
+}
+
+/// Parses an export from `reader`, handing each conversation to `sink` as soon as it is read.
+///
+/// With [`Format::Auto`] the format is detected from the first bytes. Returns the format used.
+/// A conversation with a wrong shape or over a limit becomes [`Item::Bad`] and parsing goes on;
+/// a syntax error or an exceeded file limit stops it (items already handed over stay handed
+/// over).
+pub fn parse_reader<R: Read>(
+    reader: R,
+    format: Format,
+    limits: &Limits,
+    sink: &mut dyn FnMut(Item) -> Result<(), ImportError>,
+) -> Result<Format, ImportError> {
+    let mut ctx = common::Ctx::new(limits, None, 0);
+    common::parse_stream(
+        reader,
+        format,
+        limits.max_file_bytes,
+        "the export",
+        &mut ctx,
+        sink,
+    )
 }

@@ -1,0 +1,454 @@
+//! ChatGPT data export (`conversations.json`): an array of conversations, each a tree of
+//! `mapping` nodes. Also used for the conversation embedded in a share page.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Read;
+
+use serde_json::Value;
+use vivim_protocol::{Kind, Role};
+
+use super::common::{
+    self, Ctx, Sink, chain_parts, hash_id, msg, order_parents_first, secs_to_ms, str_of,
+};
+use super::{ImportError, ImportedConversation, ImportedMessage};
+
+const FORMAT: &str = "chatgpt";
+
+/// Content types that never count as visible.
+const HIDDEN_TYPES: [&str; 4] = [
+    "user_editable_context",
+    "model_editable_context",
+    "thoughts",
+    "reasoning_recap",
+];
+
+pub(crate) fn parse_export<R: Read>(
+    reader: R,
+    ctx: &mut Ctx<'_>,
+    sink: Sink<'_>,
+) -> Result<(), ImportError> {
+    common::stream_array(reader, FORMAT, ctx, &mut |ctx, index, v| {
+        let result = convert(&v, Origin::Export);
+        let (id, title) = id_title(&v);
+        ctx.emit(sink, index, result, id, title)
+    })
+}
+
+/// Where a conversation came from (decides the URL).
+#[derive(Clone, Copy)]
+pub(crate) enum Origin<'a> {
+    Export,
+    Share(Option<&'a str>),
+}
+
+pub(crate) fn id_title(v: &Value) -> (Option<String>, Option<String>) {
+    let id = common::id_of(v, "conversation_id").or_else(|| common::id_of(v, "id"));
+    (id, str_of(v, "title").map(str::to_string))
+}
+
+/// One mapping node as read.
+struct Node<'a> {
+    parent: Option<&'a str>,
+    children: Vec<&'a str>,
+    message: Option<&'a Value>,
+}
+
+/// Converts one ChatGPT conversation object.
+pub(crate) fn convert<'v>(
+    v: &'v Value,
+    origin: Origin<'_>,
+) -> Result<ImportedConversation, String> {
+    let obj = v
+        .as_object()
+        .ok_or("a conversation must be a JSON object")?;
+    let mapping = obj
+        .get("mapping")
+        .and_then(Value::as_object)
+        .ok_or("missing or invalid \"mapping\" (expected an object)")?;
+
+    let mut nodes: HashMap<&'v str, Node<'v>> = HashMap::with_capacity(mapping.len());
+    for (key, node) in mapping {
+        let node_obj = node
+            .as_object()
+            .ok_or_else(|| format!("mapping node {key} is not an object"))?;
+        let message = node_obj.get("message").filter(|m| !m.is_null());
+        if let Some(m) = message {
+            if !m.is_object() {
+                return Err(format!("mapping node {key}: \"message\" is not an object"));
+            }
+        }
+        let children = node_obj
+            .get("children")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        nodes.insert(
+            key.as_str(),
+            Node {
+                parent: node_obj.get("parent").and_then(Value::as_str),
+                children,
+                message,
+            },
+        );
+    }
+
+    let nearest_with_message = |start: Option<&'v str>| nearest(&nodes, start);
+
+    // Visit order: depth-first from the roots following `children`, then anything left.
+    let mut order: Vec<&str> = Vec::with_capacity(nodes.len());
+    let mut seen: HashSet<&str> = HashSet::with_capacity(nodes.len());
+    let mut roots: Vec<&str> = nodes
+        .iter()
+        .filter(|(_, n)| n.parent.is_none_or(|p| !nodes.contains_key(p)))
+        .map(|(k, _)| *k)
+        .collect();
+    roots.sort_by_key(|k| (first_time(&nodes, k), *k));
+    let mut rest: Vec<&str> = nodes.keys().copied().collect();
+    rest.sort_unstable();
+    for start in roots.into_iter().chain(rest) {
+        let mut stack = vec![start];
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            order.push(id);
+            if let Some(n) = nodes.get(id) {
+                for c in n.children.iter().rev() {
+                    if nodes.contains_key(c) && !seen.contains(c) {
+                        stack.push(c);
+                    }
+                }
+            }
+        }
+    }
+
+    // Convert; remember each node's last part (where children attach).
+    let mut last_part: HashMap<&str, String> = HashMap::new();
+    let mut messages: Vec<ImportedMessage> = Vec::new();
+    let mut slug_counts: BTreeMap<String, usize> = BTreeMap::new();
+    for id in &order {
+        let Some(node) = nodes.get(id) else { continue };
+        let Some(m) = node.message else { continue };
+        let parent_node = nearest_with_message(node.parent);
+        // Parents come first in `order` unless the tree is broken; fall back to the node id.
+        let parent =
+            parent_node.map(|p| last_part.get(p).cloned().unwrap_or_else(|| p.to_string()));
+        let parts = convert_message(id, m)?;
+        if let Some(slug) = m.pointer("/metadata/model_slug").and_then(Value::as_str) {
+            *slug_counts.entry(slug.to_string()).or_default() += 1;
+        }
+        let chained = chain_parts(id, parent, parts);
+        if let Some(last) = chained.last() {
+            last_part.insert(id, last.id.clone());
+        }
+        messages.extend(chained);
+    }
+    let messages = order_parents_first(messages);
+
+    let head = str_of(v, "current_node")
+        .and_then(|c| nearest_with_message(Some(c)))
+        .and_then(|c| last_part.get(c).cloned())
+        .or_else(|| common::last_leaf(&messages));
+
+    let model = slug_counts
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+        .map(|(k, _)| k.clone())
+        .or_else(|| str_of(v, "default_model_slug").map(str::to_string));
+
+    let (first, last) = common::time_bounds(&messages);
+    let created = v
+        .get("create_time")
+        .and_then(secs_to_ms)
+        .or(first)
+        .unwrap_or(0);
+    let updated = v
+        .get("update_time")
+        .and_then(secs_to_ms)
+        .or(last)
+        .unwrap_or(created);
+    let title = str_of(v, "title").unwrap_or("").to_string();
+    let source_id = common::id_of(v, "conversation_id")
+        .or_else(|| common::id_of(v, "id"))
+        .unwrap_or_else(|| {
+            hash_id(&[
+                b"chatgpt",
+                title.as_bytes(),
+                &created.to_le_bytes(),
+                str_of(v, "current_node").unwrap_or("").as_bytes(),
+            ])
+        });
+    let source_url = match origin {
+        Origin::Export => Some(format!("https://chatgpt.com/c/{source_id}")),
+        Origin::Share(share_id) => Some(format!(
+            "https://chatgpt.com/share/{}",
+            share_id.unwrap_or(&source_id)
+        )),
+    };
+    Ok(ImportedConversation {
+        provider: "chatgpt".to_string(),
+        source_id,
+        title,
+        source_url,
+        created_at_ms: created,
+        updated_at_ms: updated,
+        model,
+        messages,
+        head,
+    })
+}
+
+/// Nearest ancestor (or self) with a message, for re-attaching children and for the head.
+fn nearest<'v>(nodes: &HashMap<&'v str, Node<'v>>, start: Option<&'v str>) -> Option<&'v str> {
+    let mut cur = start;
+    let mut steps = 0usize;
+    while let Some(id) = cur {
+        let node = nodes.get(id)?;
+        if node.message.is_some() {
+            return Some(id);
+        }
+        steps += 1;
+        if steps > nodes.len() {
+            return None;
+        }
+        cur = node.parent;
+    }
+    None
+}
+
+fn first_time(nodes: &HashMap<&str, Node<'_>>, id: &str) -> u64 {
+    nodes
+        .get(id)
+        .and_then(|n| n.message)
+        .and_then(|m| m.get("create_time"))
+        .and_then(secs_to_ms)
+        .unwrap_or(0)
+}
+
+fn role_of(s: &str) -> Role {
+    match s {
+        "user" => Role::User,
+        "assistant" => Role::Assistant,
+        "system" | "developer" | "critic" => Role::System,
+        _ => Role::Tool,
+    }
+}
+
+fn join_strings(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+/// Converts one ChatGPT message into its parts (usually one).
+pub(crate) fn convert_message(node_id: &str, m: &Value) -> Result<Vec<ImportedMessage>, String> {
+    let role_str = m
+        .pointer("/author/role")
+        .and_then(Value::as_str)
+        .unwrap_or("tool");
+    let role = role_of(role_str);
+    let content = m.get("content").filter(|c| c.is_object());
+    let ct = content
+        .and_then(|c| str_of(c, "content_type"))
+        .unwrap_or("text")
+        .to_string();
+    let empty = Value::Null;
+    let c = content.unwrap_or(&empty);
+    let text_kind = match role {
+        Role::Assistant => Kind::Markdown,
+        _ => Kind::Text,
+    };
+    let mut lang = None;
+    let mut parts: Vec<(Kind, String)> = match ct.as_str() {
+        "text" => vec![(text_kind, join_strings(c.get("parts")))],
+        "code" => {
+            lang = str_of(c, "language").filter(|l| *l != "unknown" && !l.is_empty());
+            vec![(Kind::Code, str_of(c, "text").unwrap_or("").to_string())]
+        }
+        "execution_output" | "system_error" => {
+            vec![(
+                Kind::ToolResult,
+                str_of(c, "text").unwrap_or("").to_string(),
+            )]
+        }
+        "tether_browsing_display" => {
+            let t = str_of(c, "result")
+                .filter(|s| !s.is_empty())
+                .or_else(|| str_of(c, "summary"))
+                .unwrap_or("");
+            vec![(Kind::ToolResult, t.to_string())]
+        }
+        "tether_quote" => {
+            let t = str_of(c, "text")
+                .filter(|s| !s.is_empty())
+                .or_else(|| str_of(c, "title"));
+            vec![(Kind::Quote, t.unwrap_or("").to_string())]
+        }
+        "multimodal_text" => multimodal(c, text_kind),
+        "thoughts" => {
+            let mut out = Vec::new();
+            if let Some(a) = c.get("thoughts").and_then(Value::as_array) {
+                for t in a {
+                    let summary = str_of(t, "summary").unwrap_or("");
+                    let body = str_of(t, "content").unwrap_or("");
+                    let piece = match (summary.is_empty(), body.is_empty()) {
+                        (false, false) => format!("{summary}\n\n{body}"),
+                        (false, true) => summary.to_string(),
+                        _ => body.to_string(),
+                    };
+                    if !piece.is_empty() {
+                        out.push(piece);
+                    }
+                }
+            }
+            vec![(Kind::Thinking, out.join("\n\n"))]
+        }
+        "reasoning_recap" => vec![(
+            Kind::Thinking,
+            str_of(c, "content").unwrap_or("").to_string(),
+        )],
+        "user_editable_context" => {
+            let t = [str_of(c, "user_profile"), str_of(c, "user_instructions")]
+                .into_iter()
+                .flatten()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join("\n\n");
+            vec![(Kind::Other, t)]
+        }
+        "model_editable_context" => {
+            vec![(
+                Kind::Other,
+                str_of(c, "model_set_context").unwrap_or("").to_string(),
+            )]
+        }
+        _ => {
+            // Unknown type: the best text we can find.
+            let t = if c.get("parts").is_some() {
+                join_strings(c.get("parts"))
+            } else {
+                ["text", "result", "content", "summary"]
+                    .iter()
+                    .find_map(|k| str_of(c, k))
+                    .unwrap_or("")
+                    .to_string()
+            };
+            vec![(Kind::Other, t)]
+        }
+    };
+    if parts.is_empty() {
+        parts.push((text_kind, String::new()));
+    }
+
+    let meta_obj = m.get("metadata");
+    let weight = m.get("weight").and_then(Value::as_f64).unwrap_or(1.0);
+    let recipient = str_of(m, "recipient");
+    let hidden = meta_obj
+        .and_then(|md| md.get("is_visually_hidden_from_conversation"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let base_visible = matches!(role_str, "user" | "assistant")
+        && weight != 0.0
+        && recipient.is_none_or(|r| r == "all")
+        && !hidden
+        && !HIDDEN_TYPES.contains(&ct.as_str());
+
+    let mut meta = BTreeMap::new();
+    meta.insert("content_type".to_string(), ct.clone());
+    if let Some(id) = str_of(m, "id") {
+        meta.insert("message_id".to_string(), id.to_string());
+    }
+    if node_id != str_of(m, "id").unwrap_or(node_id) {
+        meta.insert("node_id".to_string(), node_id.to_string());
+    }
+    if let Some(r) = recipient {
+        meta.insert("recipient".to_string(), r.to_string());
+    }
+    if let Some(md) = meta_obj {
+        if let Some(s) = str_of(md, "model_slug") {
+            meta.insert("model_slug".to_string(), s.to_string());
+        }
+    }
+    if let Some(n) = m.pointer("/author/name").and_then(Value::as_str) {
+        meta.insert("author_name".to_string(), n.to_string());
+    }
+    if role_str != role.as_str() {
+        meta.insert("author_role".to_string(), role_str.to_string());
+    }
+    if weight != 1.0 {
+        meta.insert("weight".to_string(), weight.to_string());
+    }
+    if hidden {
+        meta.insert("hidden".to_string(), "true".to_string());
+    }
+    for k in ["url", "title", "domain", "name"] {
+        if ct != "text" {
+            if let Some(s) = str_of(c, k) {
+                meta.insert(k.to_string(), s.to_string());
+            }
+        }
+    }
+    let created = m.get("create_time").and_then(secs_to_ms);
+
+    Ok(parts
+        .into_iter()
+        .map(|(kind, text)| {
+            let mut out = msg(String::new(), None, role, kind, text);
+            out.visible = base_visible && !out.text.trim().is_empty();
+            out.lang = if kind == Kind::Code {
+                lang.map(str::to_string)
+            } else {
+                None
+            };
+            out.created_at_ms = created;
+            out.meta = meta.clone();
+            out
+        })
+        .collect())
+}
+
+/// Parts of a multimodal message: consecutive strings merge into one text part, images and
+/// other assets become their own parts.
+fn multimodal(c: &Value, text_kind: Kind) -> Vec<(Kind, String)> {
+    let mut out: Vec<(Kind, String)> = Vec::new();
+    let push_text = |out: &mut Vec<(Kind, String)>, s: &str| {
+        if s.is_empty() {
+            return;
+        }
+        match out.last_mut() {
+            Some((k, t)) if *k == text_kind => {
+                t.push('\n');
+                t.push_str(s);
+            }
+            _ => out.push((text_kind, s.to_string())),
+        }
+    };
+    if let Some(a) = c.get("parts").and_then(Value::as_array) {
+        for p in a {
+            match p {
+                Value::String(s) => push_text(&mut out, s),
+                Value::Object(_) => {
+                    let pct = str_of(p, "content_type").unwrap_or("");
+                    if let Some(ptr) = str_of(p, "asset_pointer") {
+                        let kind = if pct == "image_asset_pointer" {
+                            Kind::Image
+                        } else {
+                            Kind::File
+                        };
+                        out.push((kind, ptr.to_string()));
+                    } else if let Some(t) = str_of(p, "text") {
+                        push_text(&mut out, t);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}

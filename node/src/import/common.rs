@@ -1,0 +1,665 @@
+//! Shared machinery: limited readers, streaming JSON arrays, detection, ordering, limits.
+
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::io::{self, Read};
+use std::rc::Rc;
+
+use serde::de::{DeserializeSeed, Deserializer as _, SeqAccess, Visitor};
+use serde_json::Value;
+use vivim_protocol::{Kind, Role};
+
+use super::{
+    BadConversation, DETECT_PREFIX_BYTES, Format, ImportError, ImportedConversation,
+    ImportedMessage, Item, Limits,
+};
+
+/// The sink type every parser writes to.
+pub(crate) type Sink<'a> = &'a mut dyn FnMut(Item) -> Result<(), ImportError>;
+
+/// A reader that fails once more than `max` bytes have been read from it.
+pub(crate) struct Limited<R> {
+    inner: R,
+    left: u64,
+    read: u64,
+    tripped: Rc<Cell<Option<u64>>>,
+}
+
+impl<R> Limited<R> {
+    pub(crate) fn new(inner: R, max: u64, tripped: Rc<Cell<Option<u64>>>) -> Self {
+        Limited {
+            inner,
+            left: max,
+            read: 0,
+            tripped,
+        }
+    }
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let want = (buf.len() as u64).min(self.left.saturating_add(1));
+        let want = usize::try_from(want).unwrap_or(buf.len()).min(buf.len());
+        let n = self.inner.read(&mut buf[..want])?;
+        self.read = self.read.saturating_add(n as u64);
+        if n as u64 > self.left {
+            self.tripped.set(Some(self.read));
+            return Err(io::Error::other("size limit exceeded"));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Per-stream context: limits, where we are (zip member), how to number items.
+pub(crate) struct Ctx<'l> {
+    pub(crate) limits: &'l Limits,
+    /// Zip member or file name, for locations.
+    pub(crate) member: Option<String>,
+    /// Added to item indexes (when one export is split over several files).
+    pub(crate) index_base: usize,
+    /// Highest local index seen + 1 (so the next file can continue the numbering).
+    pub(crate) seen: usize,
+    what: String,
+    max: u64,
+    tripped: Rc<Cell<Option<u64>>>,
+}
+
+impl<'l> Ctx<'l> {
+    pub(crate) fn new(limits: &'l Limits, member: Option<String>, index_base: usize) -> Self {
+        Ctx {
+            limits,
+            member,
+            index_base,
+            seen: 0,
+            what: String::new(),
+            max: 0,
+            tripped: Rc::new(Cell::new(None)),
+        }
+    }
+
+    fn loc(&self, inner: String) -> String {
+        match &self.member {
+            Some(m) => format!("{m}: {inner}"),
+            None => inner,
+        }
+    }
+
+    /// The error for a limit trip, if the reader tripped.
+    pub(crate) fn too_large(&self) -> Option<ImportError> {
+        self.tripped.get().map(|size| ImportError::TooLarge {
+            what: self.what.clone(),
+            size,
+            max: self.max,
+        })
+    }
+
+    /// Turns a serde_json error into a fatal import error with a location.
+    pub(crate) fn json_error(&self, format: &'static str, e: serde_json::Error) -> ImportError {
+        if let Some(t) = self.too_large() {
+            return t;
+        }
+        if e.is_io() {
+            return ImportError::Io(io::Error::other(e.to_string()));
+        }
+        ImportError::Malformed {
+            format,
+            location: self.loc(format!("line {} column {}", e.line(), e.column())),
+            message: strip_position(&e.to_string()),
+        }
+    }
+
+    /// Turns a read error into an import error (a limit trip becomes `TooLarge`).
+    pub(crate) fn io_error(&self, e: io::Error) -> ImportError {
+        self.too_large().unwrap_or(ImportError::Io(e))
+    }
+
+    /// A fatal format error at a location.
+    pub(crate) fn malformed(
+        &self,
+        format: &'static str,
+        location: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ImportError {
+        ImportError::Malformed {
+            format,
+            location: self.loc(location.into()),
+            message: message.into(),
+        }
+    }
+
+    /// Hands one conversation (or why it is bad) to the sink after checking the limits.
+    pub(crate) fn emit(
+        &mut self,
+        sink: Sink<'_>,
+        local_index: usize,
+        result: Result<ImportedConversation, String>,
+        id: Option<String>,
+        title: Option<String>,
+    ) -> Result<(), ImportError> {
+        self.seen = self.seen.max(local_index + 1);
+        let index = self.index_base + local_index;
+        let item = match result.and_then(|c| check_limits(c, self.limits)) {
+            Ok(c) => Item::Conversation(c),
+            Err(error) => Item::Bad(BadConversation {
+                index,
+                id,
+                title,
+                error: match &self.member {
+                    Some(m) => format!("{error} (in {m}, element {local_index})"),
+                    None => format!("{error} (element {local_index})"),
+                },
+            }),
+        };
+        sink(item)
+    }
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// Reads the whole (limited) stream into a string (lossy UTF-8).
+pub(crate) fn read_all_text<R: Read>(mut r: R, ctx: &Ctx<'_>) -> Result<String, ImportError> {
+    let mut buf = Vec::new();
+    r.read_to_end(&mut buf).map_err(|e| ctx.io_error(e))?;
+    Ok(match String::from_utf8(buf) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
+/// Wraps `reader` in the size limit, detects the format if needed and runs its parser.
+pub(crate) fn parse_stream<R: Read>(
+    reader: R,
+    format: Format,
+    max: u64,
+    what: &str,
+    ctx: &mut Ctx<'_>,
+    sink: Sink<'_>,
+) -> Result<Format, ImportError> {
+    ctx.what = what.to_string();
+    ctx.max = max;
+    ctx.tripped = Rc::new(Cell::new(None));
+    let mut limited = Limited::new(reader, max, ctx.tripped.clone());
+    let mut prefix = Vec::new();
+    let format = if format == Format::Auto {
+        (&mut limited)
+            .take(DETECT_PREFIX_BYTES as u64)
+            .read_to_end(&mut prefix)
+            .map_err(|e| ctx.io_error(e))?;
+        match detect(&prefix) {
+            Some(f) => f,
+            None => return Err(unknown_format(&prefix, ctx.member.as_deref())),
+        }
+    } else {
+        format
+    };
+    let reader = io::Cursor::new(prefix).chain(limited);
+    match format {
+        Format::Auto => return Err(unknown_format(&[], ctx.member.as_deref())),
+        Format::ChatGpt => super::chatgpt::parse_export(reader, ctx, sink)?,
+        Format::Claude => super::claude::parse(reader, ctx, sink)?,
+        Format::Gemini => super::gemini::parse(reader, ctx, sink)?,
+        Format::ChatGptShare => super::share::parse(reader, ctx, sink)?,
+        Format::ShareGpt => super::sharegpt::parse(reader, ctx, sink)?,
+        Format::Markdown => super::markdown::parse(reader, ctx, sink)?,
+    }
+    Ok(format)
+}
+
+/// The `UnknownFormat` error with a hint about what the content looked like.
+pub(crate) fn unknown_format(prefix: &[u8], member: Option<&str>) -> ImportError {
+    let what = if prefix.iter().all(|b| b.is_ascii_whitespace()) {
+        "the content is empty".to_string()
+    } else if prefix.starts_with(b"PK\x03\x04") {
+        "a zip archive must be given as a file path".to_string()
+    } else if std::str::from_utf8(prefix).is_err_and(|e| e.error_len().is_some()) {
+        "the content is not text".to_string()
+    } else {
+        "not a known JSON, HTML or Markdown export".to_string()
+    };
+    match member {
+        Some(m) => ImportError::UnknownFormat(format!(" of {m} ({what})")),
+        None => ImportError::UnknownFormat(format!(" ({what})")),
+    }
+}
+
+/// Streams a top-level JSON array element by element. `f(ctx, index, value)` is called for
+/// each element; it returns a fatal error to stop.
+pub(crate) fn stream_array<R: Read>(
+    reader: R,
+    format: &'static str,
+    ctx: &mut Ctx<'_>,
+    f: &mut dyn FnMut(&mut Ctx<'_>, usize, Value) -> Result<(), ImportError>,
+) -> Result<(), ImportError> {
+    let mut de = serde_json::Deserializer::from_reader(io::BufReader::new(reader));
+    let mut stop: Option<ImportError> = None;
+    let res = (&mut de).deserialize_seq(ArrayVisitor {
+        ctx: &mut *ctx,
+        f,
+        stop: &mut stop,
+    });
+    match res {
+        Ok(()) => de.end().map_err(|e| ctx.json_error(format, e)),
+        Err(e) => Err(match stop {
+            Some(s) => s,
+            None => ctx.json_error(format, e),
+        }),
+    }
+}
+
+struct ArrayVisitor<'a, 'l> {
+    ctx: &'a mut Ctx<'l>,
+    f: &'a mut dyn FnMut(&mut Ctx<'_>, usize, Value) -> Result<(), ImportError>,
+    stop: &'a mut Option<ImportError>,
+}
+
+impl<'de> Visitor<'de> for ArrayVisitor<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON array of conversations")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0usize;
+        while let Some(value) = seq.next_element_seed(ValueSeed)? {
+            if let Err(e) = (self.f)(self.ctx, index, value) {
+                *self.stop = Some(e);
+                return Err(serde::de::Error::custom("import stopped"));
+            }
+            index += 1;
+        }
+        Ok(())
+    }
+}
+
+struct ValueSeed;
+
+impl<'de> DeserializeSeed<'de> for ValueSeed {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        serde::Deserialize::deserialize(d)
+    }
+}
+
+/// Streams a JSON document that is either an array (element by element), a single object, or
+/// several whitespace/newline-separated values (JSONL).
+pub(crate) fn stream_values<R: Read>(
+    reader: R,
+    format: &'static str,
+    ctx: &mut Ctx<'_>,
+    f: &mut dyn FnMut(&mut Ctx<'_>, usize, Value) -> Result<(), ImportError>,
+) -> Result<(), ImportError> {
+    let mut br = io::BufReader::new(reader);
+    let first = first_non_ws(&mut br).map_err(|e| ctx.io_error(e))?;
+    if first == Some(b'[') {
+        return stream_array(br, format, ctx, f);
+    }
+    let stream = serde_json::Deserializer::from_reader(br).into_iter::<Value>();
+    for (index, v) in stream.enumerate() {
+        let v = v.map_err(|e| ctx.json_error(format, e))?;
+        f(ctx, index, v)?;
+    }
+    Ok(())
+}
+
+fn first_non_ws<R: io::BufRead>(r: &mut R) -> io::Result<Option<u8>> {
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let skip = buf
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace() || **b == 0xEF || **b == 0xBB || **b == 0xBF)
+            .count();
+        if skip < buf.len() {
+            let b = buf[skip];
+            r.consume(skip);
+            return Ok(Some(b));
+        }
+        let n = buf.len();
+        r.consume(n);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Detection
+
+/// Content-based detection (see [`super::detect`]).
+pub(crate) fn detect(prefix: &[u8]) -> Option<Format> {
+    if prefix.starts_with(b"PK\x03\x04") {
+        return None;
+    }
+    let mut p = prefix;
+    if p.starts_with(b"\xEF\xBB\xBF") {
+        p = &p[3..];
+    }
+    let start = p.iter().position(|b| !b.is_ascii_whitespace())?;
+    let p = &p[start..];
+    // Text must be (mostly) UTF-8: allow a character cut at the end of the prefix.
+    let text = match std::str::from_utf8(p) {
+        Ok(s) => s,
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&p[..e.valid_up_to()]).ok()?,
+        Err(_) => return None,
+    };
+    match p[0] {
+        b'[' | b'{' => detect_json(text),
+        b'<' => detect_html(text),
+        _ => detect_markdown(text),
+    }
+}
+
+/// Position of `"key"` used as an object key (followed by optional whitespace and `:`).
+fn key_pos(text: &str, key: &str) -> Option<usize> {
+    let pat = format!("\"{key}\"");
+    let mut from = 0;
+    while let Some(i) = text[from..].find(&pat) {
+        let at = from + i;
+        let rest = text[at + pat.len()..].trim_start();
+        if rest.starts_with(':') {
+            return Some(at);
+        }
+        from = at + pat.len();
+    }
+    None
+}
+
+fn detect_json(text: &str) -> Option<Format> {
+    let mut candidates: Vec<(usize, Format)> = Vec::new();
+    if let Some(i) = key_pos(text, "mapping") {
+        candidates.push((i, Format::ChatGpt));
+    }
+    if let Some(i) = key_pos(text, "chat_messages") {
+        candidates.push((i, Format::Claude));
+    }
+    if let Some(i) = key_pos(text, "safeHtmlItem") {
+        candidates.push((i, Format::Gemini));
+    }
+    for marker in ["\"Gemini Apps\"", "\"Bard\""] {
+        if let Some(h) = key_pos(text, "header") {
+            let rest = text[h + 8..]
+                .trim_start()
+                .trim_start_matches(':')
+                .trim_start();
+            if rest.starts_with(marker) {
+                candidates.push((h, Format::Gemini));
+            }
+        }
+    }
+    if let Some(i) = key_pos(text, "conversations") {
+        let rest = &text[i..];
+        if key_pos(rest, "from").is_some() || key_pos(rest, "value").is_some() || rest.len() < 64 {
+            candidates.push((i, Format::ShareGpt));
+        }
+    }
+    candidates.sort_by_key(|c| c.0);
+    candidates.first().map(|c| c.1)
+}
+
+fn detect_html(text: &str) -> Option<Format> {
+    let lower: String = text
+        .chars()
+        .take(DETECT_PREFIX_BYTES)
+        .collect::<String>()
+        .to_lowercase();
+    if !(lower.starts_with("<!doctype html") || lower.contains("<html")) {
+        return None;
+    }
+    if lower.contains("__reactroutercontext")
+        || lower.contains("chatgpt.com/share")
+        || lower.contains("chat.openai.com/share")
+        || lower.contains("<title>chatgpt")
+    {
+        return Some(Format::ChatGptShare);
+    }
+    None
+}
+
+fn detect_markdown(text: &str) -> Option<Format> {
+    let mut in_fence = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence {
+            continue;
+        }
+        if super::markdown::role_heading(line).is_some() {
+            return Some(Format::Markdown);
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversation helpers
+
+/// Checks a conversation against the limits.
+pub(crate) fn check_limits(
+    c: ImportedConversation,
+    limits: &Limits,
+) -> Result<ImportedConversation, String> {
+    if c.messages.len() > limits.max_messages {
+        return Err(format!(
+            "{} messages, over the limit of {}",
+            c.messages.len(),
+            limits.max_messages
+        ));
+    }
+    for m in &c.messages {
+        if m.text.len() > limits.max_message_bytes {
+            return Err(format!(
+                "message {} is {} bytes, over the limit of {}",
+                m.id,
+                m.text.len(),
+                limits.max_message_bytes
+            ));
+        }
+    }
+    Ok(c)
+}
+
+/// Orders messages so that every parent comes before its children, keeping the given order
+/// otherwise. Duplicate ids are renamed (`<id>~<n>`), unknown parents and cycles are cut.
+pub(crate) fn order_parents_first(mut msgs: Vec<ImportedMessage>) -> Vec<ImportedMessage> {
+    let mut index: HashMap<String, usize> = HashMap::with_capacity(msgs.len());
+    for i in 0..msgs.len() {
+        if index.contains_key(&msgs[i].id) {
+            let base = msgs[i].id.clone();
+            let mut n = 2;
+            while index.contains_key(&format!("{base}~{n}")) {
+                n += 1;
+            }
+            msgs[i].id = format!("{base}~{n}");
+        }
+        index.insert(msgs[i].id.clone(), i);
+    }
+    let parent_idx: Vec<Option<usize>> = msgs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            m.parent
+                .as_ref()
+                .and_then(|p| index.get(p).copied())
+                .filter(|&p| p != i)
+        })
+        .collect();
+    let mut parent_idx = parent_idx;
+    for (m, p) in msgs.iter_mut().zip(&parent_idx) {
+        if p.is_none() {
+            m.parent = None;
+        }
+    }
+    // 0 = new, 1 = on the current chain, 2 = placed
+    let mut state = vec![0u8; msgs.len()];
+    let mut order = Vec::with_capacity(msgs.len());
+    for i in 0..msgs.len() {
+        if state[i] == 2 {
+            continue;
+        }
+        let mut chain: Vec<usize> = Vec::new();
+        let mut cur = Some(i);
+        while let Some(c) = cur {
+            match state[c] {
+                2 => break,
+                1 => {
+                    // A cycle: the last node on the chain points back into it; cut it there.
+                    if let Some(&last) = chain.last() {
+                        parent_idx[last] = None;
+                        msgs[last].parent = None;
+                    }
+                    break;
+                }
+                _ => {
+                    state[c] = 1;
+                    chain.push(c);
+                    cur = parent_idx[c];
+                }
+            }
+        }
+        for &c in chain.iter().rev() {
+            state[c] = 2;
+            order.push(c);
+        }
+    }
+    let mut slots: Vec<Option<ImportedMessage>> = msgs.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
+}
+
+/// The latest leaf (in the given order) of a message list.
+pub(crate) fn last_leaf(msgs: &[ImportedMessage]) -> Option<String> {
+    let parents: std::collections::HashSet<&str> =
+        msgs.iter().filter_map(|m| m.parent.as_deref()).collect();
+    msgs.iter()
+        .rev()
+        .find(|m| !parents.contains(m.id.as_str()))
+        .map(|m| m.id.clone())
+}
+
+/// Fractional Unix seconds to ms.
+pub(crate) fn secs_to_ms(v: &Value) -> Option<u64> {
+    let s = v.as_f64()?;
+    if s.is_finite() && s >= 0.0 && s < 1.0e12 {
+        Some((s * 1000.0).round() as u64)
+    } else {
+        None
+    }
+}
+
+/// An ISO-8601 / RFC 3339 time to ms.
+pub(crate) fn iso_to_ms(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return u64::try_from(t.timestamp_millis()).ok();
+    }
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
+            return u64::try_from(t.and_utc().timestamp_millis()).ok();
+        }
+    }
+    None
+}
+
+/// BLAKE3 hex of the parts, separated so that different splits give different hashes.
+pub(crate) fn hash_id(parts: &[&[u8]]) -> String {
+    let mut h = blake3::Hasher::new();
+    for p in parts {
+        h.update(&(p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.finalize().to_hex().to_string()
+}
+
+/// A string field.
+pub(crate) fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+/// A string or number field as a string.
+pub(crate) fn id_of(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A new message with the defaults.
+pub(crate) fn msg(
+    id: String,
+    parent: Option<String>,
+    role: Role,
+    kind: Kind,
+    text: String,
+) -> ImportedMessage {
+    ImportedMessage {
+        id,
+        parent,
+        role,
+        kind,
+        lang: None,
+        text,
+        created_at_ms: None,
+        visible: false,
+        meta: BTreeMap::new(),
+    }
+}
+
+/// Truncates to at most `n` chars for a title.
+pub(crate) fn title_from(text: &str, n: usize) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let mut out: String = line.chars().take(n).collect();
+    if line.chars().count() > n {
+        out.push('…');
+    }
+    out
+}
+
+/// Earliest and latest message times, for conversations without their own.
+pub(crate) fn time_bounds(msgs: &[ImportedMessage]) -> (Option<u64>, Option<u64>) {
+    let times = msgs.iter().filter_map(|m| m.created_at_ms);
+    let min = times.clone().min();
+    (min, times.max())
+}
+
+/// Splits a message into a chain of parts: the first keeps `id`, later parts get `id#n` and
+/// point to the previous part. Returns the parts; the last part's id is where children attach.
+pub(crate) fn chain_parts(
+    id: &str,
+    parent: Option<String>,
+    parts: Vec<ImportedMessage>,
+) -> Vec<ImportedMessage> {
+    let mut out = Vec::with_capacity(parts.len());
+    let mut prev = parent;
+    for (n, mut p) in parts.into_iter().enumerate() {
+        p.id = if n == 0 {
+            id.to_string()
+        } else {
+            format!("{id}#{}", n + 1)
+        };
+        p.parent = prev.take();
+        prev = Some(p.id.clone());
+        out.push(p);
+    }
+    out
+}
