@@ -13,8 +13,11 @@
 //! println!("{}", key.did());
 //! ```
 
+pub mod client;
 pub mod config;
 pub mod datadir;
+pub mod export;
+pub mod gateway;
 pub mod ids;
 pub mod import;
 pub mod ingest;

@@ -1,13 +1,18 @@
 //! `vivim`: the command-line face of a VIVIM node.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{io::IsTerminal, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use vivim_identity::{Did, KdfParams};
 use vivim_node::{
+    client::Client,
     datadir::{DATA_DIR_ENV, DataDir},
+    export,
+    gateway::{self, ConversationView, SearchParams},
     ids,
+    import::Format,
+    node::{ImportProgress, Node},
 };
 
 /// VIVIM: keep, organize and share your AI conversations, peer to peer.
@@ -45,6 +50,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the node: the local gateway (and, later, the peer-to-peer network).
+    Up {
+        /// Gateway address (default from vivim.toml: 127.0.0.1:7777). Port 0 picks a free port.
+        #[arg(long, value_name = "ADDR")]
+        gateway: Option<std::net::SocketAddr>,
+    },
+    /// Print the gateway's bearer token.
+    Token,
     /// Show this node's identities: DID, libp2p PeerId, iroh EndpointId.
     Id {
         /// Print JSON.
@@ -55,6 +68,43 @@ enum Command {
     Did {
         #[command(subcommand)]
         command: DidCommand,
+    },
+    /// Import conversations from an export file, zip, directory or share URL.
+    Import {
+        /// A path (json, zip, html, md, directory) or a ChatGPT share URL.
+        source: String,
+        /// auto, chatgpt, claude, gemini, chatgpt-share, sharegpt, markdown.
+        #[arg(long, default_value = "auto")]
+        format: String,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Browse stored conversations.
+    #[command(alias = "conv")]
+    Conversations {
+        #[command(subcommand)]
+        command: ConvCommand,
+    },
+    /// Full-text search over every message.
+    Search {
+        /// Words, "phrases", -exclusions.
+        query: String,
+        /// Hits to show.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Only this provider (chatgpt, claude, …).
+        #[arg(long)]
+        provider: Option<String>,
+        /// Only this role (user, assistant, …).
+        #[arg(long)]
+        role: Option<String>,
+        /// text (full-text). vector and hybrid arrive with semantic search.
+        #[arg(long, default_value = "text")]
+        mode: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -70,6 +120,43 @@ enum DidCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum ConvCommand {
+    /// List conversations, most recently updated first.
+    List {
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print JSON (an array of conversation objects).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one conversation (id or a unique prefix of it).
+    Show {
+        /// Conversation id or prefix.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export one conversation.
+    Export {
+        /// Conversation id or prefix.
+        id: String,
+        /// md or json.
+        #[arg(long, default_value = "md")]
+        format: String,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Delete one conversation.
+    Delete {
+        /// Conversation id or prefix.
+        id: String,
+    },
+}
+
 fn passphrase(global: &Global) -> Result<Option<Vec<u8>>> {
     match &global.passphrase_env {
         None => Ok(None),
@@ -78,22 +165,101 @@ fn passphrase(global: &Global) -> Result<Option<Vec<u8>>> {
                 format!("environment variable {var} (--passphrase-env) is not set")
             })?;
             if v.is_empty() {
-                anyhow::bail!("environment variable {var} (--passphrase-env) is empty");
+                bail!("environment variable {var} (--passphrase-env) is empty");
             }
             Ok(Some(v.into_bytes()))
         }
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn short_date(ms: u64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms as i64)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+fn print_list(items: &[ConversationView]) {
+    if items.is_empty() {
+        println!("no conversations yet: `vivim import <export>` brings them in");
+        return;
+    }
+    println!(
+        "{:<12}  {:<10}  {:>5}  {:<9}  TITLE",
+        "ID", "UPDATED", "MSGS", "PROVIDER"
+    );
+    for c in items {
+        let title: String = c.title.chars().take(70).collect();
+        println!(
+            "{:<12}  {:<10}  {:>5}  {:<9}  {}",
+            &c.id[..12],
+            short_date(c.updated_at_ms),
+            c.message_count,
+            c.provider,
+            title
+        );
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn up(
+    dir: DataDir,
+    pass: Option<Vec<u8>>,
+    gateway_addr: Option<std::net::SocketAddr>,
+) -> Result<()> {
+    let node = Node::open(dir.clone(), pass.as_deref(), true).await?;
+    let addr = gateway_addr.unwrap_or(node.config.gateway.listen);
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} (is another node running? use --gateway 127.0.0.1:0)")
+    })?;
+    let bound = listener.local_addr()?;
+    vivim_node::datadir::write_atomic(
+        &dir.gateway_addr_path(),
+        bound.to_string().as_bytes(),
+        0o600,
+    )?;
+    println!("VIVIM node up");
+    println!("  did:      {}", node.key.did());
+    println!("  gateway:  http://{bound}  (token: `vivim token`)");
+    println!("  data dir: {}", dir.root().display());
+    tracing::info!(%bound, "gateway listening");
+    let served = gateway::serve(node.clone(), listener, shutdown_signal()).await;
+    let _ = std::fs::remove_file(dir.gateway_addr_path());
+    node.shutdown().await?;
+    println!("VIVIM node stopped; everything flushed");
+    served.context("gateway failed")?;
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<()> {
     let g = &cli.global;
+    let dir = || DataDir::resolve(g.data_dir.clone());
     match cli.command {
         Command::Init {
             mnemonic_env,
             show_mnemonic,
             json,
         } => {
-            let dir = DataDir::resolve(g.data_dir.clone())?;
+            let dir = dir()?;
             let pass = passphrase(g)?;
             let key = match mnemonic_env {
                 Some(var) => {
@@ -123,8 +289,19 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Up { gateway } => up(dir()?, passphrase(g)?, gateway).await?,
+        Command::Token => {
+            let dir = dir()?;
+            if !dir.is_initialized() {
+                bail!(
+                    "no VIVIM identity in {}: run `vivim init` first",
+                    dir.root().display()
+                );
+            }
+            println!("{}", dir.token()?);
+        }
         Command::Id { json } => {
-            let dir = DataDir::resolve(g.data_dir.clone())?;
+            let dir = dir()?;
             let key = dir.load_key(passphrase(g)?.as_deref())?;
             let did = key.did();
             let peer = ids::peer_id(&key.public());
@@ -154,9 +331,8 @@ fn run(cli: Cli) -> Result<()> {
                 .trim()
                 .parse()
                 .with_context(|| format!("cannot resolve {:?}", did.trim()))?;
-            let doc = did.document();
             if json {
-                println!("{}", serde_json::to_string_pretty(&doc)?);
+                println!("{}", serde_json::to_string_pretty(&did.document())?);
             } else {
                 println!("did:          {did}");
                 println!(
@@ -168,13 +344,188 @@ fn run(cli: Cli) -> Result<()> {
                 println!("endpoint id:  {}", ids::endpoint_id(&did.public_key()));
             }
         }
+        Command::Import {
+            source,
+            format,
+            json,
+        } => {
+            let format: Format = format.parse().map_err(anyhow::Error::msg)?;
+            let is_url = source.starts_with("http://") || source.starts_with("https://");
+            if !is_url && !std::path::Path::new(&source).exists() {
+                bail!("{source}: no such file or directory");
+            }
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let bar = if std::io::stderr().is_terminal() && !json {
+                let b = indicatif::ProgressBar::new_spinner();
+                b.set_style(
+                    indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                );
+                b.enable_steady_tick(Duration::from_millis(120));
+                b.set_message(format!("importing {source}"));
+                Some(Arc::new(b))
+            } else {
+                None
+            };
+            let b2 = bar.clone();
+            let progress = move |p: ImportProgress| {
+                if let Some(b) = &b2 {
+                    b.set_message(format!(
+                        "{} conversations, {} messages stored",
+                        p.conversations, p.messages
+                    ));
+                }
+            };
+            let result = client.import(&source, format, Some(&progress)).await;
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
+            client.close().await?;
+            let summary = result?;
+            if json {
+                println!("{summary}");
+            } else {
+                let s: vivim_node::node::ImportSummary =
+                    serde_json::from_value(summary.clone()).unwrap_or_default();
+                println!("{}", s.line());
+                for sk in s.skipped.iter().take(20) {
+                    println!(
+                        "  skipped #{} {} {}: {}",
+                        sk.index,
+                        sk.id.as_deref().unwrap_or("-"),
+                        sk.title.as_deref().unwrap_or(""),
+                        sk.error
+                    );
+                }
+                if s.skipped.len() > 20 {
+                    println!("  … and {} more (use --json for all)", s.skipped.len() - 20);
+                }
+            }
+        }
+        Command::Conversations { command } => {
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let result = conversations(&client, command).await;
+            client.close().await?;
+            result?;
+        }
+        Command::Search {
+            query,
+            limit,
+            provider,
+            role,
+            mode,
+            json,
+        } => {
+            if mode != "text" {
+                bail!("search mode {mode:?} is not available yet: use --mode text");
+            }
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let params = SearchParams {
+                q: query,
+                limit: Some(limit),
+                offset: None,
+                provider,
+                role,
+                from: None,
+                to: None,
+                conversation: None,
+            };
+            let result = client.search(&params).await;
+            client.close().await?;
+            let r = result?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else if r.hits.is_empty() {
+                println!("no matches");
+            } else {
+                println!("{} matches", r.total);
+                for h in r.hits {
+                    let mut snippet = h.snippet.clone();
+                    for (s, e) in h.highlights.iter().rev() {
+                        if *e <= snippet.len()
+                            && snippet.is_char_boundary(*s)
+                            && snippet.is_char_boundary(*e)
+                        {
+                            snippet.insert_str(*e, "**");
+                            snippet.insert_str(*s, "**");
+                        }
+                    }
+                    println!(
+                        "\n{}  {}  [{}] {}\n  {}",
+                        &h.conversation[..12],
+                        &h.created_at[..10.min(h.created_at.len())],
+                        h.role,
+                        h.title,
+                        snippet.replace('\n', " ")
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn conversations(client: &Client, command: ConvCommand) -> Result<()> {
+    match command {
+        ConvCommand::List { limit, json } => {
+            let items = client.list(limit).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&items)?);
+            } else {
+                print_list(&items);
+            }
+        }
+        ConvCommand::Show { id, json } => {
+            let d = client.show(&id).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                print!("{}", export::markdown(&d));
+            }
+        }
+        ConvCommand::Export { id, format, output } => {
+            let d = client.show(&id).await?;
+            let text = match format.as_str() {
+                "md" | "markdown" => export::markdown(&d),
+                "json" => serde_json::to_string_pretty(&d)? + "\n",
+                other => bail!("unknown export format {other:?}: use md or json"),
+            };
+            match output {
+                Some(p) => {
+                    std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
+                    eprintln!("wrote {}", p.display());
+                }
+                None => print!("{text}"),
+            }
+        }
+        ConvCommand::Delete { id } => {
+            let deleted = client.delete(&id).await?;
+            println!("deleted {deleted}");
+        }
     }
     Ok(())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VIVIM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

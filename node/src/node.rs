@@ -90,7 +90,7 @@ pub struct ImportProgress {
 }
 
 /// The result of an import.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
 pub struct ImportSummary {
     /// The format read.
     pub format: String,
@@ -109,7 +109,7 @@ pub struct ImportSummary {
 }
 
 /// A conversation that was skipped, and why.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct SkippedConversation {
     /// Position in the export.
     pub index: usize,

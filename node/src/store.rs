@@ -64,6 +64,9 @@ pub enum StoreError {
     /// A blob the index names is missing.
     #[error("blob {0} is missing from the blob store")]
     MissingBlob(String),
+    /// Nothing by that id.
+    #[error("{0} not found")]
+    NotFound(String),
     /// A request that makes no sense for the stored data.
     #[error("{0}")]
     Invalid(String),
@@ -267,6 +270,40 @@ impl Store {
         }
     }
 
+    /// Resolves a full id or a unique hex prefix (at least 6 characters) to a conversation.
+    pub fn resolve(&self, id: &str) -> Result<ConvId, StoreError> {
+        let id = id.trim().to_ascii_lowercase();
+        if id.len() == 64 {
+            return id
+                .parse()
+                .map_err(|e: vivim_protocol::ParseHashError| StoreError::Invalid(e.to_string()));
+        }
+        if id.len() < 6 || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::Invalid(format!(
+                "{id:?} is not a conversation id: give the 64-character id or at least its first 6 characters"
+            )));
+        }
+        let even = &id[..id.len() & !1];
+        let prefix: Vec<u8> = (0..even.len())
+            .step_by(2)
+            .filter_map(|i| u8::from_str_radix(&even[i..i + 2], 16).ok())
+            .collect();
+        let mut found = None;
+        for item in self.conv.scan_prefix(&prefix) {
+            let (k, _) = item?;
+            let h = hash_from(&k, "conv")?;
+            if h.to_hex().starts_with(&id) {
+                if found.is_some() {
+                    return Err(StoreError::Invalid(format!(
+                        "{id:?} matches more than one conversation; give more characters"
+                    )));
+                }
+                found = Some(ConvId(h));
+            }
+        }
+        found.ok_or_else(|| StoreError::NotFound(format!("conversation {id}")))
+    }
+
     /// Number of conversations.
     pub fn conversation_count(&self) -> usize {
         self.conv.len()
@@ -299,13 +336,18 @@ impl Store {
         let mut tags = Vec::with_capacity(new.acus.len() + 2);
         {
             use futures::StreamExt;
-            let adds = new
+            let payloads: Vec<bytes::Bytes> = new
                 .acus
                 .iter()
-                .map(|a| a.bytes())
-                .chain(std::iter::once(new.manifest.bytes()))
-                .map(|b| batch.add_bytes(bytes::Bytes::copy_from_slice(b)).temp_tag());
-            let mut stream = futures::stream::iter(adds).buffer_unordered(64);
+                .map(|a| bytes::Bytes::copy_from_slice(a.bytes()))
+                .chain(std::iter::once(bytes::Bytes::copy_from_slice(
+                    new.manifest.bytes(),
+                )))
+                .collect();
+            let batch = &batch;
+            let mut stream = futures::stream::iter(payloads)
+                .map(move |b| batch.add_bytes(b).temp_tag())
+                .buffer_unordered(64);
             while let Some(t) = stream.next().await {
                 tags.push(t.map_err(blob_err)?);
             }
@@ -332,11 +374,11 @@ impl Store {
             }
         }
         for (i, a) in new.acus.iter().enumerate() {
-            conv_acus.insert(&conv_acu_key(&id, i as u32), &a.id().0);
+            conv_acus.insert(&conv_acu_key(&id, i as u32)[..], &a.id().0[..]);
             let mut k = [0u8; 40];
             k[..8].copy_from_slice(&a.value().created_at_ms.to_be_bytes());
             k[8..].copy_from_slice(&a.id().0);
-            acu_time.insert(&k, &id.0.0);
+            acu_time.insert(&k[..], &id.0.0[..]);
         }
         self.conv_acus.apply_batch(conv_acus)?;
         self.acu_time.apply_batch(acu_time)?;
@@ -428,19 +470,16 @@ impl Store {
 
     /// All ACUs of a conversation, verified, in stored order.
     pub async fn acus(&self, id: &ConvId) -> Result<Vec<Signed<Acu>>, StoreError> {
-        use futures::StreamExt;
         let ids = self.acu_ids(id)?;
-        let reads = ids.into_iter().map(|h| async move {
-            self.acu(&h)
-                .await?
-                .ok_or_else(|| StoreError::MissingBlob(h.to_hex()))
-        });
-        futures::stream::iter(reads)
-            .buffered(32)
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect()
+        let mut out = Vec::with_capacity(ids.len());
+        for h in ids {
+            out.push(
+                self.acu(&h)
+                    .await?
+                    .ok_or_else(|| StoreError::MissingBlob(h.to_hex()))?,
+            );
+        }
+        Ok(out)
     }
 
     /// Deletes a conversation: its row, indexes and tag (the collector frees the bytes).
@@ -454,7 +493,7 @@ impl Store {
             let mut k = [0u8; 40];
             k[..8].copy_from_slice(&a.value().created_at_ms.to_be_bytes());
             k[8..].copy_from_slice(&a.id().0);
-            acu_time.remove(&k);
+            acu_time.remove(&k[..]);
         }
         for (k, _) in self.conv_acus.scan_prefix(id.0.0).filter_map(Result::ok) {
             conv_acus.remove(k);

@@ -36,7 +36,7 @@ pub use acu::{Acu, Body, Kind, Role};
 pub use codec::{DecodeError, EncodeError, Record, Signed, decode_unsigned, encode_unsigned};
 pub use conversation::{ConvId, Manifest, hash_seq_bytes, parse_hash_seq};
 pub use envelope::{Envelope, FreshnessError};
-pub use hash::Hash;
+pub use hash::{Hash, ParseHashError};
 pub use memory::{Consolidation, Memory, MemoryType};
 pub use seal::{ContentKey, SealError, SealedBody, open_grant, seal_for, wrap_key};
 pub use sharing::{AccessGrant, Audience, ContentType, IntentKind, IntentStatus, SharingIntent};

@@ -1,0 +1,313 @@
+//! What CLI commands talk to: the running node's gateway when one is up, the data dir directly
+//! when none is. Both give the same views, so output does not depend on which was used.
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use serde::de::DeserializeOwned;
+
+use crate::{
+    datadir::DataDir,
+    gateway::{
+        ConversationDetail, ConversationPage, ConversationView, MessageView, SearchParams,
+        SearchResults, run_search,
+    },
+    import::Format,
+    node::{ImportProgress, Node, NodeError},
+    store::StoreError,
+};
+
+/// Why a client call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The node said no.
+    #[error("{0}")]
+    Node(#[from] NodeError),
+    /// The gateway answered with an error.
+    #[error("{message} (HTTP {status})")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// Its message.
+        message: String,
+    },
+    /// The gateway could not be reached or answered nonsense.
+    #[error("gateway: {0}")]
+    Http(String),
+    /// Something not found.
+    #[error("{0}")]
+    NotFound(String),
+}
+
+/// A connection to the node.
+pub enum Client {
+    /// Through a running node's gateway.
+    Remote {
+        /// `http://127.0.0.1:7777`
+        base: String,
+        /// Bearer token.
+        token: String,
+        /// HTTP client.
+        http: reqwest::Client,
+    },
+    /// The data dir opened in this process.
+    Local(Arc<Node>),
+}
+
+impl Client {
+    /// Connects to the running node if there is one, else opens the data dir.
+    pub async fn connect(dir: DataDir, passphrase: Option<&[u8]>) -> Result<Client, ClientError> {
+        if let Ok(addr) = std::fs::read_to_string(dir.gateway_addr_path()) {
+            let base = format!("http://{}", addr.trim());
+            let token = dir.token().map_err(NodeError::from)?;
+            let http = reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(3600))
+                .build()
+                .map_err(|e| ClientError::Http(e.to_string()))?;
+            let probe = http
+                .get(format!("{base}/api/admin/status"))
+                .bearer_auth(&token)
+                .timeout(Duration::from_secs(3))
+                .send()
+                .await;
+            if matches!(&probe, Ok(r) if r.status().is_success()) {
+                return Ok(Client::Remote { base, token, http });
+            }
+        }
+        match Node::open(dir, passphrase, false).await {
+            Ok(n) => Ok(Client::Local(n)),
+            Err(NodeError::Store(StoreError::Locked(p))) => Err(ClientError::Http(format!(
+                "{p} is in use by a running node whose gateway does not answer; wait for it or stop it"
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether this talks to a running node.
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Client::Remote { .. })
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let Client::Remote { base, token, http } = self else {
+            return Err(ClientError::Http("not connected to a gateway".into()));
+        };
+        let r = http
+            .get(format!("{base}{path}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        decode(r).await
+    }
+
+    /// Conversations, newest first, up to `limit`.
+    pub async fn list(&self, limit: usize) -> Result<Vec<ConversationView>, ClientError> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        while out.len() < limit {
+            let page_size = (limit - out.len()).min(500);
+            let page: ConversationPage = match self {
+                Client::Local(n) => {
+                    let p = n
+                        .store
+                        .list(cursor.as_deref(), page_size)
+                        .map_err(NodeError::from)?;
+                    ConversationPage {
+                        items: p.rows.iter().map(ConversationView::from).collect(),
+                        next_cursor: p.next,
+                    }
+                }
+                Client::Remote { .. } => {
+                    let mut path = format!("/api/v1/conversations?limit={page_size}");
+                    if let Some(c) = &cursor {
+                        path.push_str(&format!("&cursor={c}"));
+                    }
+                    self.get(&path).await?
+                }
+            };
+            out.extend(page.items);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// A conversation with its messages. `id` may be a unique prefix of at least 6 hex chars.
+    pub async fn show(&self, id: &str) -> Result<ConversationDetail, ClientError> {
+        match self {
+            Client::Local(n) => {
+                let conv = n.store.resolve(id).map_err(NodeError::from)?;
+                let (row, acus) = n
+                    .conversation(&conv)
+                    .await?
+                    .ok_or_else(|| ClientError::NotFound(format!("conversation {id} not found")))?;
+                Ok(ConversationDetail {
+                    conversation: ConversationView::from(&row),
+                    messages: acus.iter().map(MessageView::from).collect(),
+                })
+            }
+            Client::Remote { .. } => self.get(&format!("/api/v1/conversations/{id}")).await,
+        }
+    }
+
+    /// Deletes a conversation.
+    pub async fn delete(&self, id: &str) -> Result<String, ClientError> {
+        match self {
+            Client::Local(n) => {
+                let conv = n.store.resolve(id).map_err(NodeError::from)?;
+                if n.delete(&conv).await? {
+                    Ok(conv.to_string())
+                } else {
+                    Err(ClientError::NotFound(format!(
+                        "conversation {id} not found"
+                    )))
+                }
+            }
+            Client::Remote { base, token, http } => {
+                let d = self.show(id).await?;
+                let r = http
+                    .delete(format!("{base}/api/v1/conversations/{}", d.conversation.id))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .map_err(|e| ClientError::Http(e.to_string()))?;
+                if r.status().is_success() {
+                    Ok(d.conversation.id)
+                } else {
+                    Err(api_error(r).await)
+                }
+            }
+        }
+    }
+
+    /// Full-text search.
+    pub async fn search(&self, p: &SearchParams) -> Result<SearchResults, ClientError> {
+        match self {
+            Client::Local(n) => run_search(n, p).map_err(|e| ClientError::Http(format!("{e:?}"))),
+            Client::Remote { .. } => {
+                let mut qs = vec![
+                    ("q", p.q.clone()),
+                    ("limit", p.limit.unwrap_or(20).to_string()),
+                ];
+                if let Some(v) = &p.provider {
+                    qs.push(("provider", v.clone()));
+                }
+                if let Some(v) = &p.role {
+                    qs.push(("role", v.clone()));
+                }
+                if let Some(v) = p.from {
+                    qs.push(("from", v.to_string()));
+                }
+                if let Some(v) = p.to {
+                    qs.push(("to", v.to_string()));
+                }
+                let query = serde_urlencoded_pairs(&qs);
+                self.get(&format!("/api/v1/search?{query}")).await
+            }
+        }
+    }
+
+    /// Imports a path or URL. `progress` sees durable progress (local only).
+    pub async fn import(
+        &self,
+        source: &str,
+        format: Format,
+        progress: Option<&(dyn Fn(ImportProgress) + Send + Sync)>,
+    ) -> Result<serde_json::Value, ClientError> {
+        let is_url = source.starts_with("http://") || source.starts_with("https://");
+        match self {
+            Client::Local(n) => {
+                let s = if is_url {
+                    n.import_url(source, format).await?
+                } else {
+                    n.import_path(Path::new(source), format, progress).await?
+                };
+                Ok(serde_json::to_value(s).unwrap_or_default())
+            }
+            Client::Remote { base, token, http } => {
+                let mut body = serde_json::json!({ "format": format_name(format) });
+                if is_url {
+                    body["url"] = source.into();
+                } else {
+                    let abs = std::path::absolute(source)
+                        .map_err(|e| ClientError::Http(format!("{source}: {e}")))?;
+                    body["path"] = abs.display().to_string().into();
+                }
+                let r = http
+                    .post(format!("{base}/api/v1/import/source"))
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .map_err(|e| ClientError::Http(e.to_string()))?;
+                decode(r).await
+            }
+        }
+    }
+
+    /// Flushes and closes a local node.
+    pub async fn close(self) -> Result<(), ClientError> {
+        if let Client::Local(n) = self {
+            n.shutdown().await?;
+        }
+        Ok(())
+    }
+}
+
+fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Auto => "auto",
+        Format::ChatGpt => "chatgpt",
+        Format::Claude => "claude",
+        Format::Gemini => "gemini",
+        Format::ChatGptShare => "chatgpt-share",
+        Format::ShareGpt => "sharegpt",
+        Format::Markdown => "markdown",
+    }
+}
+
+fn serde_urlencoded_pairs(pairs: &[(&str, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", percent(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn percent(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+async fn api_error(r: reqwest::Response) -> ClientError {
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or(text);
+    if status == 404 {
+        ClientError::NotFound(message)
+    } else {
+        ClientError::Api { status, message }
+    }
+}
+
+async fn decode<T: DeserializeOwned>(r: reqwest::Response) -> Result<T, ClientError> {
+    if !r.status().is_success() {
+        return Err(api_error(r).await);
+    }
+    r.json::<T>()
+        .await
+        .map_err(|e| ClientError::Http(format!("unexpected answer: {e}")))
+}

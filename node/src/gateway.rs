@@ -1,0 +1,1011 @@
+//! The local gateway: REST + WebSocket on 127.0.0.1 for the PWA, the CLI and other apps.
+//!
+//! Every route but `/api/openapi.json` needs the bearer token from the data dir (`vivim token`):
+//! `Authorization: Bearer <token>`, or `?token=<token>` on WebSocket routes, since browsers
+//! cannot set headers there. Errors are JSON `{"error": {"code", "message"}}` with the right
+//! status; internal details are logged, never sent.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use axum::{
+    Json, Router,
+    body::Body,
+    extract::{DefaultBodyLimit, Path, Query as QueryParams, Request, State, WebSocketUpgrade, ws},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+use utoipa::{OpenApi, ToSchema};
+use vivim_protocol::{Acu, ConvId, Hash, Signed};
+
+use crate::{
+    ids,
+    import::{Format, ImportError},
+    node::{Capture, ImportSummary, Node, NodeError, parse_role},
+    search::Query,
+    store::{ConvRow, StoreError},
+};
+
+/// An API error: status, stable code, message for a person.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    fn not_found(what: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", what)
+    }
+}
+
+/// The JSON error body.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// Code and message.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code (`unauthorized`, `not_found`, `bad_request`, …).
+    pub code: String,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<NodeError> for ApiError {
+    fn from(e: NodeError) -> Self {
+        match e {
+            NodeError::NotFound(w) => ApiError::not_found(format!("{w} not found")),
+            NodeError::Invalid(m) => ApiError::bad_request(m),
+            NodeError::Import(ie) => match ie {
+                ImportError::TooLarge { .. } => {
+                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", ie.to_string())
+                }
+                ImportError::Fetch { .. } => {
+                    ApiError::new(StatusCode::BAD_GATEWAY, "fetch_failed", ie.to_string())
+                }
+                ImportError::Io(_) | ImportError::Sink(_) => internal(ie),
+                _ => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unprocessable",
+                    ie.to_string(),
+                ),
+            },
+            NodeError::Store(StoreError::Invalid(m)) => ApiError::bad_request(m),
+            NodeError::Store(StoreError::NotFound(w)) => {
+                ApiError::not_found(format!("{w} not found"))
+            }
+            other => internal(other),
+        }
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!("internal error: {e}");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error; see the node's log",
+    )
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Gateway state shared by the handlers.
+pub struct Gateway {
+    node: Arc<Node>,
+    token: String,
+    cache: Mutex<HashMap<ConvId, (u64, Bytes)>>,
+    requests: [AtomicU64; 5],
+}
+
+/// Builds the gateway's router around a node.
+pub fn router(node: Arc<Node>, token: String) -> Router {
+    let cfg = node.config.gateway.clone();
+    let state = Arc::new(Gateway {
+        node,
+        token,
+        cache: Mutex::new(HashMap::new()),
+        requests: Default::default(),
+    });
+    let api = Router::new()
+        .route("/api/v1/identity", get(identity))
+        .route("/api/v1/conversations", get(list_conversations))
+        .route(
+            "/api/v1/conversations/{id}",
+            get(get_conversation).delete(delete_conversation),
+        )
+        .route(
+            "/api/v1/conversations/{id}/export",
+            get(export_conversation),
+        )
+        .route("/api/v1/acus", post(capture))
+        .route("/api/v1/acus/{id}", get(get_acu))
+        .route("/api/v1/search", get(search))
+        .route("/api/v1/import/source", post(import_source))
+        .route(
+            "/api/v1/import",
+            post(import_upload).layer(DefaultBodyLimit::max(cfg.max_upload_bytes)),
+        )
+        .route("/api/admin/status", get(status))
+        .route("/api/admin/metrics", get(metrics))
+        .route("/api/ws", get(ws_events))
+        .layer(middleware::from_fn_with_state(state.clone(), auth))
+        .route("/api/openapi.json", get(openapi))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), count))
+        .with_state(state);
+    if cfg.cors_origins.is_empty() {
+        api
+    } else {
+        let origins: Vec<HeaderValue> = cfg
+            .cors_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        api.layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(origins)
+                .allow_methods([Method::GET, Method::POST, Method::DELETE])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+        )
+    }
+}
+
+/// Serves the gateway on `addr` until `shutdown` resolves. Returns the bound address through
+/// `bound` as soon as it listens.
+pub async fn serve(
+    node: Arc<Node>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let token = node
+        .dir
+        .token()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let app = router(node, token);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn auth(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Response {
+    let header_token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let query_token = req.uri().query().and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("token="))
+            .map(str::to_string)
+    });
+    let ok = header_token
+        .or(query_token)
+        .is_some_and(|t| constant_time_eq(t.trim().as_bytes(), gw.token.as_bytes()));
+    if !ok {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong bearer token (see `vivim token`)",
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+async fn count(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let class = (res.status().as_u16() / 100).clamp(1, 5) as usize - 1;
+    gw.requests[class].fetch_add(1, Ordering::Relaxed);
+    res
+}
+
+fn parse_conv(id: &str) -> ApiResult<ConvId> {
+    id.parse::<ConvId>().map_err(|_| {
+        ApiError::bad_request(format!(
+            "{id:?} is not a conversation id (64 hex characters)"
+        ))
+    })
+}
+
+fn resolve(gw: &Gateway, id: &str) -> ApiResult<ConvId> {
+    Ok(gw.node.store.resolve(id).map_err(NodeError::from)?)
+}
+
+fn iso(ms: u64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms as i64)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+/// This node's identities.
+#[derive(Serialize, ToSchema)]
+pub struct IdentityView {
+    /// `did:key:z6Mk…`
+    pub did: String,
+    /// libp2p peer id.
+    pub peer_id: String,
+    /// iroh endpoint id.
+    pub endpoint_id: String,
+    /// X25519 key agreement key (multibase).
+    pub x25519: String,
+}
+
+/// A conversation in lists.
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone)]
+pub struct ConversationView {
+    /// Stable id (hex).
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Provider.
+    pub provider: String,
+    /// The provider's own conversation id.
+    pub source_id: Option<String>,
+    /// Where it lives at the provider.
+    pub source_url: Option<String>,
+    /// Model.
+    pub model: Option<String>,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Created (ms since the Unix epoch).
+    pub created_at_ms: u64,
+    /// Updated (RFC 3339).
+    pub updated_at: String,
+    /// Updated (ms).
+    pub updated_at_ms: u64,
+    /// Visible messages on the head branch.
+    pub message_count: u32,
+    /// All ACUs, every branch.
+    pub acu_count: u32,
+    /// Estimated tokens.
+    pub total_tokens: u64,
+    /// Owner DID.
+    pub owner: String,
+    /// Head ACU.
+    pub head: Option<String>,
+    /// Current version (hash sequence).
+    pub version: String,
+}
+
+impl From<&ConvRow> for ConversationView {
+    fn from(r: &ConvRow) -> Self {
+        let m = &r.manifest;
+        ConversationView {
+            id: m.id.to_string(),
+            title: m.title.clone(),
+            provider: m.provider.clone(),
+            source_id: m.source_id.clone(),
+            source_url: m.source_url.clone(),
+            model: m.model.clone(),
+            created_at: iso(m.created_at_ms),
+            created_at_ms: m.created_at_ms,
+            updated_at: iso(m.updated_at_ms),
+            updated_at_ms: m.updated_at_ms,
+            message_count: m.message_count,
+            acu_count: r.acu_count,
+            total_tokens: m.total_tokens,
+            owner: m.owner.to_string(),
+            head: m.head.map(|h| h.to_string()),
+            version: r.seq.to_string(),
+        }
+    }
+}
+
+/// One message (ACU).
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone)]
+pub struct MessageView {
+    /// ACU id.
+    pub id: String,
+    /// Conversation id.
+    pub conversation: String,
+    /// Parent ACU.
+    pub parent: Option<String>,
+    /// Role.
+    pub role: String,
+    /// Kind.
+    pub kind: String,
+    /// Code language.
+    pub lang: Option<String>,
+    /// Text (absent for sealed bodies).
+    pub text: Option<String>,
+    /// Whether the body is sealed.
+    pub sealed: bool,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Created (ms).
+    pub created_at_ms: u64,
+    /// Signer DID.
+    pub author: String,
+    /// Provider metadata.
+    pub meta: std::collections::BTreeMap<String, String>,
+}
+
+impl From<&Signed<Acu>> for MessageView {
+    fn from(s: &Signed<Acu>) -> Self {
+        let a = s.value();
+        MessageView {
+            id: s.id().to_string(),
+            conversation: a.conversation.to_string(),
+            parent: a.parent.map(|p| p.to_string()),
+            role: a.role.as_str().into(),
+            kind: a.kind.as_str().into(),
+            lang: a.lang.clone(),
+            text: a.body.as_text().map(str::to_string),
+            sealed: a.body.is_sealed(),
+            created_at: iso(a.created_at_ms),
+            created_at_ms: a.created_at_ms,
+            author: a.author.to_string(),
+            meta: a.provider_meta.clone(),
+        }
+    }
+}
+
+/// A conversation with its messages.
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct ConversationDetail {
+    /// The conversation.
+    pub conversation: ConversationView,
+    /// Every message (all branches), parents before children.
+    pub messages: Vec<MessageView>,
+}
+
+/// A page of conversations.
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct ConversationPage {
+    /// Conversations, most recently updated first.
+    pub items: Vec<ConversationView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Paging parameters.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct PageParams {
+    /// From `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size (1–500, default 50).
+    pub limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/api/v1/identity", responses((status = 200, body = IdentityView)), security(("bearer" = [])))]
+async fn identity(State(gw): State<Arc<Gateway>>) -> Json<IdentityView> {
+    let k = gw.node.key.public();
+    Json(IdentityView {
+        did: k.did().to_string(),
+        peer_id: ids::peer_id(&k).to_string(),
+        endpoint_id: ids::endpoint_id(&k).to_string(),
+        x25519: k.did().key_agreement_id(),
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations", params(PageParams), responses((status = 200, body = ConversationPage), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+async fn list_conversations(
+    State(gw): State<Arc<Gateway>>,
+    QueryParams(p): QueryParams<PageParams>,
+) -> ApiResult<Json<ConversationPage>> {
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 500"));
+    }
+    let page = gw
+        .node
+        .store
+        .list(p.cursor.as_deref(), limit)
+        .map_err(NodeError::from)?;
+    Ok(Json(ConversationPage {
+        items: page.rows.iter().map(ConversationView::from).collect(),
+        next_cursor: page.next,
+    }))
+}
+
+async fn detail(gw: &Gateway, id: &ConvId) -> ApiResult<Option<ConversationDetail>> {
+    Ok(gw
+        .node
+        .conversation(id)
+        .await?
+        .map(|(row, acus)| ConversationDetail {
+            conversation: ConversationView::from(&row),
+            messages: acus.iter().map(MessageView::from).collect(),
+        }))
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", params(("id" = String, Path, description = "conversation id")), responses((status = 200, body = ConversationDetail), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn get_conversation(
+    State(gw): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = resolve(&gw, &id)?;
+    let generation = gw.node.generation.load(Ordering::Relaxed);
+    if let Ok(cache) = gw.cache.lock()
+        && let Some((g, body)) = cache.get(&id)
+        && *g == generation
+    {
+        return Ok(json_bytes(body.clone()));
+    }
+    let d = detail(&gw, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("conversation {id}")))?;
+    let body = Bytes::from(serde_json::to_vec(&d).map_err(internal)?);
+    if let Ok(mut cache) = gw.cache.lock() {
+        if cache.len() >= 256 {
+            cache.clear();
+        }
+        cache.insert(id, (generation, body.clone()));
+    }
+    Ok(json_bytes(body))
+}
+
+fn json_bytes(body: Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+#[utoipa::path(delete, path = "/api/v1/conversations/{id}", params(("id" = String, Path, description = "conversation id")), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn delete_conversation(
+    State(gw): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = resolve(&gw, &id)?;
+    if gw.node.delete(&id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("conversation {id}")))
+    }
+}
+
+/// Export parameters.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ExportParams {
+    /// `md` (default) or `json`.
+    pub format: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/export", params(("id" = String, Path, description = "conversation id"), ExportParams), responses((status = 200, description = "Markdown or JSON"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn export_conversation(
+    State(gw): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+    QueryParams(p): QueryParams<ExportParams>,
+) -> ApiResult<Response> {
+    let id = resolve(&gw, &id)?;
+    let d = detail(&gw, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("conversation {id}")))?;
+    match p.format.as_deref().unwrap_or("md") {
+        "md" | "markdown" => Ok((
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/markdown; charset=utf-8"),
+            )],
+            crate::export::markdown(&d),
+        )
+            .into_response()),
+        "json" => Ok(Json(d).into_response()),
+        other => Err(ApiError::bad_request(format!(
+            "unknown export format {other:?}: use md or json"
+        ))),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/acus/{id}", params(("id" = String, Path, description = "ACU id")), responses((status = 200, body = MessageView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn get_acu(
+    State(gw): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let h: Hash = id.parse().map_err(|_| {
+        ApiError::bad_request(format!("{id:?} is not an ACU id (64 hex characters)"))
+    })?;
+    let acu = gw
+        .node
+        .store
+        .acu(&h)
+        .await
+        .map_err(NodeError::from)?
+        .ok_or_else(|| ApiError::not_found(format!("ACU {h}")))?;
+    let wants_cbor = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/cbor"));
+    if wants_cbor {
+        return Ok((
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/cbor"),
+            )],
+            acu.bytes().to_vec(),
+        )
+            .into_response());
+    }
+    Ok(Json(MessageView::from(&acu)).into_response())
+}
+
+/// The answer to a capture.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Captured {
+    /// The new ACU's id.
+    pub id: String,
+    /// Its conversation.
+    pub conversation: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/acus", request_body = Capture, responses((status = 201, body = Captured), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+async fn capture(
+    State(gw): State<Arc<Gateway>>,
+    body: Result<Json<Capture>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Captured>)> {
+    let Json(c) = body.map_err(json_rejection)?;
+    let (id, conv) = gw.node.capture(c).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Captured {
+            id: id.to_string(),
+            conversation: conv.to_string(),
+        }),
+    ))
+}
+
+fn json_rejection(r: axum::extract::rejection::JsonRejection) -> ApiError {
+    use axum::extract::rejection::JsonRejection as J;
+    match r {
+        J::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send JSON with Content-Type: application/json",
+        ),
+        J::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "request body is over the gateway's limit",
+        ),
+        other => ApiError::bad_request(other.body_text()),
+    }
+}
+
+/// Search parameters.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct SearchParams {
+    /// The query (words, "phrases", -exclusions).
+    pub q: String,
+    /// Hits per page (1–100, default 20).
+    pub limit: Option<usize>,
+    /// Hits to skip.
+    pub offset: Option<usize>,
+    /// Only this provider.
+    pub provider: Option<String>,
+    /// Only this role.
+    pub role: Option<String>,
+    /// From (ms since the Unix epoch).
+    pub from: Option<u64>,
+    /// To (ms since the Unix epoch).
+    pub to: Option<u64>,
+    /// Only this conversation.
+    pub conversation: Option<String>,
+}
+
+/// A search hit.
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct HitView {
+    /// ACU id.
+    pub acu: String,
+    /// Conversation id.
+    pub conversation: String,
+    /// Conversation title.
+    pub title: String,
+    /// Provider.
+    pub provider: String,
+    /// Role.
+    pub role: String,
+    /// Kind.
+    pub kind: String,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// BM25 score.
+    pub score: f32,
+    /// Plain snippet.
+    pub snippet: String,
+    /// Highlighted byte ranges in `snippet`.
+    pub highlights: Vec<(usize, usize)>,
+    /// HTML snippet with `<b>` highlights.
+    pub snippet_html: String,
+}
+
+/// Search results.
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct SearchResults {
+    /// Hits, best first.
+    pub hits: Vec<HitView>,
+    /// Total matches.
+    pub total: usize,
+}
+
+/// Runs a search for the CLI and the gateway alike.
+pub fn run_search(node: &Node, p: &SearchParams) -> Result<SearchResults, ApiError> {
+    let mut q = Query::new(p.q.clone());
+    q.limit = p.limit.unwrap_or(20);
+    if !(1..=100).contains(&q.limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 100"));
+    }
+    q.offset = p.offset.unwrap_or(0);
+    q.provider = p.provider.clone();
+    q.role = p.role.as_deref().map(parse_role).transpose()?;
+    q.from_ms = p.from;
+    q.to_ms = p.to;
+    q.conversation = p.conversation.as_deref().map(parse_conv).transpose()?;
+    let (hits, total) = node.search(&q).map_err(|e| match e {
+        NodeError::Search(s) => ApiError::bad_request(s.to_string()),
+        other => ApiError::from(other),
+    })?;
+    Ok(SearchResults {
+        total,
+        hits: hits
+            .into_iter()
+            .map(|h| HitView {
+                acu: h.acu_id.to_string(),
+                conversation: h.conversation.to_string(),
+                title: h.title,
+                provider: h.provider,
+                role: h.role.as_str().into(),
+                kind: h.kind.as_str().into(),
+                created_at: iso(h.created_at_ms),
+                score: h.score,
+                snippet: h.snippet,
+                highlights: h.highlights,
+                snippet_html: h.snippet_html,
+            })
+            .collect(),
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/search", params(SearchParams), responses((status = 200, body = SearchResults), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+async fn search(
+    State(gw): State<Arc<Gateway>>,
+    QueryParams(p): QueryParams<SearchParams>,
+) -> ApiResult<Json<SearchResults>> {
+    Ok(Json(run_search(&gw.node, &p)?))
+}
+
+/// Import parameters.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ImportParams {
+    /// `auto` (default), `chatgpt`, `claude`, `gemini`, `chatgpt-share`, `sharegpt`, `markdown`.
+    pub format: Option<String>,
+}
+
+fn parse_format(f: Option<&str>) -> ApiResult<Format> {
+    f.unwrap_or("auto").parse().map_err(ApiError::bad_request)
+}
+
+/// Import from a path on this machine or a URL.
+#[derive(Deserialize, ToSchema)]
+pub struct ImportSource {
+    /// A file, zip or directory readable by the node.
+    pub path: Option<String>,
+    /// A ChatGPT share URL.
+    pub url: Option<String>,
+    /// The format (default `auto`).
+    pub format: Option<String>,
+}
+
+/// An import's outcome.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ImportResult {
+    /// Format read.
+    pub format: String,
+    /// New conversations.
+    pub conversations: u64,
+    /// Updated conversations.
+    pub updated: u64,
+    /// Already stored.
+    pub duplicates: u64,
+    /// Messages written.
+    pub messages: u64,
+    /// Skipped conversations and why.
+    pub skipped: Vec<serde_json::Value>,
+    /// Seconds.
+    pub seconds: f64,
+}
+
+fn import_result(s: ImportSummary) -> Json<serde_json::Value> {
+    Json(serde_json::to_value(&s).unwrap_or_default())
+}
+
+#[utoipa::path(post, path = "/api/v1/import/source", request_body = ImportSource, responses((status = 200, body = ImportResult), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+async fn import_source(
+    State(gw): State<Arc<Gateway>>,
+    body: Result<Json<ImportSource>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let Json(src) = body.map_err(json_rejection)?;
+    let format = parse_format(src.format.as_deref())?;
+    let summary = match (src.path, src.url) {
+        (Some(p), None) => {
+            let path = std::path::PathBuf::from(&p);
+            if !path.exists() {
+                return Err(ApiError::bad_request(format!(
+                    "{p}: no such file or directory"
+                )));
+            }
+            gw.node.import_path(&path, format, None).await?
+        }
+        (None, Some(u)) => gw.node.import_url(&u, format).await?,
+        _ => return Err(ApiError::bad_request("give exactly one of path or url")),
+    };
+    Ok(import_result(summary))
+}
+
+#[utoipa::path(post, path = "/api/v1/import", params(ImportParams), request_body(content = Vec<u8>, description = "the export file (json, zip, html, md)", content_type = "application/octet-stream"), responses((status = 200, body = ImportResult), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+async fn import_upload(
+    State(gw): State<Arc<Gateway>>,
+    QueryParams(p): QueryParams<ImportParams>,
+    body: Body,
+) -> ApiResult<Json<serde_json::Value>> {
+    use futures::StreamExt;
+    let format = parse_format(p.format.as_deref())?;
+    let max = gw.node.config.gateway.max_upload_bytes as u64;
+    let tmp = tempfile::NamedTempFile::new_in(gw.node.dir.root()).map_err(internal)?;
+    let mut file = tokio::fs::File::from_std(tmp.reopen().map_err(internal)?);
+    let mut stream = body.into_data_stream();
+    let mut total = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            if e.to_string().contains("length limit") {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!("upload is over the limit of {max} bytes"),
+                )
+            } else {
+                ApiError::bad_request(format!("reading the upload: {e}"))
+            }
+        })?;
+        total += chunk.len() as u64;
+        if total > max {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("upload is over the limit of {max} bytes"),
+            ));
+        }
+        file.write_all(&chunk).await.map_err(internal)?;
+    }
+    file.flush().await.map_err(internal)?;
+    drop(file);
+    if total == 0 {
+        return Err(ApiError::bad_request("the upload is empty"));
+    }
+    let summary = gw.node.import_path(tmp.path(), format, None).await?;
+    Ok(import_result(summary))
+}
+
+/// Node status.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Status {
+    /// DID.
+    pub did: String,
+    /// VIVIM version.
+    pub version: String,
+    /// Seconds since start.
+    pub uptime_seconds: u64,
+    /// Conversations stored.
+    pub conversations: usize,
+    /// ACUs stored.
+    pub acus: usize,
+    /// Documents in the search index.
+    pub index_docs: u64,
+    /// Data dir.
+    pub data_dir: String,
+}
+
+#[utoipa::path(get, path = "/api/admin/status", responses((status = 200, body = Status)), security(("bearer" = [])))]
+async fn status(State(gw): State<Arc<Gateway>>) -> Json<Status> {
+    let n = &gw.node;
+    Json(Status {
+        did: n.key.did().to_string(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        uptime_seconds: n.uptime().as_secs(),
+        conversations: n.store.conversation_count(),
+        acus: n.store.acu_count(),
+        index_docs: n.index.doc_count(),
+        data_dir: n.dir.root().display().to_string(),
+    })
+}
+
+#[utoipa::path(get, path = "/api/admin/metrics", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")), security(("bearer" = [])))]
+async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
+    let n = &gw.node;
+    let mut out = String::with_capacity(2048);
+    let mut metric = |name: &str, kind: &str, help: &str, value: String| {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    };
+    metric(
+        "vivim_conversations",
+        "gauge",
+        "Stored conversations.",
+        n.store.conversation_count().to_string(),
+    );
+    metric(
+        "vivim_acus",
+        "gauge",
+        "Stored ACUs.",
+        n.store.acu_count().to_string(),
+    );
+    metric(
+        "vivim_index_docs",
+        "gauge",
+        "Documents in the full-text index.",
+        n.index.doc_count().to_string(),
+    );
+    metric(
+        "vivim_uptime_seconds",
+        "gauge",
+        "Seconds since the node started.",
+        n.uptime().as_secs().to_string(),
+    );
+    metric(
+        "vivim_imports_total",
+        "counter",
+        "Imports finished.",
+        n.counters.imports.load(Ordering::Relaxed).to_string(),
+    );
+    metric(
+        "vivim_captures_total",
+        "counter",
+        "Messages captured through the API.",
+        n.counters.captures.load(Ordering::Relaxed).to_string(),
+    );
+    metric(
+        "vivim_searches_total",
+        "counter",
+        "Searches served.",
+        n.counters.searches.load(Ordering::Relaxed).to_string(),
+    );
+    metric(
+        "vivim_acus_written_total",
+        "counter",
+        "ACUs written since start.",
+        n.store
+            .stats
+            .acus_written
+            .load(Ordering::Relaxed)
+            .to_string(),
+    );
+    out.push_str("# HELP vivim_http_responses_total HTTP responses by status class.\n# TYPE vivim_http_responses_total counter\n");
+    for (i, c) in gw.requests.iter().enumerate() {
+        out.push_str(&format!(
+            "vivim_http_responses_total{{class=\"{}xx\"}} {}\n",
+            i + 1,
+            c.load(Ordering::Relaxed)
+        ));
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        out,
+    )
+        .into_response()
+}
+
+async fn ws_events(State(gw): State<Arc<Gateway>>, upgrade: WebSocketUpgrade) -> Response {
+    let mut rx = gw.node.events.subscribe();
+    upgrade.on_upgrade(move |mut socket| async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            tokio::select! {
+                ev = rx.recv() => {
+                    let text = match ev {
+                        Ok(ev) => serde_json::to_string(&ev).unwrap_or_default(),
+                        Err(RecvError::Lagged(n)) => format!("{{\"type\":\"lagged\",\"missed\":{n}}}"),
+                        Err(RecvError::Closed) => break,
+                    };
+                    if socket.send(ws::Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                msg = socket.recv() => match msg {
+                    Some(Ok(ws::Message::Close(_))) | None | Some(Err(_)) => break,
+                    _ => {}
+                },
+            }
+        }
+    })
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "VIVIM node gateway", description = "The local REST surface of a VIVIM node. Authenticate with `Authorization: Bearer <token>` (see `vivim token`)."),
+    paths(identity, list_conversations, get_conversation, delete_conversation, export_conversation, get_acu, capture, search, import_source, import_upload, status, metrics),
+    components(schemas(IdentityView, ConversationView, MessageView, ConversationDetail, ConversationPage, Captured, Capture, HitView, SearchResults, ImportSource, ImportResult, Status, ErrorBody, ErrorDetail)),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document of the gateway.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+}
+
+async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        openapi_json(),
+    )
+        .into_response()
+}
