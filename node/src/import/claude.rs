@@ -27,7 +27,9 @@ pub(crate) fn parse<R: Read>(
 /// Whether a uuid is the placeholder root (all zeros, perhaps with version/variant digits).
 fn is_root_uuid(s: &str) -> bool {
     let hex: Vec<char> = s.chars().filter(|c| *c != '-').collect();
-    hex.iter().filter(|c| **c != '0').count() <= 2
+    hex.len() == 32
+        && hex.iter().all(char::is_ascii_hexdigit)
+        && hex.iter().filter(|c| **c != '0').count() <= 2
 }
 
 fn convert(v: &Value) -> Result<ImportedConversation, String> {
