@@ -114,10 +114,11 @@ fn latest_leaf_in_array_order(
         let Some(id) = common::id_of(m, "uuid") else {
             continue;
         };
-        if let Some(last) = last_part.get(&id) {
-            if ids.contains(last.as_str()) && !parents.contains(last.as_str()) {
-                return Some(last.clone());
-            }
+        if let Some(last) = last_part.get(&id)
+            && ids.contains(last.as_str())
+            && !parents.contains(last.as_str())
+        {
+            return Some(last.clone());
         }
     }
     common::last_leaf(messages)
