@@ -28,6 +28,8 @@ const FORMAT: &str = "chatgpt-share";
 /// Most JSON nodes the decoded payload may expand to (shared references are copied).
 const MAX_NODES: usize = 4_000_000;
 const MAX_DEPTH: usize = 200;
+/// Most string bytes the decoded payload may expand to.
+const MAX_BYTES: usize = 256 << 20;
 
 pub(crate) fn parse<R: Read>(
     reader: R,
@@ -206,6 +208,7 @@ pub(crate) fn decode_turbo_stream(stream: &str) -> Result<Value, String> {
         values: &values,
         promises: &promises,
         nodes: 0,
+        bytes: 0,
         active: Vec::new(),
     };
     d.hydrate(0, 0)
@@ -215,6 +218,7 @@ struct Decoder<'a> {
     values: &'a [Value],
     promises: &'a HashMap<u64, usize>,
     nodes: usize,
+    bytes: usize,
     /// Indexes being hydrated (to stop cycles).
     active: Vec<usize>,
 }
@@ -264,7 +268,17 @@ impl Decoder<'_> {
                 self.active.pop();
                 r?
             }
-            primitive => primitive.clone(),
+            primitive => {
+                if let Value::String(s) = primitive {
+                    self.bytes += s.len();
+                    if self.bytes > MAX_BYTES {
+                        return Err(format!(
+                            "payload expands to more than {MAX_BYTES} bytes of text"
+                        ));
+                    }
+                }
+                primitive.clone()
+            }
         };
         Ok(out)
     }
@@ -424,6 +438,15 @@ mod tests {
         }
         s.push_str("\"leaf\"]");
         assert!(decode_turbo_stream(&s).unwrap_err().contains("more than"));
+        // So is a long string referenced many times.
+        let long = "z".repeat(1 << 20);
+        let refs = vec!["1"; 300].join(",");
+        let s = format!("[[{refs}],\"{long}\"]");
+        assert!(
+            decode_turbo_stream(&s)
+                .unwrap_err()
+                .contains("bytes of text")
+        );
     }
 
     #[test]
