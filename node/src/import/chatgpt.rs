@@ -72,10 +72,10 @@ pub(crate) fn convert<'v>(
             .as_object()
             .ok_or_else(|| format!("mapping node {key} is not an object"))?;
         let message = node_obj.get("message").filter(|m| !m.is_null());
-        if let Some(m) = message {
-            if !m.is_object() {
-                return Err(format!("mapping node {key}: \"message\" is not an object"));
-            }
+        if let Some(m) = message
+            && !m.is_object()
+        {
+            return Err(format!("mapping node {key}: \"message\" is not an object"));
         }
         let children = node_obj
             .get("children")
@@ -370,10 +370,8 @@ pub(crate) fn convert_message(node_id: &str, m: &Value) -> Result<Vec<ImportedMe
     if let Some(r) = recipient {
         meta.insert("recipient".to_string(), r.to_string());
     }
-    if let Some(md) = meta_obj {
-        if let Some(s) = str_of(md, "model_slug") {
-            meta.insert("model_slug".to_string(), s.to_string());
-        }
+    if let Some(s) = meta_obj.and_then(|md| str_of(md, "model_slug")) {
+        meta.insert("model_slug".to_string(), s.to_string());
     }
     if let Some(n) = m.pointer("/author/name").and_then(Value::as_str) {
         meta.insert("author_name".to_string(), n.to_string());
@@ -388,10 +386,10 @@ pub(crate) fn convert_message(node_id: &str, m: &Value) -> Result<Vec<ImportedMe
         meta.insert("hidden".to_string(), "true".to_string());
     }
     for k in ["url", "title", "domain", "name"] {
-        if ct != "text" {
-            if let Some(s) = str_of(c, k) {
-                meta.insert(k.to_string(), s.to_string());
-            }
+        if ct != "text"
+            && let Some(s) = str_of(c, k)
+        {
+            meta.insert(k.to_string(), s.to_string());
         }
     }
     let created = m.get("create_time").and_then(secs_to_ms);

@@ -27,7 +27,9 @@ pub(crate) fn parse<R: Read>(
 /// Whether a uuid is the placeholder root (all zeros, perhaps with version/variant digits).
 fn is_root_uuid(s: &str) -> bool {
     let hex: Vec<char> = s.chars().filter(|c| *c != '-').collect();
-    hex.iter().filter(|c| **c != '0').count() <= 2
+    hex.len() == 32
+        && hex.iter().all(char::is_ascii_hexdigit)
+        && hex.iter().filter(|c| **c != '0').count() <= 2
 }
 
 fn convert(v: &Value) -> Result<ImportedConversation, String> {
@@ -112,10 +114,11 @@ fn latest_leaf_in_array_order(
         let Some(id) = common::id_of(m, "uuid") else {
             continue;
         };
-        if let Some(last) = last_part.get(&id) {
-            if ids.contains(last.as_str()) && !parents.contains(last.as_str()) {
-                return Some(last.clone());
-            }
+        if let Some(last) = last_part.get(&id)
+            && ids.contains(last.as_str())
+            && !parents.contains(last.as_str())
+        {
+            return Some(last.clone());
         }
     }
     common::last_leaf(messages)

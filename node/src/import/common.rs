@@ -474,16 +474,16 @@ pub(crate) fn check_limits(
 /// otherwise. Duplicate ids are renamed (`<id>~<n>`), unknown parents and cycles are cut.
 pub(crate) fn order_parents_first(mut msgs: Vec<ImportedMessage>) -> Vec<ImportedMessage> {
     let mut index: HashMap<String, usize> = HashMap::with_capacity(msgs.len());
-    for i in 0..msgs.len() {
-        if index.contains_key(&msgs[i].id) {
-            let base = msgs[i].id.clone();
+    for (i, m) in msgs.iter_mut().enumerate() {
+        if index.contains_key(&m.id) {
+            let base = m.id.clone();
             let mut n = 2;
             while index.contains_key(&format!("{base}~{n}")) {
                 n += 1;
             }
-            msgs[i].id = format!("{base}~{n}");
+            m.id = format!("{base}~{n}");
         }
-        index.insert(msgs[i].id.clone(), i);
+        index.insert(m.id.clone(), i);
     }
     let parent_idx: Vec<Option<usize>> = msgs
         .iter()
@@ -550,7 +550,7 @@ pub(crate) fn last_leaf(msgs: &[ImportedMessage]) -> Option<String> {
 /// Fractional Unix seconds to ms.
 pub(crate) fn secs_to_ms(v: &Value) -> Option<u64> {
     let s = v.as_f64()?;
-    if s.is_finite() && s >= 0.0 && s < 1.0e12 {
+    if s.is_finite() && (0.0..1.0e12).contains(&s) {
         Some((s * 1000.0).round() as u64)
     } else {
         None
@@ -662,4 +662,96 @@ pub(crate) fn chain_parts(
         out.push(p);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn m(id: &str, parent: Option<&str>) -> ImportedMessage {
+        msg(
+            id.into(),
+            parent.map(str::to_string),
+            Role::User,
+            Kind::Text,
+            String::new(),
+        )
+    }
+
+    #[test]
+    fn parents_first_reorders_and_cuts() {
+        let out = order_parents_first(vec![
+            m("c", Some("b")),
+            m("b", Some("a")),
+            m("a", None),
+            m("x", Some("zz")),
+        ]);
+        let ids: Vec<&str> = out.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c", "x"]);
+        assert_eq!(out[3].parent, None, "unknown parent cut");
+        // a cycle a -> b -> a is cut, nothing is lost
+        let out = order_parents_first(vec![m("a", Some("b")), m("b", Some("a")), m("a", None)]);
+        assert_eq!(out.len(), 3);
+        let ids: std::collections::HashSet<&str> = out.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids.len(), 3, "duplicate renamed");
+        let mut seen = std::collections::HashSet::new();
+        for x in &out {
+            if let Some(p) = &x.parent {
+                assert!(seen.contains(p.as_str()));
+            }
+            seen.insert(x.id.clone());
+        }
+    }
+
+    #[test]
+    fn limited_reader_trips_past_the_limit() {
+        let flag = Rc::new(Cell::new(None));
+        let mut r = Limited::new(&b"0123456789"[..], 10, flag.clone());
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out.len(), 10);
+        assert!(flag.get().is_none(), "exactly at the limit is fine");
+        let mut r = Limited::new(&b"0123456789A"[..], 10, flag.clone());
+        assert!(r.read_to_end(&mut Vec::new()).is_err());
+        assert_eq!(flag.get(), Some(11));
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(
+            iso_to_ms("2024-06-01T10:00:00.000000Z"),
+            Some(1_717_236_000_000)
+        );
+        assert_eq!(
+            iso_to_ms("2024-06-01T12:00:00+02:00"),
+            Some(1_717_236_000_000)
+        );
+        assert_eq!(iso_to_ms("2024-06-01 10:00:00"), Some(1_717_236_000_000));
+        assert_eq!(iso_to_ms("yesterday"), None);
+        assert_eq!(secs_to_ms(&serde_json::json!(1.5)), Some(1500));
+        assert_eq!(secs_to_ms(&serde_json::json!(-1)), None);
+        assert_eq!(secs_to_ms(&serde_json::json!("1")), None);
+    }
+
+    #[test]
+    fn detect_prefers_the_earliest_key() {
+        assert_eq!(
+            detect(br#"[{"title": "x", "mapping": {"a": {"text": "\"chat_messages\": "}}}"#),
+            Some(Format::ChatGpt)
+        );
+        assert_eq!(
+            detect(br#"[{"uuid": "u", "name": "mapping", "chat_messages": []}]"#),
+            Some(Format::Claude)
+        );
+        assert_eq!(
+            detect(b"\xEF\xBB\xBF[{\"header\": \"Gemini Apps\", \"title\": \"Prompted hi\"}]"),
+            Some(Format::Gemini)
+        );
+        // A prefix cut in the middle of a UTF-8 character still detects.
+        let mut p = br#"[{"mapping": {"t": "caf"#.to_vec();
+        p.push(0xC3);
+        assert_eq!(detect(&p), Some(Format::ChatGpt));
+        assert_eq!(detect(&[0xFF, 0xFE, 0x00, 0x5B]), None);
+    }
 }

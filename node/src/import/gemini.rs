@@ -50,10 +50,10 @@ pub(crate) fn parse<R: Read>(
     entries.sort_by(|a, b| a.time.cmp(&b.time).then(a.index.cmp(&b.index)));
     let mut group: Vec<Entry> = Vec::new();
     for e in entries {
-        if let Some(last) = group.last() {
-            if e.time.saturating_sub(last.time) >= GAP_MS {
-                flush(ctx, sink, std::mem::take(&mut group))?;
-            }
+        if let Some(last) = group.last()
+            && e.time.saturating_sub(last.time) >= GAP_MS
+        {
+            flush(ctx, sink, std::mem::take(&mut group))?;
         }
         group.push(e);
     }
@@ -200,19 +200,28 @@ pub(crate) fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
     let mut skip_until: Option<&'static str> = None;
-    while let Some(lt) = rest.find('<') {
-        if skip_until.is_none() {
-            out.push_str(&decode_entities(&rest[..lt]));
+    loop {
+        if let Some(end) = skip_until.take() {
+            // Inside <script>/<style>: skip to the closing tag, whatever the content holds.
+            let lower = rest.to_ascii_lowercase();
+            rest = match lower.find(&format!("</{end}")) {
+                Some(i) => rest[i..].find('>').map_or("", |g| &rest[i + g + 1..]),
+                None => "",
+            };
+            continue;
         }
+        let Some(lt) = rest.find('<') else { break };
         let after = &rest[lt + 1..];
-        let Some(gt) = after.find('>') else {
-            // A stray '<': keep it as text.
-            if skip_until.is_none() {
-                out.push_str(&decode_entities(&rest[lt..]));
-            }
-            rest = "";
-            break;
+        let starts_tag =
+            after.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!');
+        let gt = after.find('>');
+        let (true, Some(gt)) = (starts_tag, gt) else {
+            // Not a tag: keep the '<' as text.
+            out.push_str(&decode_entities(&rest[..=lt]));
+            rest = after;
+            continue;
         };
+        out.push_str(&decode_entities(&rest[..lt]));
         let tag = &after[..gt];
         rest = &after[gt + 1..];
         let closing = tag.starts_with('/');
@@ -222,12 +231,6 @@ pub(crate) fn html_to_text(html: &str) -> String {
             .take_while(|c| c.is_ascii_alphanumeric())
             .collect::<String>()
             .to_ascii_lowercase();
-        if let Some(end) = skip_until {
-            if closing && name == end {
-                skip_until = None;
-            }
-            continue;
-        }
         match name.as_str() {
             "script" if !closing => skip_until = Some("script"),
             "style" if !closing => skip_until = Some("style"),
@@ -249,9 +252,7 @@ pub(crate) fn html_to_text(html: &str) -> String {
             _ => {}
         }
     }
-    if skip_until.is_none() {
-        out.push_str(&decode_entities(rest));
-    }
+    out.push_str(&decode_entities(rest));
     // Collapse runs of blank lines and trim trailing spaces.
     let mut result = String::with_capacity(out.len());
     let mut blank = 0;
@@ -320,4 +321,29 @@ pub(crate) fn decode_entities(s: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_to_text_is_sensible() {
+        assert_eq!(
+            html_to_text("<p>a &amp; b</p><p>c&#39;s &#x263A;</p>"),
+            "a & b\n\nc's ☺"
+        );
+        assert_eq!(
+            html_to_text("x<style>p{}</style>y<script>if (a<b) {}</script>z"),
+            "xyz"
+        );
+        assert_eq!(html_to_text("1 < 2 &unknown; done"), "1 < 2 &unknown; done");
+        assert_eq!(html_to_text("a < b > c <b>d</b>"), "a < b > c d");
+        assert_eq!(html_to_text("<script>never closed"), "");
+        assert_eq!(html_to_text("<ol><li>a</li><li>b</li></ol>"), "- a\n- b");
+        assert_eq!(
+            html_to_text("<pre><code>let x = 1;\nlet y = 2;</code></pre>"),
+            "let x = 1;\nlet y = 2;"
+        );
+    }
 }

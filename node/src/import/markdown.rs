@@ -64,17 +64,19 @@ fn convert(text: &str) -> Result<ImportedConversation, (usize, String)> {
                 turns.push((role, n + 1, Vec::new()));
                 continue;
             }
-            if title.is_none() && turns.is_empty() {
-                if let Some(t) = trimmed.strip_prefix("# ") {
-                    title = Some(t.trim().to_string());
-                    continue;
-                }
+            if title.is_none()
+                && turns.is_empty()
+                && let Some(t) = trimmed.strip_prefix("# ")
+            {
+                title = Some(t.trim().to_string());
+                continue;
             }
-            if turns.is_empty() && model.is_none() {
-                if let Some(m) = trimmed.strip_prefix("Model:") {
-                    model = Some(m.trim().trim_matches('*').trim().to_string())
-                        .filter(|m| !m.is_empty());
-                }
+            if turns.is_empty()
+                && model.is_none()
+                && let Some(m) = trimmed.strip_prefix("Model:")
+            {
+                model =
+                    Some(m.trim().trim_matches('*').trim().to_string()).filter(|m| !m.is_empty());
             }
         }
         if let Some((_, _, lines)) = turns.last_mut() {

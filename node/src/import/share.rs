@@ -28,6 +28,8 @@ const FORMAT: &str = "chatgpt-share";
 /// Most JSON nodes the decoded payload may expand to (shared references are copied).
 const MAX_NODES: usize = 4_000_000;
 const MAX_DEPTH: usize = 200;
+/// Most string bytes the decoded payload may expand to.
+const MAX_BYTES: usize = 256 << 20;
 
 pub(crate) fn parse<R: Read>(
     reader: R,
@@ -106,6 +108,18 @@ fn js_string(s: &str) -> Result<(String, usize), String> {
                     .filter_map(|_| chars.next().map(|(_, c)| c))
                     .collect();
                 let v = u32::from_str_radix(&h, 16).map_err(|_| format!("bad \\x escape {h:?}"))?;
+                out.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+            }
+            'u' if chars.clone().next().map(|(_, c)| c) == Some('{') => {
+                chars.next();
+                let h: String = chars
+                    .by_ref()
+                    .map(|(_, c)| c)
+                    .take_while(|c| *c != '}')
+                    .take(8)
+                    .collect();
+                let v =
+                    u32::from_str_radix(&h, 16).map_err(|_| format!("bad \\u{{}} escape {h:?}"))?;
                 out.push(char::from_u32(v).unwrap_or('\u{fffd}'));
             }
             'u' => {
@@ -194,6 +208,7 @@ pub(crate) fn decode_turbo_stream(stream: &str) -> Result<Value, String> {
         values: &values,
         promises: &promises,
         nodes: 0,
+        bytes: 0,
         active: Vec::new(),
     };
     d.hydrate(0, 0)
@@ -203,6 +218,7 @@ struct Decoder<'a> {
     values: &'a [Value],
     promises: &'a HashMap<u64, usize>,
     nodes: usize,
+    bytes: usize,
     /// Indexes being hydrated (to stop cycles).
     active: Vec<usize>,
 }
@@ -252,7 +268,17 @@ impl Decoder<'_> {
                 self.active.pop();
                 r?
             }
-            primitive => primitive.clone(),
+            primitive => {
+                if let Value::String(s) = primitive {
+                    self.bytes += s.len();
+                    if self.bytes > MAX_BYTES {
+                        return Err(format!(
+                            "payload expands to more than {MAX_BYTES} bytes of text"
+                        ));
+                    }
+                }
+                primitive.clone()
+            }
         };
         Ok(out)
     }
@@ -355,5 +381,79 @@ fn find_string(v: &Value, key: &str, depth: usize) -> Option<String> {
         }
         Value::Array(a) => a.iter().find_map(|c| find_string(c, key, depth + 1)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn js_string_escapes() {
+        let (s, used) = js_string(r#""a\"b\\c\n\u00e9\x41\u{1F600}\ud83d\ude00" rest"#).unwrap();
+        assert_eq!(s, "a\"b\\c\n\u{e9}A\u{1F600}\u{1F600}");
+        assert_eq!(
+            &r#""a\"b\\c\n\u00e9\x41\u{1F600}\ud83d\ude00" rest"#[used..],
+            " rest"
+        );
+        assert!(js_string(r#""unterminated"#).is_err());
+        assert!(js_string("nope").is_err());
+        assert_eq!(js_string("'single \\' quote'").unwrap().0, "single ' quote");
+    }
+
+    #[test]
+    fn turbo_stream_rules() {
+        // root {a: 1, b: [str, null, undefined], c: promise 7, d: date, e: -0, k: "a" key reuse}
+        let stream = concat!(
+            r#"[{"_1":2,"_3":4,"_8":9,"_11":12,"_13":-4},"a",1,"b",[5,-5,-7],"s","unused","unused2","c",["P",7],"x","d",["D",1700000000000],"e"]"#,
+            "\n",
+            r#"P7:[{"_1":15},"ok"]"#,
+            "\n"
+        );
+        let v = decode_turbo_stream(stream).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"a": 1, "b": ["s", null, null], "c": {"a": "ok"}, "d": 1700000000000u64, "e": 0})
+        );
+    }
+
+    #[test]
+    fn turbo_stream_rejects_bad_input() {
+        assert!(decode_turbo_stream("").is_err());
+        assert!(
+            decode_turbo_stream("[{\"_9\":0}]").is_err(),
+            "key out of range"
+        );
+        assert!(decode_turbo_stream("[{\"x\":0}]").is_err(), "key without _");
+        assert!(decode_turbo_stream("[[\"Q\",1]]").is_err(), "unknown type");
+        assert!(decode_turbo_stream("[1]\nX1:[2]").is_err(), "unknown line");
+        // A cycle becomes null instead of looping.
+        let v = decode_turbo_stream(r#"[{"_1":0},"self"]"#).unwrap();
+        assert_eq!(v, serde_json::json!({"self": null}));
+        // Exponential sharing is cut by the node budget.
+        let mut s = String::from("[");
+        for i in 0..40 {
+            s.push_str(&format!("[{},{}],", i + 1, i + 1));
+        }
+        s.push_str("\"leaf\"]");
+        assert!(decode_turbo_stream(&s).unwrap_err().contains("more than"));
+        // So is a long string referenced many times.
+        let long = "z".repeat(1 << 20);
+        let refs = vec!["1"; 300].join(",");
+        let s = format!("[[{refs}],\"{long}\"]");
+        assert!(
+            decode_turbo_stream(&s)
+                .unwrap_err()
+                .contains("bytes of text")
+        );
+    }
+
+    #[test]
+    fn extract_stream_finds_all_chunks() {
+        let html = r#"<script>window.__reactRouterContext.streamController.enqueue("[1]\n");</script>
+            <script>window.__reactRouterContext.streamController.enqueue( "P1:[2]\n");</script>"#;
+        assert_eq!(extract_stream(html).unwrap(), "[1]\nP1:[2]\n");
+        assert!(extract_stream("<html></html>").is_err());
     }
 }

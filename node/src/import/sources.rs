@@ -265,10 +265,10 @@ pub async fn fetch_url(url: &str, max_bytes: u64) -> Result<Vec<u8>, ImportError
         size,
         max: max_bytes,
     };
-    if let Some(len) = resp.content_length() {
-        if len > max_bytes {
-            return Err(too_large(len));
-        }
+    if let Some(len) = resp.content_length()
+        && len > max_bytes
+    {
+        return Err(too_large(len));
     }
     let mut body: Vec<u8> = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(|e| fail(error_chain(&e)))? {
