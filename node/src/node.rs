@@ -315,7 +315,7 @@ impl Node {
             ..import::Limits::default()
         };
         enum Built {
-            Conv(Box<Result<(NewConversation, Vec<IndexDoc>), (BadConversation, String)>>),
+            Conv(Box<(NewConversation, Vec<IndexDoc>)>),
             Bad(BadConversation),
         }
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Built>(16);
@@ -324,20 +324,15 @@ impl Node {
             let mut index = 0usize;
             let mut sink = |item: Item| -> Result<(), ImportError> {
                 let built = match item {
-                    Item::Conversation(c) => {
-                        let r = ingest::build(&c, &key).map_err(|e| {
-                            (
-                                BadConversation {
-                                    index,
-                                    id: Some(c.source_id.clone()),
-                                    title: Some(c.title.clone()),
-                                    error: e.to_string(),
-                                },
-                                e.to_string(),
-                            )
-                        });
-                        Built::Conv(Box::new(r))
-                    }
+                    Item::Conversation(c) => match ingest::build(&c, &key) {
+                        Ok(built) => Built::Conv(Box::new(built)),
+                        Err(e) => Built::Bad(BadConversation {
+                            index,
+                            id: Some(c.source_id.clone()),
+                            title: Some(c.title.clone()),
+                            error: e.to_string(),
+                        }),
+                    },
                     Item::Bad(b) => Built::Bad(b),
                 };
                 index += 1;
@@ -358,9 +353,9 @@ impl Node {
         while let Some(b) = rx.recv().await {
             match b {
                 Built::Bad(bad) => summary.skipped.push(bad.into()),
-                Built::Conv(r) => match *r {
-                    Err((bad, _)) => summary.skipped.push(bad.into()),
-                    Ok((new, docs)) => {
+                Built::Conv(built) => {
+                    let (new, docs) = *built;
+                    {
                         let outcome = match self.store.put_conversation(&new).await {
                             Ok(o) => o,
                             Err(e) => {
@@ -391,7 +386,7 @@ impl Node {
                             }
                         }
                     }
-                },
+                }
             }
             if pending > 0 && (pending >= 500 || last_flush.elapsed() > Duration::from_secs(1)) {
                 self.store.flush().await?;
