@@ -24,3 +24,4 @@ pub mod ingest;
 pub mod node;
 pub mod search;
 pub mod store;
+pub mod testdata;

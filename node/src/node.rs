@@ -350,14 +350,18 @@ impl Node {
         let mut batch_msgs = 0u64;
         let mut batch_convs = 0u64;
         let mut store_err: Option<NodeError> = None;
+        let mut staged = Vec::new();
         while let Some(b) = rx.recv().await {
             match b {
                 Built::Bad(bad) => summary.skipped.push(bad.into()),
                 Built::Conv(built) => {
                     let (new, docs) = *built;
                     {
-                        let outcome = match self.store.put_conversation(&new).await {
-                            Ok(o) => o,
+                        let outcome = match self.store.stage(&new).await {
+                            Ok((o, s)) => {
+                                staged.extend(s);
+                                o
+                            }
                             Err(e) => {
                                 store_err = Some(e.into());
                                 break;
@@ -389,7 +393,7 @@ impl Node {
                 }
             }
             if pending > 0 && (pending >= 500 || last_flush.elapsed() > Duration::from_secs(1)) {
-                self.store.flush().await?;
+                self.store.commit(std::mem::take(&mut staged)).await?;
                 self.changed();
                 stored.conversations += batch_convs;
                 stored.messages += batch_msgs;
@@ -406,7 +410,7 @@ impl Node {
         let parsed = parser
             .await
             .map_err(|e| NodeError::Invalid(format!("import task failed: {e}")))?;
-        self.store.flush().await?;
+        self.store.commit(staged).await?;
         self.index.commit()?;
         self.changed();
         stored.conversations += batch_convs;

@@ -111,6 +111,16 @@ pub struct NewConversation {
     pub acus: Vec<Signed<Acu>>,
 }
 
+/// A conversation whose bytes are written but whose rows are not (see [`Store::stage`]).
+#[derive(Debug)]
+pub struct Staged {
+    id: ConvId,
+    row: ConvRow,
+    old_updated_at_ms: Option<u64>,
+    conv_acus: sled::Batch,
+    acu_time: sled::Batch,
+}
+
 /// A page of conversations.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -314,9 +324,22 @@ impl Store {
         self.acu_time.len()
     }
 
-    /// Stores a conversation (or a new version of it). Not flushed: call [`Store::flush`]
-    /// before acknowledging.
+    /// Stores a conversation (or a new version of it) durably.
     pub async fn put_conversation(&self, new: &NewConversation) -> Result<PutOutcome, StoreError> {
+        let (outcome, staged) = self.stage(new).await?;
+        if let Some(s) = staged {
+            self.commit(vec![s]).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Writes a conversation's bytes to the blob store and prepares its index entries, without
+    /// making it visible. [`Store::commit`] then syncs the blobs and writes the rows, so a row
+    /// never names blobs that a crash could lose.
+    pub async fn stage(
+        &self,
+        new: &NewConversation,
+    ) -> Result<(PutOutcome, Option<Staged>), StoreError> {
         let m = new.manifest.value();
         let id = m.id;
         let old = self.row(&id)?;
@@ -328,7 +351,7 @@ impl Store {
         if let Some(old) = &old
             && old.seq == seq
         {
-            return Ok(PutOutcome::Unchanged);
+            return Ok((PutOutcome::Unchanged, None));
         }
         // 1. Bytes: every ACU, the manifest, then the hash sequence. Temp tags keep them from
         //    the collector until the persistent tag below names them.
@@ -380,10 +403,6 @@ impl Store {
             k[8..].copy_from_slice(&a.id().0);
             acu_time.insert(&k[..], &id.0.0[..]);
         }
-        self.conv_acus.apply_batch(conv_acus)?;
-        self.acu_time.apply_batch(acu_time)?;
-
-        // 3. The commit point: the row, and its place in the listing.
         let row = ConvRow {
             manifest: m.clone(),
             manifest_id: new.manifest.id(),
@@ -391,24 +410,55 @@ impl Store {
             acu_count: new.acus.len() as u32,
             stored_at_ms: now_ms(),
         };
-        if let Some(old) = &old {
-            self.conv_time
-                .remove(conv_time_key(old.manifest.updated_at_ms, &id))?;
-        }
-        self.conv_time
-            .insert(conv_time_key(m.updated_at_ms, &id), &[])?;
-        self.conv.insert(id.0.0, encode_row(&row)?)?;
-        self.stats
-            .acus_written
-            .fetch_add(new.acus.len() as u64, Ordering::Relaxed);
-        self.stats
-            .conversations_written
-            .fetch_add(1, Ordering::Relaxed);
-        Ok(if old.is_some() {
+        let outcome = if old.is_some() {
             PutOutcome::Updated
         } else {
             PutOutcome::Added
-        })
+        };
+        Ok((
+            outcome,
+            Some(Staged {
+                id,
+                row,
+                old_updated_at_ms: old.map(|o| o.manifest.updated_at_ms),
+                conv_acus,
+                acu_time,
+            }),
+        ))
+    }
+
+    /// Makes staged conversations durable and visible: syncs the blob store, then writes the
+    /// index entries and, last, each row (the commit point), then flushes sled.
+    pub async fn commit(&self, staged: Vec<Staged>) -> Result<(), StoreError> {
+        if staged.is_empty() {
+            return Ok(());
+        }
+        self.blobs.sync_db().await.map_err(blob_err)?;
+        let mut conv_time = sled::Batch::default();
+        let mut conv = sled::Batch::default();
+        let mut acus = 0u64;
+        let n = staged.len() as u64;
+        for s in staged {
+            self.conv_acus.apply_batch(s.conv_acus)?;
+            self.acu_time.apply_batch(s.acu_time)?;
+            if let Some(old) = s.old_updated_at_ms {
+                conv_time.remove(&conv_time_key(old, &s.id)[..]);
+            }
+            conv_time.insert(
+                &conv_time_key(s.row.manifest.updated_at_ms, &s.id)[..],
+                &[][..],
+            );
+            acus += u64::from(s.row.acu_count);
+            conv.insert(&s.id.0.0[..], encode_row(&s.row)?);
+        }
+        self.conv_time.apply_batch(conv_time)?;
+        self.conv.apply_batch(conv)?;
+        self.db.flush_async().await?;
+        self.stats.acus_written.fetch_add(acus, Ordering::Relaxed);
+        self.stats
+            .conversations_written
+            .fetch_add(n, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Conversations, most recently updated first, `limit` at a time.
