@@ -411,7 +411,8 @@ impl Node {
             .await
             .map_err(|e| NodeError::Invalid(format!("import task failed: {e}")))?;
         self.store.commit(staged).await?;
-        self.index.commit()?;
+        // A large batch is done: commit, merge, and give the writer's memory and threads back.
+        self.index.release_writer()?;
         self.changed();
         stored.conversations += batch_convs;
         stored.messages += batch_msgs;
