@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use vivim_node::search::{IndexDoc, Query, SearchIndex};
+use vivim_node::search::{IndexDoc, OpenState, Query, SearchIndex};
 use vivim_protocol::{ConvId, Hash, Kind, Role};
 
 const DEFAULT_DOCS: usize = 100_000;
@@ -142,21 +142,27 @@ fn generate(v: &Vocab, rng: &mut Rng, from: usize, to: usize, words: &mut usize)
         .collect()
 }
 
-/// `(VmRSS, VmHWM)` in MB, from /proc (Linux only).
-fn rss_mb() -> Option<(f64, f64)> {
+/// A `/proc/self/status` field in MB (Linux only).
+fn status_mb(name: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let field = |name: &str| -> Option<f64> {
-        let line = status.lines().find(|l| l.starts_with(name))?;
-        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kb / 1024.0)
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
+    let line = status.lines().find(|l| l.starts_with(name))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
+/// RSS, split into heap (anonymous) and memory-mapped index files (page cache the kernel
+/// can reclaim), plus the peak.
 fn fmt_rss() -> String {
-    match rss_mb() {
-        Some((rss, peak)) => format!("{rss:6.1} MB (peak so far {peak:.1} MB)"),
-        None => "n/a".into(),
+    match (
+        status_mb("VmRSS:"),
+        status_mb("RssAnon:"),
+        status_mb("RssFile:"),
+        status_mb("VmHWM:"),
+    ) {
+        (Some(rss), Some(anon), Some(file), Some(peak)) => format!(
+            "{rss:6.1} MB = heap {anon:5.1} MB + mapped files {file:5.1} MB (peak {peak:.1} MB)"
+        ),
+        _ => "n/a".into(),
     }
 }
 
@@ -184,7 +190,16 @@ struct Kindly {
     queries: Vec<Query>,
 }
 
+/// Environment variable naming the index directory for the query phase, which runs in a fresh
+/// child process so that its memory figures are those of a node that just opened the index.
+const CHILD_ENV: &str = "VIVIM_BENCH_QUERY_DIR";
+const PHRASES_FILE: &str = "phrases.txt";
+
 fn main() {
+    if let Ok(dir) = std::env::var(CHILD_ENV) {
+        query_phase(Path::new(&dir));
+        return;
+    }
     let n_docs: usize = std::env::var("VIVIM_BENCH_DOCS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -193,13 +208,12 @@ fn main() {
     let dir = tmp.path().join("index");
     let mut rng = Rng(42);
     let vocab = Vocab::new(&mut rng);
-    let rss_start = fmt_rss();
 
     let (index, _) = SearchIndex::open(&dir).expect("open index");
     let mut words = 0usize;
     let mut index_time = Duration::ZERO;
     let mut from = 0;
-    let mut phrase_sources = Vec::new();
+    let mut phrases = Vec::new();
     while from < n_docs {
         let to = (from + BATCH).min(n_docs);
         let docs = generate(&vocab, &mut rng, from, to, &mut words);
@@ -209,7 +223,7 @@ fn main() {
             if ws.len() > 3 {
                 let a = ws[1].trim_matches(|c: char| !c.is_alphanumeric());
                 let b = ws[2].trim_matches(|c: char| !c.is_alphanumeric());
-                phrase_sources.push(format!("\"{a} {b}\""));
+                phrases.push(format!("\"{a} {b}\""));
             }
         }
         let t = Instant::now();
@@ -222,10 +236,55 @@ fn main() {
     let t = Instant::now();
     index.release_writer().expect("release writer");
     let merge_wait = t.elapsed();
-    let rss_released = fmt_rss();
     assert_eq!(index.doc_count(), n_docs as u64);
+    drop(index);
+    std::fs::write(tmp.path().join(PHRASES_FILE), phrases.join("\n")).expect("write phrases");
 
-    // Queries.
+    let child = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .env(CHILD_ENV, &dir)
+        .output()
+        .expect("run the query phase");
+    assert!(
+        child.status.success(),
+        "query phase failed: {}",
+        String::from_utf8_lossy(&child.stderr)
+    );
+
+    let secs = index_time.as_secs_f64();
+    println!();
+    println!("=== vivim-node search benchmark ===");
+    println!(
+        "corpus      {n_docs} messages, {} conversations, {:.0} words/message avg, vocabulary {VOCAB} (Zipf)",
+        n_docs.div_ceil(MESSAGES_PER_CONVERSATION),
+        words as f64 / n_docs as f64
+    );
+    println!(
+        "indexing    {:.0} docs/s  ({n_docs} docs in {secs:.2} s, add + commit every {BATCH}; 1 indexing thread, 20 MB writer budget)",
+        n_docs as f64 / secs
+    );
+    println!(
+        "            release_writer (wait for merges) {:.2} s; on disk {:.1} MB",
+        merge_wait.as_secs_f64(),
+        dir_size(&dir) as f64 / 1e6
+    );
+    println!("            RSS after indexing (incl. generator) {rss_indexed}");
+    print!("{}", String::from_utf8_lossy(&child.stdout));
+    println!("===================================");
+}
+
+/// Opens the index read-only in a fresh process and times queries.
+fn query_phase(dir: &Path) {
+    let rss_start = fmt_rss();
+    let (index, state) = SearchIndex::open(dir).expect("open index");
+    assert_eq!(state, OpenState::Existing);
+    let rss_open = fmt_rss();
+    let phrases: Vec<String> = std::fs::read_to_string(dir.with_file_name(PHRASES_FILE))
+        .expect("read phrases")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(!phrases.is_empty());
+    let vocab = Vocab::new(&mut Rng(42));
     let mut qrng = Rng(7);
     let mut kinds = vec![
         Kindly {
@@ -247,7 +306,7 @@ fn main() {
         Kindly {
             name: "phrase",
             queries: (0..QUERIES_PER_KIND)
-                .map(|i| Query::new(phrase_sources[i % phrase_sources.len()].clone()))
+                .map(|i| Query::new(phrases[i % phrases.len()].clone()))
                 .collect(),
         },
         Kindly {
@@ -273,7 +332,7 @@ fn main() {
     }
     let mut all = Vec::new();
     let mut lines = Vec::new();
-    for k in &mut kinds {
+    for k in &kinds {
         let mut lat = Vec::with_capacity(k.queries.len());
         let mut totals = 0usize;
         for q in &k.queries {
@@ -296,26 +355,8 @@ fn main() {
     }
     all.sort();
     let rss_queried = fmt_rss();
-
-    let secs = index_time.as_secs_f64();
-    println!();
-    println!("=== vivim-node search benchmark ===");
     println!(
-        "corpus      {n_docs} messages, {} conversations, {:.0} words/message avg, vocabulary {VOCAB} (Zipf)",
-        n_docs.div_ceil(MESSAGES_PER_CONVERSATION),
-        words as f64 / n_docs as f64
-    );
-    println!(
-        "indexing    {:.0} docs/s  ({n_docs} docs in {secs:.2} s, add + commit every {BATCH}; 1 indexing thread, 20 MB writer budget)",
-        n_docs as f64 / secs
-    );
-    println!(
-        "            release_writer (wait for merges) {:.2} s; on disk {:.1} MB",
-        merge_wait.as_secs_f64(),
-        dir_size(&dir) as f64 / 1e6
-    );
-    println!(
-        "queries     {} timed after {WARMUP_QUERIES} warm-up, limit {LIMIT}, hits built with snippets",
+        "queries     {} timed in a fresh process after {WARMUP_QUERIES} warm-up, limit {LIMIT}, hits built with snippets",
         all.len()
     );
     for l in &lines {
@@ -328,9 +369,7 @@ fn main() {
         percentile(&all, 0.99),
         percentile(&all, 1.0)
     );
-    println!("RSS         start            {rss_start}");
-    println!("            after indexing   {rss_indexed}");
-    println!("            writer released  {rss_released}");
-    println!("            after queries    {rss_queried}");
-    println!("===================================");
+    println!("RSS (query process)  start          {rss_start}");
+    println!("                     index opened   {rss_open}");
+    println!("                     after queries  {rss_queried}");
 }
