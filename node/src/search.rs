@@ -462,9 +462,14 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Removes every document, durably (commits at once).
+    /// Removes every document, durably (commits at once). Uncommitted writes are discarded.
     pub fn clear(&self) -> Result<(), SearchError> {
         let mut slot = self.lock_writer();
+        // Dropping the writer discards uncommitted writes (like `rollback`):
+        // `delete_all_documents` alone would let documents still buffered in the indexing
+        // thread survive into the next commit.
+        slot.writer = None;
+        slot.dirty = false;
         let writer = self.writer(&mut slot)?;
         writer
             .delete_all_documents()

@@ -424,6 +424,32 @@ fn delete_conversation_removes_its_hits() {
 }
 
 #[test]
+fn reindexing_a_conversation_in_one_commit() {
+    let ix = index_with(vec![
+        doc(1, 1, "old one"),
+        doc(2, 1, "old two"),
+        doc(3, 2, "old other"),
+    ]);
+    // Re-import: drop the conversation and add its new version before one commit.
+    ix.delete_conversation(&conv(1)).expect("delete");
+    ix.add([doc(2, 1, "new two"), doc(4, 1, "new four")])
+        .expect("add");
+    ix.commit().expect("commit");
+    assert_eq!(text(&ix, "old"), vec![acu(3)]);
+    assert_eq!(sorted(text(&ix, "new")), sorted(vec![acu(2), acu(4)]));
+    assert_eq!(ix.doc_count(), 3);
+}
+
+#[test]
+fn clear_discards_uncommitted_writes() {
+    let ix = index_with(vec![doc(1, 1, "kept until clear")]);
+    ix.add((10..20).map(|n| doc(n, 1, "pending"))).expect("add");
+    ix.clear().expect("clear");
+    ix.commit().expect("commit");
+    assert_eq!(ix.doc_count(), 0);
+}
+
+#[test]
 fn writes_are_invisible_until_commit() {
     let ix = SearchIndex::open_in_ram().expect("index");
     ix.add([doc(1, 1, "pending")]).expect("add");
