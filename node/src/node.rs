@@ -318,11 +318,23 @@ impl Node {
             Conv(Box<(NewConversation, Vec<IndexDoc>)>),
             Bad(BadConversation),
         }
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Built>(16);
+        // Three stages on their own threads, joined by bounded channels: parse (one thread),
+        // sign (one thread), store and index (this task; tantivy indexes on its own thread).
+        let (item_tx, item_rx) = std::sync::mpsc::sync_channel::<(usize, Item)>(8);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Built>(8);
         let key = self.key.clone();
         let parser = tokio::task::spawn_blocking(move || {
             let mut index = 0usize;
             let mut sink = |item: Item| -> Result<(), ImportError> {
+                index += 1;
+                item_tx
+                    .send((index - 1, item))
+                    .map_err(|_| ImportError::Sink("the store stopped accepting".into()))
+            };
+            import::parse_path(&path, format, &limits, &mut sink)
+        });
+        let builder = tokio::task::spawn_blocking(move || {
+            for (index, item) in item_rx {
                 let built = match item {
                     Item::Conversation(c) => match ingest::build(&c, &key) {
                         Ok(built) => Built::Conv(Box::new(built)),
@@ -335,11 +347,10 @@ impl Node {
                     },
                     Item::Bad(b) => Built::Bad(b),
                 };
-                index += 1;
-                tx.blocking_send(built)
-                    .map_err(|_| ImportError::Sink("the store stopped accepting".into()))
-            };
-            import::parse_path(&path, format, &limits, &mut sink)
+                if tx.blocking_send(built).is_err() {
+                    break;
+                }
+            }
         });
 
         self.mark_index_dirty();
@@ -407,6 +418,7 @@ impl Node {
             }
         }
         drop(rx);
+        let _ = builder.await;
         let parsed = parser
             .await
             .map_err(|e| NodeError::Invalid(format!("import task failed: {e}")))?;

@@ -1,8 +1,5 @@
-//! The node's storage: sled for records and indexes, the iroh-blobs file store for bytes.
-//!
-//! A conversation is stored as its signed manifest, its ACUs (each a blob named by its hash),
-//! and an iroh-blobs hash sequence `[manifest, acu_1 … acu_n]` kept alive by a persistent tag
-//! `conv/<id>`. sled holds:
+//! The node's storage: sled for records, indexes and ACU bytes; the iroh-blobs file store for
+//! what travels between peers.
 //!
 //! | tree | key | value |
 //! |---|---|---|
@@ -10,12 +7,21 @@
 //! | `conv` | conv id | [`ConvRow`] (CBOR) |
 //! | `conv_time` | updated_at_ms (BE) ‖ conv id | — (listing, newest first) |
 //! | `conv_acus` | conv id ‖ index (u32 BE) | ACU id |
+//! | `acus` | ACU id | the ACU's signed bytes |
 //! | `acu_time` | created_at_ms (BE) ‖ ACU id | conv id |
 //! | `imports` | started_at_ms (BE) ‖ random | import record (JSON) |
 //!
-//! The conversation row is the commit point: it is written after the ACU blobs, the hash
-//! sequence and the index entries, so a conversation whose row exists is complete. Writes that
-//! the API acknowledges are flushed (sled and the blob database) before the answer.
+//! A conversation is its signed manifest, its ACUs (named by their BLAKE3 hashes, which are
+//! iroh-blobs hashes) and the hash sequence `[manifest, acu_1 … acu_n]`. [`Store::to_blobs`]
+//! writes all of them into the iroh-blobs store, tagged `conv/<id>`, so peers can fetch and
+//! verify the conversation by its sequence hash; the node does that for content it serves.
+//! Imports write only sled: the blob store's database keeps a page cache of up to 1 GiB that
+//! iroh-blobs does not let us bound, and it cost a quarter of the import's CPU.
+//!
+//! Writes go in a fixed order — ACU bytes, index entries, and last the conversation row (the
+//! commit point) — into sled, whose log recovers a prefix of the writes after a crash, so a row
+//! never names bytes that are missing. Writes that the API acknowledges are flushed before the
+//! answer.
 
 use std::{
     ops::Bound,
@@ -117,6 +123,7 @@ pub struct Staged {
     id: ConvId,
     row: ConvRow,
     old_updated_at_ms: Option<u64>,
+    acus: sled::Batch,
     conv_acus: sled::Batch,
     acu_time: sled::Batch,
 }
@@ -146,6 +153,7 @@ pub struct Store {
     conv: sled::Tree,
     conv_time: sled::Tree,
     conv_acus: sled::Tree,
+    acus: sled::Tree,
     acu_time: sled::Tree,
     imports: sled::Tree,
     blobs: FsStore,
@@ -245,6 +253,7 @@ impl Store {
             conv: db.open_tree("conv")?,
             conv_time: db.open_tree("conv_time")?,
             conv_acus: db.open_tree("conv_acus")?,
+            acus: db.open_tree("acus")?,
             acu_time: db.open_tree("acu_time")?,
             imports: db.open_tree("imports")?,
             db,
@@ -261,7 +270,6 @@ impl Store {
     /// Makes every write so far durable.
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.db.flush_async().await?;
-        self.blobs.sync_db().await.map_err(blob_err)?;
         Ok(())
     }
 
@@ -333,9 +341,8 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Writes a conversation's bytes to the blob store and prepares its index entries, without
-    /// making it visible. [`Store::commit`] then syncs the blobs and writes the rows, so a row
-    /// never names blobs that a crash could lose.
+    /// Prepares a conversation's writes (bytes and index entries) without making it visible;
+    /// [`Store::commit`] writes them, the row last.
     pub async fn stage(
         &self,
         new: &NewConversation,
@@ -343,50 +350,20 @@ impl Store {
         let m = new.manifest.value();
         let id = m.id;
         let old = self.row(&id)?;
-        let seq_items: Vec<Hash> = std::iter::once(new.manifest.id())
-            .chain(new.acus.iter().map(|a| a.id()))
-            .collect();
-        let seq_bytes = hash_seq_bytes(seq_items.iter().copied());
-        let seq = Hash::of(&seq_bytes);
+        let seq = Hash::of(&hash_seq_bytes(
+            std::iter::once(new.manifest.id()).chain(new.acus.iter().map(|a| a.id())),
+        ));
         if let Some(old) = &old
             && old.seq == seq
         {
             return Ok((PutOutcome::Unchanged, None));
         }
-        // 1. Bytes: every ACU, the manifest, then the hash sequence. Temp tags keep them from
-        //    the collector until the persistent tag below names them.
-        let batch = self.blobs.blobs().batch().await.map_err(blob_err)?;
-        let mut tags = Vec::with_capacity(new.acus.len() + 2);
-        {
-            use futures::StreamExt;
-            let payloads: Vec<bytes::Bytes> = new
-                .acus
-                .iter()
-                .map(|a| bytes::Bytes::copy_from_slice(a.bytes()))
-                .chain(std::iter::once(bytes::Bytes::copy_from_slice(
-                    new.manifest.bytes(),
-                )))
-                .collect();
-            let batch = &batch;
-            let mut stream = futures::stream::iter(payloads)
-                .map(move |b| batch.add_bytes(b).temp_tag())
-                .buffer_unordered(64);
-            while let Some(t) = stream.next().await {
-                tags.push(t.map_err(blob_err)?);
-            }
+        let mut acus = sled::Batch::default();
+        for a in &new.acus {
+            acus.insert(&a.id().0[..], a.bytes());
         }
-        let seq_tag = batch
-            .add_bytes_with_opts((seq_bytes, BlobFormat::HashSeq))
-            .temp_tag()
-            .await
-            .map_err(blob_err)?;
-        debug_assert_eq!(seq_tag.hash().as_bytes(), &seq.0);
-        self.blobs
-            .tags()
-            .set(tag_name(&id), HashAndFormat::hash_seq(to_blob_hash(seq)))
-            .await
-            .map_err(blob_err)?;
-        drop(tags);
+        // The manifest's bytes are kept too, so the conversation can be served as it was signed.
+        acus.insert(&new.manifest.id().0[..], new.manifest.bytes());
 
         // 2. Indexes: replace the previous version's entries.
         let mut conv_acus = sled::Batch::default();
@@ -421,24 +398,25 @@ impl Store {
                 id,
                 row,
                 old_updated_at_ms: old.map(|o| o.manifest.updated_at_ms),
+                acus,
                 conv_acus,
                 acu_time,
             }),
         ))
     }
 
-    /// Makes staged conversations durable and visible: syncs the blob store, then writes the
-    /// index entries and, last, each row (the commit point), then flushes sled.
+    /// Makes staged conversations durable and visible: ACU bytes, then index entries, and last
+    /// each row (the commit point); then flushes.
     pub async fn commit(&self, staged: Vec<Staged>) -> Result<(), StoreError> {
         if staged.is_empty() {
             return Ok(());
         }
-        self.blobs.sync_db().await.map_err(blob_err)?;
         let mut conv_time = sled::Batch::default();
         let mut conv = sled::Batch::default();
         let mut acus = 0u64;
         let n = staged.len() as u64;
         for s in staged {
+            self.acus.apply_batch(s.acus)?;
             self.conv_acus.apply_batch(s.conv_acus)?;
             self.acu_time.apply_batch(s.acu_time)?;
             if let Some(old) = s.old_updated_at_ms {
@@ -503,19 +481,71 @@ impl Store {
             .collect()
     }
 
-    /// Reads and verifies one ACU blob.
+    /// Reads and verifies one ACU.
     pub async fn acu(&self, id: &Hash) -> Result<Option<Signed<Acu>>, StoreError> {
-        let h = to_blob_hash(*id);
-        if !self.blobs.blobs().has(h).await.map_err(blob_err)? {
+        let Some(bytes) = self.acus.get(id.0)? else {
             return Ok(None);
+        };
+        let acu = Signed::<Acu>::decode(&bytes).map_err(|e| StoreError::Corrupt {
+            tree: "acus",
+            detail: e.to_string(),
+        })?;
+        if acu.id() != *id {
+            return Err(StoreError::Corrupt {
+                tree: "acus",
+                detail: format!("bytes under {id} hash to {}", acu.id()),
+            });
         }
-        let bytes = self.blobs.blobs().get_bytes(h).await.map_err(blob_err)?;
-        Signed::<Acu>::decode(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt {
-                tree: "blobs",
-                detail: e.to_string(),
-            })
+        Ok(Some(acu))
+    }
+
+    /// The stored bytes of an ACU or manifest (for serving).
+    pub fn raw(&self, id: &Hash) -> Result<Option<sled::IVec>, StoreError> {
+        Ok(self.acus.get(id.0)?)
+    }
+
+    /// Writes a stored conversation into the iroh-blobs store — every ACU, the manifest and the
+    /// hash sequence `[manifest, acus…]` — and tags it `conv/<id>`, so peers can fetch it by the
+    /// returned sequence hash and verify every byte. Idempotent.
+    pub async fn to_blobs(&self, id: &ConvId) -> Result<Hash, StoreError> {
+        let row = self
+            .row(id)?
+            .ok_or_else(|| StoreError::NotFound(format!("conversation {id}")))?;
+        let ids = self.acu_ids(id)?;
+        let batch = self.blobs.blobs().batch().await.map_err(blob_err)?;
+        let mut tags = Vec::with_capacity(ids.len() + 2);
+        for h in std::iter::once(row.manifest_id).chain(ids.iter().copied()) {
+            let bytes = self
+                .raw(&h)?
+                .ok_or_else(|| StoreError::MissingBlob(h.to_hex()))?;
+            let tag = batch
+                .add_bytes(bytes::Bytes::copy_from_slice(&bytes))
+                .temp_tag()
+                .await
+                .map_err(blob_err)?;
+            if tag.hash().as_bytes() != &h.0 {
+                return Err(StoreError::Corrupt {
+                    tree: "acus",
+                    detail: format!("bytes under {h} hash differently"),
+                });
+            }
+            tags.push(tag);
+        }
+        let seq_bytes = hash_seq_bytes(std::iter::once(row.manifest_id).chain(ids));
+        let seq = batch
+            .add_bytes_with_opts((seq_bytes, BlobFormat::HashSeq))
+            .temp_tag()
+            .await
+            .map_err(blob_err)?;
+        let seq_hash = Hash(*seq.hash().as_bytes());
+        self.blobs
+            .tags()
+            .set(tag_name(id), HashAndFormat::hash_seq(to_blob_hash(seq_hash)))
+            .await
+            .map_err(blob_err)?;
+        self.blobs.sync_db().await.map_err(blob_err)?;
+        drop(tags);
+        Ok(seq_hash)
     }
 
     /// All ACUs of a conversation, verified, in stored order.
@@ -539,7 +569,10 @@ impl Store {
         };
         let mut acu_time = sled::Batch::default();
         let mut conv_acus = sled::Batch::default();
+        let mut bytes = sled::Batch::default();
+        bytes.remove(&row.manifest_id.0[..]);
         for a in self.acus(id).await.unwrap_or_default() {
+            bytes.remove(&a.id().0[..]);
             let mut k = [0u8; 40];
             k[..8].copy_from_slice(&a.value().created_at_ms.to_be_bytes());
             k[8..].copy_from_slice(&a.id().0);
@@ -553,6 +586,8 @@ impl Store {
             .remove(conv_time_key(row.manifest.updated_at_ms, id))?;
         self.conv_acus.apply_batch(conv_acus)?;
         self.acu_time.apply_batch(acu_time)?;
+        self.acus.apply_batch(bytes)?;
+        // If it was ever served, its blobs lose their tag and the collector frees them.
         self.blobs
             .tags()
             .delete(tag_name(id))
