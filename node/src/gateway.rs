@@ -481,7 +481,7 @@ async fn get_conversation(
     }
     let d = detail(&gw, &id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("conversation {id}")))?;
+        .ok_or_else(|| ApiError::not_found(format!("conversation {id} not found")))?;
     let body = Bytes::from(serde_json::to_vec(&d).map_err(internal)?);
     if let Ok(mut cache) = gw.cache.lock() {
         if cache.len() >= 256 {
@@ -512,7 +512,7 @@ async fn delete_conversation(
     if gw.node.delete(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found(format!("conversation {id}")))
+        Err(ApiError::not_found(format!("conversation {id} not found")))
     }
 }
 
@@ -533,7 +533,7 @@ async fn export_conversation(
     let id = resolve(&gw, &id)?;
     let d = detail(&gw, &id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("conversation {id}")))?;
+        .ok_or_else(|| ApiError::not_found(format!("conversation {id} not found")))?;
     match p.format.as_deref().unwrap_or("md") {
         "md" | "markdown" => Ok((
             [(
@@ -565,7 +565,7 @@ async fn get_acu(
         .acu(&h)
         .await
         .map_err(NodeError::from)?
-        .ok_or_else(|| ApiError::not_found(format!("ACU {h}")))?;
+        .ok_or_else(|| ApiError::not_found(format!("ACU {h} not found")))?;
     let wants_cbor = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
