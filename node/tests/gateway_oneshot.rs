@@ -495,6 +495,18 @@ async fn get_conversation_export_and_acus() {
     let unknown = "ab".repeat(32);
     let r = t.get(&format!("/api/v1/conversations/{unknown}")).await;
     assert_eq!(r.expect_error(StatusCode::NOT_FOUND), "not_found");
+    // The message says what is missing and that it is missing (the CLI prints it as is).
+    assert_eq!(
+        r.json()["error"]["message"],
+        format!("conversation {unknown} not found")
+    );
+    let r = t
+        .get(&format!("/api/v1/conversations/{}", &unknown[..8]))
+        .await;
+    assert_eq!(
+        r.json()["error"]["message"],
+        format!("conversation {} not found", &unknown[..8])
+    );
     let r = t.get("/api/v1/conversations/zz").await;
     assert_eq!(r.expect_error(StatusCode::BAD_REQUEST), "bad_request");
     let r = t
@@ -565,6 +577,10 @@ async fn get_conversation_export_and_acus() {
     }
     let r = t.get(&format!("/api/v1/acus/{unknown}")).await;
     assert_eq!(r.expect_error(StatusCode::NOT_FOUND), "not_found");
+    assert_eq!(
+        r.json()["error"]["message"],
+        format!("ACU {unknown} not found")
+    );
     let r = t.get("/api/v1/acus/xyz").await;
     assert_eq!(r.expect_error(StatusCode::BAD_REQUEST), "bad_request");
     t.finish().await;
@@ -928,6 +944,11 @@ async fn delete_removes_everywhere() {
     r.expect_error(StatusCode::NOT_FOUND);
     let r = t.delete(&format!("/api/v1/conversations/{victim}")).await;
     r.expect_error(StatusCode::NOT_FOUND);
+    assert!(
+        s(&r.json()["error"]["message"]).ends_with(" not found"),
+        "{}",
+        r.text()
+    );
 
     for q in ["python", "the", "a"] {
         let r = t.get_ok(&format!("/api/v1/search?q={q}&limit=100")).await;
