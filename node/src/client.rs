@@ -20,7 +20,7 @@ use crate::{
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The node said no.
-    #[error("{0}")]
+    #[error(transparent)]
     Node(#[from] NodeError),
     /// The gateway answered with an error.
     #[error("{message} (HTTP {status})")]
@@ -186,7 +186,10 @@ impl Client {
     /// Full-text search.
     pub async fn search(&self, p: &SearchParams) -> Result<SearchResults, ClientError> {
         match self {
-            Client::Local(n) => run_search(n, p).map_err(|e| ClientError::Http(format!("{e:?}"))),
+            Client::Local(n) => run_search(n, p).map_err(|e| ClientError::Api {
+                status: e.status().as_u16(),
+                message: e.message().to_string(),
+            }),
             Client::Remote { .. } => {
                 let mut qs = vec![
                     ("q", p.q.clone()),

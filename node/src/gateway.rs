@@ -17,7 +17,10 @@ use std::{
 use axum::{
     Json, Router,
     body::Body,
-    extract::{DefaultBodyLimit, Path, Query as QueryParams, Request, State, WebSocketUpgrade, ws},
+    extract::{
+        DefaultBodyLimit, Path, Query as QueryParams, Request, State, WebSocketUpgrade,
+        rejection::QueryRejection, ws,
+    },
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -60,6 +63,16 @@ impl ApiError {
 
     fn not_found(what: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", what)
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message for a person.
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }
 
@@ -434,8 +447,9 @@ async fn identity(State(gw): State<Arc<Gateway>>) -> Json<IdentityView> {
 #[utoipa::path(get, path = "/api/v1/conversations", params(PageParams), responses((status = 200, body = ConversationPage), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
 async fn list_conversations(
     State(gw): State<Arc<Gateway>>,
-    QueryParams(p): QueryParams<PageParams>,
+    query: Result<QueryParams<PageParams>, QueryRejection>,
 ) -> ApiResult<Json<ConversationPage>> {
+    let QueryParams(p) = query.map_err(query_rejection)?;
     let limit = p.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::bad_request("limit must be between 1 and 500"));
@@ -477,7 +491,7 @@ async fn get_conversation(
     }
     let d = detail(&gw, &id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("conversation {id}")))?;
+        .ok_or_else(|| ApiError::not_found(format!("conversation {id} not found")))?;
     let body = Bytes::from(serde_json::to_vec(&d).map_err(internal)?);
     if let Ok(mut cache) = gw.cache.lock() {
         if cache.len() >= 256 {
@@ -508,7 +522,7 @@ async fn delete_conversation(
     if gw.node.delete(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found(format!("conversation {id}")))
+        Err(ApiError::not_found(format!("conversation {id} not found")))
     }
 }
 
@@ -523,12 +537,13 @@ pub struct ExportParams {
 async fn export_conversation(
     State(gw): State<Arc<Gateway>>,
     Path(id): Path<String>,
-    QueryParams(p): QueryParams<ExportParams>,
+    query: Result<QueryParams<ExportParams>, QueryRejection>,
 ) -> ApiResult<Response> {
+    let QueryParams(p) = query.map_err(query_rejection)?;
     let id = resolve(&gw, &id)?;
     let d = detail(&gw, &id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("conversation {id}")))?;
+        .ok_or_else(|| ApiError::not_found(format!("conversation {id} not found")))?;
     match p.format.as_deref().unwrap_or("md") {
         "md" | "markdown" => Ok((
             [(
@@ -560,7 +575,7 @@ async fn get_acu(
         .acu(&h)
         .await
         .map_err(NodeError::from)?
-        .ok_or_else(|| ApiError::not_found(format!("ACU {h}")))?;
+        .ok_or_else(|| ApiError::not_found(format!("ACU {h} not found")))?;
     let wants_cbor = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -601,6 +616,11 @@ async fn capture(
             conversation: conv.to_string(),
         }),
     ))
+}
+
+/// A query string that does not parse is a JSON error like any other, not axum's plain text.
+fn query_rejection(r: QueryRejection) -> ApiError {
+    ApiError::bad_request(r.body_text())
 }
 
 fn json_rejection(r: axum::extract::rejection::JsonRejection) -> ApiError {
@@ -718,8 +738,9 @@ pub fn run_search(node: &Node, p: &SearchParams) -> Result<SearchResults, ApiErr
 #[utoipa::path(get, path = "/api/v1/search", params(SearchParams), responses((status = 200, body = SearchResults), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
 async fn search(
     State(gw): State<Arc<Gateway>>,
-    QueryParams(p): QueryParams<SearchParams>,
+    query: Result<QueryParams<SearchParams>, QueryRejection>,
 ) -> ApiResult<Json<SearchResults>> {
+    let QueryParams(p) = query.map_err(query_rejection)?;
     Ok(Json(run_search(&gw.node, &p)?))
 }
 
@@ -794,10 +815,11 @@ async fn import_source(
 #[utoipa::path(post, path = "/api/v1/import", params(ImportParams), request_body(content = Vec<u8>, description = "the export file (json, zip, html, md)", content_type = "application/octet-stream"), responses((status = 200, body = ImportResult), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 async fn import_upload(
     State(gw): State<Arc<Gateway>>,
-    QueryParams(p): QueryParams<ImportParams>,
+    query: Result<QueryParams<ImportParams>, QueryRejection>,
     body: Body,
 ) -> ApiResult<Json<serde_json::Value>> {
     use futures::StreamExt;
+    let QueryParams(p) = query.map_err(query_rejection)?;
     let format = parse_format(p.format.as_deref())?;
     let max = gw.node.config.gateway.max_upload_bytes as u64;
     let tmp = tempfile::NamedTempFile::new_in(gw.node.dir.root()).map_err(internal)?;
