@@ -5,6 +5,9 @@
 
 use std::{io::BufWriter, time::Instant};
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use vivim_node::{
     datadir::DataDir,
     import::Format,
@@ -48,10 +51,26 @@ async fn main() -> anyhow::Result<()> {
     let dir = DataDir::at(tmp.path().join("node"));
     let node = Node::open(dir, None, true).await?;
     let rss_before = rss_kib("VmRSS:");
+    // Sample anonymous (heap) and file-backed (mapped index/db pages) RSS during the import.
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        std::thread::spawn(move || {
+            let (mut anon, mut file) = (0, 0);
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                anon = anon.max(rss_kib("RssAnon:"));
+                file = file.max(rss_kib("RssFile:"));
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            (anon, file)
+        })
+    };
     let t = Instant::now();
     let summary = node.import_path(&export, Format::Auto, None).await?;
     let secs = t.elapsed().as_secs_f64();
     let rss_peak = rss_kib("VmHWM:");
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let (peak_anon, peak_file) = sampler.join().unwrap_or((0, 0));
 
     // Search latency over the imported messages.
     let mut rng = Rng::new(9);
@@ -83,11 +102,32 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let rss_idle = rss_kib("VmRSS:");
 
-    println!("bench_import: {convs} conversations x {per} messages (~{words} words), export {:.1} MB", export_bytes as f64 / 1e6);
-    println!("  import:        {} messages in {secs:.2}s = {:.0} messages/s (index included)", summary.messages, summary.messages as f64 / secs);
-    println!("  re-import:     {} duplicates in {resecs:.2}s", again.duplicates);
-    println!("  search (n=400, k=20): p50 {:.0} us, p99 {:.0} us", p(0.5), p(0.99));
-    println!("  RSS: before import {} MB, peak {} MB, after (idle, store open) {} MB", rss_before / 1024, rss_peak / 1024, rss_idle / 1024);
+    println!(
+        "bench_import: {convs} conversations x {per} messages (~{words} words), export {:.1} MB",
+        export_bytes as f64 / 1e6
+    );
+    println!(
+        "  import:        {} messages in {secs:.2}s = {:.0} messages/s (index included)",
+        summary.messages,
+        summary.messages as f64 / secs
+    );
+    println!(
+        "  re-import:     {} duplicates in {resecs:.2}s",
+        again.duplicates
+    );
+    println!(
+        "  search (n=400, k=20): p50 {:.0} us, p99 {:.0} us",
+        p(0.5),
+        p(0.99)
+    );
+    println!(
+        "  RSS: before import {} MB, peak {} MB (heap {} MB, mapped files {} MB), after (idle, store open) {} MB",
+        rss_before / 1024,
+        rss_peak / 1024,
+        peak_anon / 1024,
+        peak_file / 1024,
+        rss_idle / 1024
+    );
     node.shutdown().await?;
     Ok(())
 }

@@ -27,7 +27,8 @@ pub struct GatewayConfig {
     pub max_body_bytes: usize,
     /// Largest upload (import) in bytes.
     pub max_upload_bytes: usize,
-    /// Requests per second allowed per client before 429 (0: unlimited).
+    /// Requests per second the gateway serves before answering 429 (0: unlimited). All clients
+    /// are local, so the bucket is shared.
     pub rate_limit_per_sec: u32,
 }
 

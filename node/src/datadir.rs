@@ -3,7 +3,7 @@
 //! ```text
 //! <data dir>/
 //!   keys/node.key   the identity (sealed with a passphrase, or plain with mode 0600)
-//!   db/             sled: records and indexes
+//!   db/vivim.redb   redb: records, indexes and ACU bytes
 //!   blobs/          iroh-blobs file store: ACU bytes and hash sequences
 //!   index/          full-text search index (rebuilt from db/ if missing or damaged)
 //!   vivim.toml      configuration
@@ -107,7 +107,7 @@ impl DataDir {
         self.root.join("keys").join("node.key")
     }
 
-    /// `db/`
+    /// `db/` (holds `vivim.redb`)
     pub fn db_path(&self) -> PathBuf {
         self.root.join("db")
     }

@@ -149,6 +149,7 @@ pub struct Gateway {
     token: String,
     cache: Mutex<HashMap<ConvId, (u64, Bytes)>>,
     requests: [AtomicU64; 5],
+    limiter: Option<Mutex<Bucket>>,
 }
 
 /// Builds the gateway's router around a node.
@@ -159,6 +160,13 @@ pub fn router(node: Arc<Node>, token: String) -> Router {
         token,
         cache: Mutex::new(HashMap::new()),
         requests: Default::default(),
+        limiter: (cfg.rate_limit_per_sec > 0).then(|| {
+            Mutex::new(Bucket {
+                rate: f64::from(cfg.rate_limit_per_sec),
+                tokens: f64::from(cfg.rate_limit_per_sec),
+                last: std::time::Instant::now(),
+            })
+        }),
     });
     let api = Router::new()
         .route("/api/v1/identity", get(identity))
@@ -185,7 +193,15 @@ pub fn router(node: Arc<Node>, token: String) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .route("/api/openapi.json", get(openapi))
         .fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state);
     if cfg.cors_origins.is_empty() {
@@ -254,6 +270,45 @@ async fn auth(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Respo
             "missing or wrong bearer token (see `vivim token`)",
         )
         .into_response();
+    }
+    next.run(req).await
+}
+
+/// A token bucket: `rate` requests a second, bursts up to `rate`.
+struct Bucket {
+    rate: f64,
+    tokens: f64,
+    last: std::time::Instant,
+}
+
+async fn rate_limit(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Response {
+    if let Some(limiter) = &gw.limiter {
+        let allowed = match limiter.lock() {
+            Ok(mut b) => {
+                let now = std::time::Instant::now();
+                let refill = now.duration_since(b.last).as_secs_f64() * b.rate;
+                b.tokens = (b.tokens + refill).min(b.rate);
+                b.last = now;
+                if b.tokens >= 1.0 {
+                    b.tokens -= 1.0;
+                    true
+                } else {
+                    false
+                }
+            }
+            Err(_) => true,
+        };
+        if !allowed {
+            let mut res = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests; slow down (gateway.rate_limit_per_sec in vivim.toml)",
+            )
+            .into_response();
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return res;
+        }
     }
     next.run(req).await
 }

@@ -1,6 +1,6 @@
 //! The VIVIM node: the runtime behind the `vivim` binary and the facade other apps embed.
 //!
-//! It is the only crate that knows libp2p, iroh, sled, axum and tantivy. The pieces:
+//! It is the only crate that knows libp2p, iroh, redb, axum and tantivy. The pieces:
 //! [`datadir`] (key, config, token on disk), [`ids`] (the one key as DID, libp2p `PeerId` and
 //! iroh `EndpointId`), [`import`] (export parsers), [`search`] (full-text index).
 //!

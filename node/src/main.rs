@@ -15,6 +15,11 @@ use vivim_node::{
     node::{ImportProgress, Node},
 };
 
+/// mimalloc: the import pipeline allocates heavily across threads; glibc's malloc spent a fifth
+/// of the import's CPU and kept freed memory in per-thread arenas.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// VIVIM: keep, organize and share your AI conversations, peer to peer.
 #[derive(Parser, Debug)]
 #[command(name = "vivim", version, about, max_term_width = 100)]

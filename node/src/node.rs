@@ -237,7 +237,7 @@ impl Node {
             dir.load_key(passphrase)?
         };
         let config = dir.config()?;
-        let store = Store::open(&dir.db_path(), &dir.blobs_path()).await?;
+        let store = Store::open(&dir.db_path().join("vivim.redb"), &dir.blobs_path()).await?;
         let (index, state) = SearchIndex::open(&dir.index_path())?;
         let (events, _) = broadcast::channel(1024);
         let node = Node {
@@ -266,11 +266,11 @@ impl Node {
     pub async fn rebuild_index(&self) -> Result<u64, NodeError> {
         self.index.clear()?;
         let mut n = 0u64;
-        let rows: Vec<ConvRow> = self.store.all_rows().collect::<Result<_, _>>()?;
+        let rows: Vec<ConvRow> = self.store.all_rows()?;
         for row in rows {
             let acus = self.store.acus(&row.manifest.id).await?;
             n += acus.len() as u64;
-            self.index.add(docs_for(&row.manifest, &acus))?;
+            self.index.add_new(docs_for(&row.manifest, &acus))?;
         }
         self.index.commit()?;
         let _ = std::fs::remove_file(self.dir.root().join(INDEX_DIRTY));
@@ -384,14 +384,16 @@ impl Node {
                             PutOutcome::Added | PutOutcome::Updated => {
                                 if outcome == PutOutcome::Added {
                                     summary.conversations += 1;
+                                    self.index.add_new(docs)?;
                                 } else {
+                                    // The stored version keeps ACUs the export lacks, and
+                                    // their documents stay; the export's replace their own.
                                     summary.updated += 1;
-                                    self.index.delete_conversation(&m.id)?;
+                                    self.index.add(docs)?;
                                 }
                                 summary.messages += new.acus.len() as u64;
                                 batch_msgs += new.acus.len() as u64;
                                 batch_convs += 1;
-                                self.index.add(docs)?;
                                 pending += 1;
                                 let _ = self.events.send(Event::ConversationImported {
                                     id: m.id.to_string(),
@@ -405,6 +407,9 @@ impl Node {
             }
             if pending > 0 && (pending >= 500 || last_flush.elapsed() > Duration::from_secs(1)) {
                 self.store.commit(std::mem::take(&mut staged)).await?;
+                // Committing the index as often keeps tantivy's pending deletes and segment
+                // bookkeeping from growing with the export.
+                self.index.commit()?;
                 self.changed();
                 stored.conversations += batch_convs;
                 stored.messages += batch_msgs;
@@ -609,7 +614,7 @@ impl Node {
         };
         self.store.put_conversation(&new).await?;
         self.index.delete_conversation(&id)?;
-        self.index.add(docs_for(manifest.value(), &new.acus))?;
+        self.index.add_new(docs_for(manifest.value(), &new.acus))?;
         self.index.commit()?;
         self.store.flush().await?;
         self.changed();

@@ -1,13 +1,15 @@
-//! The node's storage: sled for records, indexes and ACU bytes; the iroh-blobs file store for
+//! The node's storage: redb for records, indexes and ACU bytes; the iroh-blobs file store for
 //! what travels between peers.
 //!
-//! | tree | key | value |
+//! Records live in one redb database file (`db/vivim.redb`), in these tables:
+//!
+//! | table | key | value |
 //! |---|---|---|
 //! | `meta` | `schema` | schema version (u32 BE) |
 //! | `conv` | conv id | [`ConvRow`] (CBOR) |
 //! | `conv_time` | updated_at_ms (BE) ‖ conv id | — (listing, newest first) |
-//! | `conv_acus` | conv id ‖ index (u32 BE) | ACU id |
-//! | `acus` | ACU id | the ACU's signed bytes |
+//! | `conv_acus` | conv id ‖ index (u32 BE) | the ACU's signed bytes (clustered by conversation) |
+//! | `acu_loc` | ACU id | conv id ‖ index: where its bytes are |
 //! | `acu_time` | created_at_ms (BE) ‖ ACU id | conv id |
 //! | `imports` | started_at_ms (BE) ‖ random | import record (JSON) |
 //!
@@ -15,13 +17,14 @@
 //! iroh-blobs hashes) and the hash sequence `[manifest, acu_1 … acu_n]`. [`Store::to_blobs`]
 //! writes all of them into the iroh-blobs store, tagged `conv/<id>`, so peers can fetch and
 //! verify the conversation by its sequence hash; the node does that for content it serves.
-//! Imports write only sled: the blob store's database keeps a page cache of up to 1 GiB that
+//! Imports write only redb: the blob store's database keeps a page cache of up to 1 GiB that
 //! iroh-blobs does not let us bound, and it cost a quarter of the import's CPU.
 //!
-//! Writes go in a fixed order — ACU bytes, index entries, and last the conversation row (the
-//! commit point) — into sled, whose log recovers a prefix of the writes after a crash, so a row
-//! never names bytes that are missing. Writes that the API acknowledges are flushed before the
-//! answer.
+//! A batch of conversations is written in one redb transaction — bytes, index entries and rows
+//! together — and is durable (fsynced) when `commit` returns, so a crash leaves each
+//! conversation either whole or absent. redb keeps its page cache within [`DB_CACHE_BYTES`]
+//! whatever the data size; sled, which the design first named, grew its memory and its files
+//! (3.3 GB for a 1 GB export) with the data.
 
 use std::{
     ops::Bound,
@@ -30,11 +33,24 @@ use std::{
 };
 
 use iroh_blobs::{BlobFormat, HashAndFormat, store::fs::FsStore};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 use vivim_protocol::{Acu, ConvId, Hash, Manifest, Signed, hash_seq_bytes};
 
 /// The schema this binary writes. Opening a data dir with a newer schema is refused.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// Page cache of the record database. redb keeps memory within it however large the data.
+pub const DB_CACHE_BYTES: usize = 24 * 1024 * 1024;
+
+type Bytes<'a> = &'a [u8];
+const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
+const CONV: TableDefinition<Bytes, Bytes> = TableDefinition::new("conv");
+const CONV_TIME: TableDefinition<Bytes, ()> = TableDefinition::new("conv_time");
+const CONV_ACUS: TableDefinition<Bytes, Bytes> = TableDefinition::new("conv_acus");
+const ACU_LOC: TableDefinition<Bytes, Bytes> = TableDefinition::new("acu_loc");
+const ACU_TIME: TableDefinition<Bytes, Bytes> = TableDefinition::new("acu_time");
+const IMPORTS: TableDefinition<Bytes, Bytes> = TableDefinition::new("imports");
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +58,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub enum StoreError {
     /// The database layer failed.
     #[error("database: {0}")]
-    Db(#[from] sled::Error),
+    Db(String),
     /// The blob store failed.
     #[error("blob store: {0}")]
     Blobs(String),
@@ -62,13 +78,13 @@ pub enum StoreError {
     /// A stored record does not decode (damaged data).
     #[error("damaged record in {tree}: {detail}")]
     Corrupt {
-        /// Which tree.
+        /// Which table.
         tree: &'static str,
         /// What.
         detail: String,
     },
     /// A blob the index names is missing.
-    #[error("blob {0} is missing from the blob store")]
+    #[error("blob {0} is missing from the store")]
     MissingBlob(String),
     /// Nothing by that id.
     #[error("{0} not found")]
@@ -77,6 +93,24 @@ pub enum StoreError {
     #[error("{0}")]
     Invalid(String),
 }
+
+macro_rules! db_errors {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Db(e.to_string())
+            }
+        }
+    )*};
+}
+db_errors!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
 
 fn blob_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Blobs(e.to_string())
@@ -117,15 +151,16 @@ pub struct NewConversation {
     pub acus: Vec<Signed<Acu>>,
 }
 
-/// A conversation whose bytes are written but whose rows are not (see [`Store::stage`]).
+/// A conversation's prepared writes (see [`Store::stage`]).
 #[derive(Debug)]
 pub struct Staged {
     id: ConvId,
     row: ConvRow,
     old_updated_at_ms: Option<u64>,
-    acus: sled::Batch,
-    conv_acus: sled::Batch,
-    acu_time: sled::Batch,
+    /// Keys of the stored version's ACU slots, removed before the new ones are written.
+    remove_slots: Vec<Vec<u8>>,
+    /// (slot key, ACU id, bytes, created_at_ms for new ACUs)
+    acus: Vec<([u8; 36], Hash, Vec<u8>, Option<u64>)>,
 }
 
 /// A page of conversations.
@@ -140,25 +175,24 @@ pub struct Page {
 /// Counters for status and metrics.
 #[derive(Debug, Default)]
 pub struct StoreStats {
-    /// ACU blobs written since start.
+    /// ACUs written since start.
     pub acus_written: AtomicU64,
     /// Conversations added or updated since start.
     pub conversations_written: AtomicU64,
 }
 
 /// The store. Cheap to share behind an `Arc`.
-#[derive(Debug)]
 pub struct Store {
-    db: sled::Db,
-    conv: sled::Tree,
-    conv_time: sled::Tree,
-    conv_acus: sled::Tree,
-    acus: sled::Tree,
-    acu_time: sled::Tree,
-    imports: sled::Tree,
+    db: redb::Database,
     blobs: FsStore,
     /// Counters.
     pub stats: StoreStats,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
 }
 
 fn now_ms() -> u64 {
@@ -182,6 +216,18 @@ fn conv_acu_key(id: &ConvId, idx: u32) -> [u8; 36] {
     k
 }
 
+fn acu_time_key(created_at_ms: u64, id: &Hash) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..8].copy_from_slice(&created_at_ms.to_be_bytes());
+    k[8..].copy_from_slice(&id.0);
+    k
+}
+
+/// The keys of a conversation's ACU slots: `conv id ‖ 0..=u32::MAX`.
+fn slot_range(id: &ConvId) -> ([u8; 36], [u8; 36]) {
+    (conv_acu_key(id, 0), conv_acu_key(id, u32::MAX))
+}
+
 fn hash_from(bytes: &[u8], tree: &'static str) -> Result<Hash, StoreError> {
     let arr: [u8; 32] = bytes.try_into().map_err(|_| StoreError::Corrupt {
         tree,
@@ -199,39 +245,42 @@ fn to_blob_hash(h: Hash) -> iroh_blobs::Hash {
 }
 
 impl Store {
-    /// Opens (or creates) the store under `db_path` and `blobs_path`.
+    /// Opens (or creates) the record database at `db_path` (a file) and the blob store under
+    /// `blobs_path`.
     pub async fn open(db_path: &Path, blobs_path: &Path) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(db_path)
-            .cache_capacity(16 * 1024 * 1024)
-            .flush_every_ms(Some(1000))
-            .open()
+        if let Some(parent) = db_path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Db(e.to_string()))?;
+        }
+        let db = redb::Database::builder()
+            .set_cache_size(DB_CACHE_BYTES)
+            .create(db_path)
             .map_err(|e| match e {
-                sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
                     StoreError::Locked(db_path.display().to_string())
                 }
-                sled::Error::Io(ref io) if io.to_string().contains("lock") => {
-                    StoreError::Locked(db_path.display().to_string())
-                }
-                other => StoreError::Db(other),
+                other => StoreError::Db(format!("{}: {other}", db_path.display())),
             })?;
-        let meta = db.open_tree("meta")?;
-        match meta.get("schema")? {
-            Some(v) => {
-                let found =
-                    u32::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
-                        tree: "meta",
-                        detail: "schema version".into(),
-                    })?);
-                if found > SCHEMA_VERSION {
+        let tx = db.begin_write()?;
+        {
+            let mut meta = tx.open_table(META)?;
+            let found = meta.get("schema")?.map(|v| v.value());
+            match found {
+                Some(found) if found > SCHEMA_VERSION => {
                     return Err(StoreError::NewerSchema { found });
                 }
+                Some(_) => {}
+                None => {
+                    meta.insert("schema", SCHEMA_VERSION)?;
+                }
             }
-            None => {
-                meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
-                db.flush_async().await?;
-            }
+            tx.open_table(CONV)?;
+            tx.open_table(CONV_TIME)?;
+            tx.open_table(CONV_ACUS)?;
+            tx.open_table(ACU_LOC)?;
+            tx.open_table(ACU_TIME)?;
+            tx.open_table(IMPORTS)?;
         }
+        tx.commit()?;
         std::fs::create_dir_all(blobs_path).map_err(blob_err)?;
         let mut opts = iroh_blobs::store::fs::options::Options::new(blobs_path);
         // Deleting a conversation removes its tag; the collector then frees its blobs.
@@ -250,12 +299,6 @@ impl Store {
                 }
             })?;
         Ok(Store {
-            conv: db.open_tree("conv")?,
-            conv_time: db.open_tree("conv_time")?,
-            conv_acus: db.open_tree("conv_acus")?,
-            acus: db.open_tree("acus")?,
-            acu_time: db.open_tree("acu_time")?,
-            imports: db.open_tree("imports")?,
             db,
             blobs,
             stats: StoreStats::default(),
@@ -267,24 +310,25 @@ impl Store {
         &self.blobs
     }
 
-    /// Makes every write so far durable.
+    /// Makes every write so far durable. (Every write transaction is already durable when it
+    /// commits; this is kept for callers that want to say so.)
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
         Ok(())
     }
 
-    /// Flushes and stops the blob store.
+    /// Stops the blob store.
     pub async fn shutdown(&self) -> Result<(), StoreError> {
-        self.flush().await?;
         self.blobs.shutdown().await.map_err(blob_err)?;
         Ok(())
     }
 
     /// The stored row of a conversation.
     pub fn row(&self, id: &ConvId) -> Result<Option<ConvRow>, StoreError> {
-        match self.conv.get(id.0.0)? {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(CONV)?;
+        match t.get(&id.0.0[..])? {
             None => Ok(None),
-            Some(v) => decode_row(&v).map(Some),
+            Some(v) => decode_row(v.value()).map(Some),
         }
     }
 
@@ -306,10 +350,15 @@ impl Store {
             .step_by(2)
             .filter_map(|i| u8::from_str_radix(&even[i..i + 2], 16).ok())
             .collect();
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(CONV)?;
         let mut found = None;
-        for item in self.conv.scan_prefix(&prefix) {
+        for item in t.range::<&[u8]>(prefix.as_slice()..)? {
             let (k, _) = item?;
-            let h = hash_from(&k, "conv")?;
+            if !k.value().starts_with(&prefix) {
+                break;
+            }
+            let h = hash_from(k.value(), "conv")?;
             if h.to_hex().starts_with(&id) {
                 if found.is_some() {
                     return Err(StoreError::Invalid(format!(
@@ -324,12 +373,21 @@ impl Store {
 
     /// Number of conversations.
     pub fn conversation_count(&self) -> usize {
-        self.conv.len()
+        self.count(CONV)
     }
 
-    /// Number of ACUs indexed by time.
+    /// Number of ACUs.
     pub fn acu_count(&self) -> usize {
-        self.acu_time.len()
+        self.count(ACU_TIME)
+    }
+
+    fn count<V: redb::Value + 'static>(&self, table: TableDefinition<Bytes, V>) -> usize {
+        self.db
+            .begin_read()
+            .ok()
+            .and_then(|tx| tx.open_table(table).ok())
+            .and_then(|t| t.len().ok())
+            .unwrap_or(0) as usize
     }
 
     /// Stores a conversation (or a new version of it) durably.
@@ -341,8 +399,12 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Prepares a conversation's writes (bytes and index entries) without making it visible;
-    /// [`Store::commit`] writes them, the row last.
+    /// Prepares a conversation's writes without making them; [`Store::commit`] writes a batch
+    /// of them in one transaction.
+    ///
+    /// A new version never loses what the stored one had: ACUs of the stored version that the
+    /// new one lacks (say, messages captured into a conversation that is then imported again)
+    /// are kept after the new ones.
     pub async fn stage(
         &self,
         new: &NewConversation,
@@ -350,41 +412,43 @@ impl Store {
         let m = new.manifest.value();
         let id = m.id;
         let old = self.row(&id)?;
+        let mut ids: Vec<Hash> = new.acus.iter().map(|a| a.id()).collect();
+        let mut kept: Vec<(Hash, Vec<u8>)> = Vec::new();
+        let mut remove_slots = Vec::new();
+        if old.is_some() {
+            let present: std::collections::HashSet<Hash> = ids.iter().copied().collect();
+            let tx = self.db.begin_read()?;
+            let t = tx.open_table(CONV_ACUS)?;
+            let (lo, hi) = slot_range(&id);
+            for item in t.range::<&[u8]>(&lo[..]..=&hi[..])? {
+                let (k, v) = item?;
+                let h = Hash::of(v.value());
+                if !present.contains(&h) {
+                    kept.push((h, v.value().to_vec()));
+                }
+                remove_slots.push(k.value().to_vec());
+            }
+            ids.extend(kept.iter().map(|(h, _)| *h));
+        }
         let seq = Hash::of(&hash_seq_bytes(
-            std::iter::once(new.manifest.id()).chain(new.acus.iter().map(|a| a.id())),
+            std::iter::once(new.manifest.id()).chain(ids.iter().copied()),
         ));
-        if let Some(old) = &old
-            && old.seq == seq
-        {
+        if old.as_ref().is_some_and(|o| o.seq == seq) {
             return Ok((PutOutcome::Unchanged, None));
         }
-        let mut acus = sled::Batch::default();
-        for a in &new.acus {
-            acus.insert(&a.id().0[..], a.bytes());
-        }
-        // The manifest's bytes are kept too, so the conversation can be served as it was signed.
-        acus.insert(&new.manifest.id().0[..], new.manifest.bytes());
-
-        // 2. Indexes: replace the previous version's entries.
-        let mut conv_acus = sled::Batch::default();
-        let mut acu_time = sled::Batch::default();
-        if old.is_some() {
-            for (k, _) in self.conv_acus.scan_prefix(id.0.0).filter_map(Result::ok) {
-                conv_acus.remove(k);
-            }
-        }
-        for (i, a) in new.acus.iter().enumerate() {
-            conv_acus.insert(&conv_acu_key(&id, i as u32)[..], &a.id().0[..]);
-            let mut k = [0u8; 40];
-            k[..8].copy_from_slice(&a.value().created_at_ms.to_be_bytes());
-            k[8..].copy_from_slice(&a.id().0);
-            acu_time.insert(&k[..], &id.0.0[..]);
-        }
+        let acus = new
+            .acus
+            .iter()
+            .map(|a| (a.id(), a.bytes().to_vec(), Some(a.value().created_at_ms)))
+            .chain(kept.into_iter().map(|(h, v)| (h, v, None)))
+            .enumerate()
+            .map(|(i, (h, bytes, created))| (conv_acu_key(&id, i as u32), h, bytes, created))
+            .collect();
         let row = ConvRow {
             manifest: m.clone(),
             manifest_id: new.manifest.id(),
             seq,
-            acu_count: new.acus.len() as u32,
+            acu_count: ids.len() as u32,
             stored_at_ms: now_ms(),
         };
         let outcome = if old.is_some() {
@@ -398,40 +462,47 @@ impl Store {
                 id,
                 row,
                 old_updated_at_ms: old.map(|o| o.manifest.updated_at_ms),
+                remove_slots,
                 acus,
-                conv_acus,
-                acu_time,
             }),
         ))
     }
 
-    /// Makes staged conversations durable and visible: ACU bytes, then index entries, and last
-    /// each row (the commit point); then flushes.
+    /// Writes staged conversations in one durable transaction: when it returns they are on
+    /// disk and visible, all or none of them.
     pub async fn commit(&self, staged: Vec<Staged>) -> Result<(), StoreError> {
         if staged.is_empty() {
             return Ok(());
         }
-        let mut conv_time = sled::Batch::default();
-        let mut conv = sled::Batch::default();
         let mut acus = 0u64;
         let n = staged.len() as u64;
-        for s in staged {
-            self.acus.apply_batch(s.acus)?;
-            self.conv_acus.apply_batch(s.conv_acus)?;
-            self.acu_time.apply_batch(s.acu_time)?;
-            if let Some(old) = s.old_updated_at_ms {
-                conv_time.remove(&conv_time_key(old, &s.id)[..]);
+        let tx = self.db.begin_write()?;
+        {
+            let mut conv = tx.open_table(CONV)?;
+            let mut conv_time = tx.open_table(CONV_TIME)?;
+            let mut conv_acus = tx.open_table(CONV_ACUS)?;
+            let mut acu_loc = tx.open_table(ACU_LOC)?;
+            let mut acu_time = tx.open_table(ACU_TIME)?;
+            for s in staged {
+                for k in &s.remove_slots {
+                    conv_acus.remove(k.as_slice())?;
+                }
+                for (slot, h, bytes, created) in &s.acus {
+                    conv_acus.insert(&slot[..], bytes.as_slice())?;
+                    acu_loc.insert(&h.0[..], &slot[..])?;
+                    if let Some(created) = created {
+                        acu_time.insert(&acu_time_key(*created, h)[..], &s.id.0.0[..])?;
+                    }
+                }
+                if let Some(old) = s.old_updated_at_ms {
+                    conv_time.remove(&conv_time_key(old, &s.id)[..])?;
+                }
+                conv_time.insert(&conv_time_key(s.row.manifest.updated_at_ms, &s.id)[..], ())?;
+                acus += u64::from(s.row.acu_count);
+                conv.insert(&s.id.0.0[..], encode_row(&s.row)?.as_slice())?;
             }
-            conv_time.insert(
-                &conv_time_key(s.row.manifest.updated_at_ms, &s.id)[..],
-                &[][..],
-            );
-            acus += u64::from(s.row.acu_count);
-            conv.insert(&s.id.0.0[..], encode_row(&s.row)?);
         }
-        self.conv_time.apply_batch(conv_time)?;
-        self.conv.apply_batch(conv)?;
-        self.db.flush_async().await?;
+        tx.commit()?;
         self.stats.acus_written.fetch_add(acus, Ordering::Relaxed);
         self.stats
             .conversations_written
@@ -445,21 +516,30 @@ impl Store {
             None => Bound::Unbounded,
             Some(c) => Bound::Excluded(decode_cursor(c)?),
         };
+        let tx = self.db.begin_read()?;
+        let times = tx.open_table(CONV_TIME)?;
+        let convs = tx.open_table(CONV)?;
         let mut rows = Vec::new();
         let mut last_key = None;
-        for item in self
-            .conv_time
-            .range::<Vec<u8>, _>((Bound::Unbounded, upper))
-            .rev()
-        {
-            let (k, _) = item?;
+        let range = times.range::<&[u8]>((
+            Bound::Unbounded,
+            match &upper {
+                Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+                _ => Bound::Unbounded,
+            },
+        ))?;
+        for item in range.rev() {
             if rows.len() == limit {
                 break;
             }
-            let id = hash_from(&k[8..], "conv_time")?;
-            if let Some(row) = self.row(&ConvId(id))? {
-                rows.push(row);
-                last_key = Some(k);
+            let (k, _) = item?;
+            let key = k.value();
+            if key.len() != 40 {
+                continue;
+            }
+            if let Some(v) = convs.get(&key[8..])? {
+                rows.push(decode_row(v.value())?);
+                last_key = Some(key.to_vec());
             }
         }
         let next = if rows.len() == limit {
@@ -470,38 +550,50 @@ impl Store {
         Ok(Page { rows, next })
     }
 
+    fn slots(&self, id: &ConvId) -> Result<Vec<Vec<u8>>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(CONV_ACUS)?;
+        let (lo, hi) = slot_range(id);
+        let mut out = Vec::new();
+        for item in t.range::<&[u8]>(&lo[..]..=&hi[..])? {
+            let (_, v) = item?;
+            out.push(v.value().to_vec());
+        }
+        Ok(out)
+    }
+
     /// The ACU ids of a conversation, in stored order.
     pub fn acu_ids(&self, id: &ConvId) -> Result<Vec<Hash>, StoreError> {
-        self.conv_acus
-            .scan_prefix(id.0.0)
-            .map(|r| {
-                let (_, v) = r?;
-                hash_from(&v, "conv_acus")
-            })
-            .collect()
+        Ok(self.slots(id)?.iter().map(|v| Hash::of(v)).collect())
     }
 
     /// Reads and verifies one ACU.
     pub async fn acu(&self, id: &Hash) -> Result<Option<Signed<Acu>>, StoreError> {
-        let Some(bytes) = self.acus.get(id.0)? else {
+        let Some(bytes) = self.raw(id)? else {
             return Ok(None);
         };
-        let acu = Signed::<Acu>::decode(&bytes).map_err(|e| StoreError::Corrupt {
-            tree: "acus",
-            detail: e.to_string(),
-        })?;
-        if acu.id() != *id {
-            return Err(StoreError::Corrupt {
-                tree: "acus",
-                detail: format!("bytes under {id} hash to {}", acu.id()),
-            });
-        }
-        Ok(Some(acu))
+        Signed::<Acu>::decode(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                tree: "conv_acus",
+                detail: e.to_string(),
+            })
     }
 
-    /// The stored bytes of an ACU or manifest (for serving).
-    pub fn raw(&self, id: &Hash) -> Result<Option<sled::IVec>, StoreError> {
-        Ok(self.acus.get(id.0)?)
+    /// The stored bytes of an ACU (for serving); `None` if absent. The bytes are checked
+    /// against the id.
+    pub fn raw(&self, id: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let loc = tx.open_table(ACU_LOC)?;
+        let Some(slot) = loc.get(&id.0[..])? else {
+            return Ok(None);
+        };
+        let acus = tx.open_table(CONV_ACUS)?;
+        match acus.get(slot.value())? {
+            // A location left behind by a deleted or rewritten conversation.
+            Some(bytes) if Hash::of(bytes.value()) == *id => Ok(Some(bytes.value().to_vec())),
+            _ => Ok(None),
+        }
     }
 
     /// Writes a stored conversation into the iroh-blobs store — every ACU, the manifest and the
@@ -511,23 +603,30 @@ impl Store {
         let row = self
             .row(id)?
             .ok_or_else(|| StoreError::NotFound(format!("conversation {id}")))?;
-        let ids = self.acu_ids(id)?;
+        let slots = self.slots(id)?;
+        let mut manifest = Vec::new();
+        ciborium::into_writer(&row.manifest, &mut manifest).map_err(|e| StoreError::Corrupt {
+            tree: "conv",
+            detail: e.to_string(),
+        })?;
         let batch = self.blobs.blobs().batch().await.map_err(blob_err)?;
-        let mut tags = Vec::with_capacity(ids.len() + 2);
-        for h in std::iter::once(row.manifest_id).chain(ids.iter().copied()) {
-            let bytes = self
-                .raw(&h)?
-                .ok_or_else(|| StoreError::MissingBlob(h.to_hex()))?;
+        let mut tags = Vec::with_capacity(slots.len() + 2);
+        let mut ids = Vec::with_capacity(slots.len());
+        for (i, bytes) in std::iter::once(manifest).chain(slots).enumerate() {
+            let h = Hash::of(&bytes);
+            if i == 0 && h != row.manifest_id {
+                return Err(StoreError::Corrupt {
+                    tree: "conv",
+                    detail: "the manifest does not re-encode to its id".into(),
+                });
+            }
             let tag = batch
-                .add_bytes(bytes::Bytes::copy_from_slice(&bytes))
+                .add_bytes(bytes::Bytes::from(bytes))
                 .temp_tag()
                 .await
                 .map_err(blob_err)?;
-            if tag.hash().as_bytes() != &h.0 {
-                return Err(StoreError::Corrupt {
-                    tree: "acus",
-                    detail: format!("bytes under {h} hash differently"),
-                });
+            if i > 0 {
+                ids.push(h);
             }
             tags.push(tag);
         }
@@ -540,7 +639,10 @@ impl Store {
         let seq_hash = Hash(*seq.hash().as_bytes());
         self.blobs
             .tags()
-            .set(tag_name(id), HashAndFormat::hash_seq(to_blob_hash(seq_hash)))
+            .set(
+                tag_name(id),
+                HashAndFormat::hash_seq(to_blob_hash(seq_hash)),
+            )
             .await
             .map_err(blob_err)?;
         self.blobs.sync_db().await.map_err(blob_err)?;
@@ -550,44 +652,43 @@ impl Store {
 
     /// All ACUs of a conversation, verified, in stored order.
     pub async fn acus(&self, id: &ConvId) -> Result<Vec<Signed<Acu>>, StoreError> {
-        let ids = self.acu_ids(id)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for h in ids {
-            out.push(
-                self.acu(&h)
-                    .await?
-                    .ok_or_else(|| StoreError::MissingBlob(h.to_hex()))?,
-            );
-        }
-        Ok(out)
+        self.slots(id)?
+            .iter()
+            .map(|v| {
+                Signed::<Acu>::decode(v).map_err(|e| StoreError::Corrupt {
+                    tree: "conv_acus",
+                    detail: e.to_string(),
+                })
+            })
+            .collect()
     }
 
-    /// Deletes a conversation: its row, indexes and tag (the collector frees the bytes).
+    /// Deletes a conversation — its row, bytes and indexes — in one durable transaction, and
+    /// its blob tag if it was ever served (the collector then frees those blobs).
     pub async fn delete(&self, id: &ConvId) -> Result<bool, StoreError> {
         let Some(row) = self.row(id)? else {
             return Ok(false);
         };
-        let mut acu_time = sled::Batch::default();
-        let mut conv_acus = sled::Batch::default();
-        let mut bytes = sled::Batch::default();
-        bytes.remove(&row.manifest_id.0[..]);
-        for a in self.acus(id).await.unwrap_or_default() {
-            bytes.remove(&a.id().0[..]);
-            let mut k = [0u8; 40];
-            k[..8].copy_from_slice(&a.value().created_at_ms.to_be_bytes());
-            k[8..].copy_from_slice(&a.id().0);
-            acu_time.remove(&k[..]);
+        let tx = self.db.begin_write()?;
+        {
+            let mut conv_acus = tx.open_table(CONV_ACUS)?;
+            let mut acu_loc = tx.open_table(ACU_LOC)?;
+            let mut acu_time = tx.open_table(ACU_TIME)?;
+            let (lo, hi) = slot_range(id);
+            let removed = conv_acus.extract_from_if::<&[u8], _>(&lo[..]..=&hi[..], |_, _| true)?;
+            for item in removed {
+                let (_, v) = item?;
+                let h = Hash::of(v.value());
+                acu_loc.remove(&h.0[..])?;
+                if let Ok(a) = Signed::<Acu>::decode(v.value()) {
+                    acu_time.remove(&acu_time_key(a.value().created_at_ms, &h)[..])?;
+                }
+            }
+            tx.open_table(CONV)?.remove(&id.0.0[..])?;
+            tx.open_table(CONV_TIME)?
+                .remove(&conv_time_key(row.manifest.updated_at_ms, id)[..])?;
         }
-        for (k, _) in self.conv_acus.scan_prefix(id.0.0).filter_map(Result::ok) {
-            conv_acus.remove(k);
-        }
-        self.conv.remove(id.0.0)?;
-        self.conv_time
-            .remove(conv_time_key(row.manifest.updated_at_ms, id))?;
-        self.conv_acus.apply_batch(conv_acus)?;
-        self.acu_time.apply_batch(acu_time)?;
-        self.acus.apply_batch(bytes)?;
-        // If it was ever served, its blobs lose their tag and the collector frees them.
+        tx.commit()?;
         self.blobs
             .tags()
             .delete(tag_name(id))
@@ -601,33 +702,40 @@ impl Store {
         let mut k = [0u8; 16];
         k[..8].copy_from_slice(&now_ms().to_be_bytes());
         let _ = getrandom::getrandom(&mut k[8..]);
-        self.imports
-            .insert(k, serde_json::to_vec(record).unwrap_or_default())?;
+        let v = serde_json::to_vec(record).unwrap_or_default();
+        let tx = self.db.begin_write()?;
+        tx.open_table(IMPORTS)?.insert(&k[..], v.as_slice())?;
+        tx.commit()?;
         Ok(())
     }
 
     /// The most recent imports, newest first.
     pub fn imports(&self, limit: usize) -> Result<Vec<serde_json::Value>, StoreError> {
-        self.imports
-            .iter()
-            .rev()
-            .take(limit)
-            .map(|r| {
-                let (_, v) = r?;
-                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(IMPORTS)?;
+        let mut out = Vec::new();
+        for item in t.iter()?.rev().take(limit) {
+            let (_, v) = item?;
+            out.push(
+                serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt {
                     tree: "imports",
                     detail: e.to_string(),
-                })
-            })
-            .collect()
+                })?,
+            );
+        }
+        Ok(out)
     }
 
     /// Every conversation row (for rebuilding the search index).
-    pub fn all_rows(&self) -> impl Iterator<Item = Result<ConvRow, StoreError>> + '_ {
-        self.conv.iter().map(|r| {
-            let (_, v) = r?;
-            decode_row(&v)
-        })
+    pub fn all_rows(&self) -> Result<Vec<ConvRow>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(CONV)?;
+        let mut out = Vec::new();
+        for item in t.iter()? {
+            let (_, v) = item?;
+            out.push(decode_row(v.value())?);
+        }
+        Ok(out)
     }
 }
 
