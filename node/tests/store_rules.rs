@@ -1,0 +1,163 @@
+//! Rules of the local node that cut across store, import and gateway: the schema guard,
+//! re-imports never dropping captured messages, rate limiting, and JSON for every error.
+#![allow(clippy::unwrap_used)]
+
+use axum::{
+    body::Body,
+    http::{Method, Request, StatusCode, header},
+};
+use tower::ServiceExt;
+use vivim_node::{
+    datadir::DataDir,
+    gateway,
+    import::Format,
+    node::{Capture, Node, NodeError},
+    store::{SCHEMA_VERSION, StoreError},
+    testdata::write_chatgpt_export,
+};
+
+fn capture(conversation: Option<String>, source_id: Option<&str>, text: &str) -> Capture {
+    Capture {
+        conversation,
+        provider: source_id.map(|_| "chatgpt".to_string()),
+        source_id: source_id.map(str::to_string),
+        title: None,
+        parent: None,
+        role: "user".into(),
+        kind: None,
+        lang: None,
+        text: text.into(),
+        created_at_ms: Some(1_700_000_000_000),
+    }
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused_and_left_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = DataDir::at(tmp.path());
+    let node = Node::open(dir.clone(), None, true).await.unwrap();
+    node.shutdown().await.unwrap();
+    drop(node);
+    let db_file = dir.db_path().join("vivim.redb");
+    {
+        let db = redb::Database::create(&db_file).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut meta = tx
+                .open_table(redb::TableDefinition::<&str, u32>::new("meta"))
+                .unwrap();
+            meta.insert("schema", SCHEMA_VERSION + 1).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let err = Node::open(dir.clone(), None, false).await.unwrap_err();
+    assert!(
+        matches!(err, NodeError::Store(StoreError::NewerSchema { found }) if found == SCHEMA_VERSION + 1),
+        "{err}"
+    );
+    assert!(err.to_string().contains("upgrade VIVIM"), "{err}");
+    // The newer data dir still says what it said.
+    let db = redb::Database::create(&db_file).unwrap();
+    let tx = redb::ReadableDatabase::begin_read(&db).unwrap();
+    let meta = tx
+        .open_table(redb::TableDefinition::<&str, u32>::new("meta"))
+        .unwrap();
+    assert_eq!(
+        redb::ReadableTable::get(&meta, "schema").unwrap().unwrap().value(),
+        SCHEMA_VERSION + 1
+    );
+}
+
+#[tokio::test]
+async fn reimport_keeps_messages_captured_into_the_conversation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let export = tmp.path().join("conversations.json");
+    write_chatgpt_export(std::fs::File::create(&export).unwrap(), 2, 4, 10, 3).unwrap();
+    let node = Node::open(DataDir::at(tmp.path().join("n")), None, true)
+        .await
+        .unwrap();
+    let first = node.import_path(&export, Format::Auto, None).await.unwrap();
+    assert_eq!(first.conversations, 2);
+
+    // A browser extension captures a follow-up into the first conversation (same provider id).
+    let (acu, conv) = node
+        .capture(capture(None, Some("conv-3-00000000"), "a follow-up only VIVIM saw"))
+        .await
+        .unwrap();
+    let (row, acus) = node.conversation(&conv).await.unwrap().unwrap();
+    assert_eq!(acus.len(), 5);
+    assert_eq!(row.manifest.head, Some(acu));
+
+    // Importing the same export again must not lose it.
+    let again = node.import_path(&export, Format::Auto, None).await.unwrap();
+    assert_eq!(again.conversations, 0, "{again:?}");
+    let (_, acus) = node.conversation(&conv).await.unwrap().unwrap();
+    assert!(acus.iter().any(|a| a.id() == acu), "captured message was dropped");
+    assert_eq!(acus.len(), 5);
+    // It is still found by search, and a third import changes nothing.
+    let mut q = vivim_node::search::Query::new("follow-up only");
+    q.limit = 5;
+    let (hits, _) = node.search(&q).unwrap();
+    assert!(hits.iter().any(|h| h.acu_id == acu));
+    let third = node.import_path(&export, Format::Auto, None).await.unwrap();
+    assert_eq!((third.conversations, third.updated, third.duplicates), (0, 0, 2));
+}
+
+#[tokio::test]
+async fn rate_limit_answers_429_in_json_and_405_is_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = DataDir::at(tmp.path());
+    dir.init(None, vivim_identity::KdfParams::default()).unwrap();
+    std::fs::write(dir.config_path(), "[gateway]\nrate_limit_per_sec = 5\n").unwrap();
+    let node = Node::open(dir.clone(), None, false).await.unwrap();
+    let token = dir.token().unwrap();
+    let app = gateway::router(node, token.clone());
+    let get = |uri: &str, method: Method| {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        let r = app
+            .clone()
+            .oneshot(get("/api/v1/identity", Method::GET))
+            .await
+            .unwrap();
+        statuses.push(r.status());
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(r.headers().contains_key(header::RETRY_AFTER));
+            let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(v["error"]["code"], "rate_limited");
+        }
+    }
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert!((5..=7).contains(&ok), "{ok} requests passed a 5/s bucket: {statuses:?}");
+    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS));
+
+    // 405 carries the JSON error body too (a fresh, unlimited router).
+    std::fs::write(dir.config_path(), "").unwrap();
+    let tmp2 = tempfile::tempdir().unwrap();
+    let node2 = Node::open(DataDir::at(tmp2.path()), None, true).await.unwrap();
+    let t2 = node2.dir.token().unwrap();
+    let app2 = gateway::router(node2, t2.clone());
+    let r = app2
+        .oneshot(
+            Request::builder()
+                .method(Method::PUT)
+                .uri("/api/v1/identity")
+                .header(header::AUTHORIZATION, format!("Bearer {t2}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["code"], "method_not_allowed");
+}
