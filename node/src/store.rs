@@ -159,8 +159,17 @@ pub struct Staged {
     old_updated_at_ms: Option<u64>,
     /// Keys of the stored version's ACU slots, removed before the new ones are written.
     remove_slots: Vec<Vec<u8>>,
-    /// (slot key, ACU id, bytes, created_at_ms for new ACUs)
-    acus: Vec<([u8; 36], Hash, Vec<u8>, Option<u64>)>,
+    acus: Vec<StagedAcu>,
+}
+
+/// One ACU to write: its slot, id, bytes, and creation time (new ACUs only; kept ones already
+/// have their time entry).
+#[derive(Debug)]
+struct StagedAcu {
+    slot: [u8; 36],
+    id: Hash,
+    bytes: Vec<u8>,
+    created_at_ms: Option<u64>,
 }
 
 /// A page of conversations.
@@ -442,7 +451,12 @@ impl Store {
             .map(|a| (a.id(), a.bytes().to_vec(), Some(a.value().created_at_ms)))
             .chain(kept.into_iter().map(|(h, v)| (h, v, None)))
             .enumerate()
-            .map(|(i, (h, bytes, created))| (conv_acu_key(&id, i as u32), h, bytes, created))
+            .map(|(i, (h, bytes, created_at_ms))| StagedAcu {
+                slot: conv_acu_key(&id, i as u32),
+                id: h,
+                bytes,
+                created_at_ms,
+            })
             .collect();
         let row = ConvRow {
             manifest: m.clone(),
@@ -487,11 +501,11 @@ impl Store {
                 for k in &s.remove_slots {
                     conv_acus.remove(k.as_slice())?;
                 }
-                for (slot, h, bytes, created) in &s.acus {
-                    conv_acus.insert(&slot[..], bytes.as_slice())?;
-                    acu_loc.insert(&h.0[..], &slot[..])?;
-                    if let Some(created) = created {
-                        acu_time.insert(&acu_time_key(*created, h)[..], &s.id.0.0[..])?;
+                for a in &s.acus {
+                    conv_acus.insert(&a.slot[..], a.bytes.as_slice())?;
+                    acu_loc.insert(&a.id.0[..], &a.slot[..])?;
+                    if let Some(created) = a.created_at_ms {
+                        acu_time.insert(&acu_time_key(created, &a.id)[..], &s.id.0.0[..])?;
                     }
                 }
                 if let Some(old) = s.old_updated_at_ms {

@@ -63,7 +63,10 @@ async fn a_newer_schema_is_refused_and_left_untouched() {
         .open_table(redb::TableDefinition::<&str, u32>::new("meta"))
         .unwrap();
     assert_eq!(
-        redb::ReadableTable::get(&meta, "schema").unwrap().unwrap().value(),
+        redb::ReadableTable::get(&meta, "schema")
+            .unwrap()
+            .unwrap()
+            .value(),
         SCHEMA_VERSION + 1
     );
 }
@@ -81,7 +84,11 @@ async fn reimport_keeps_messages_captured_into_the_conversation() {
 
     // A browser extension captures a follow-up into the first conversation (same provider id).
     let (acu, conv) = node
-        .capture(capture(None, Some("conv-3-00000000"), "a follow-up only VIVIM saw"))
+        .capture(capture(
+            None,
+            Some("conv-3-00000000"),
+            "a follow-up only VIVIM saw",
+        ))
         .await
         .unwrap();
     let (row, acus) = node.conversation(&conv).await.unwrap().unwrap();
@@ -92,7 +99,10 @@ async fn reimport_keeps_messages_captured_into_the_conversation() {
     let again = node.import_path(&export, Format::Auto, None).await.unwrap();
     assert_eq!(again.conversations, 0, "{again:?}");
     let (_, acus) = node.conversation(&conv).await.unwrap().unwrap();
-    assert!(acus.iter().any(|a| a.id() == acu), "captured message was dropped");
+    assert!(
+        acus.iter().any(|a| a.id() == acu),
+        "captured message was dropped"
+    );
     assert_eq!(acus.len(), 5);
     // It is still found by search, and a third import changes nothing.
     let mut q = vivim_node::search::Query::new("follow-up only");
@@ -100,14 +110,18 @@ async fn reimport_keeps_messages_captured_into_the_conversation() {
     let (hits, _) = node.search(&q).unwrap();
     assert!(hits.iter().any(|h| h.acu_id == acu));
     let third = node.import_path(&export, Format::Auto, None).await.unwrap();
-    assert_eq!((third.conversations, third.updated, third.duplicates), (0, 0, 2));
+    assert_eq!(
+        (third.conversations, third.updated, third.duplicates),
+        (0, 0, 2)
+    );
 }
 
 #[tokio::test]
 async fn rate_limit_answers_429_in_json_and_405_is_json() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = DataDir::at(tmp.path());
-    dir.init(None, vivim_identity::KdfParams::default()).unwrap();
+    dir.init(None, vivim_identity::KdfParams::default())
+        .unwrap();
     std::fs::write(dir.config_path(), "[gateway]\nrate_limit_per_sec = 5\n").unwrap();
     let node = Node::open(dir.clone(), None, false).await.unwrap();
     let token = dir.token().unwrap();
@@ -136,13 +150,18 @@ async fn rate_limit_answers_429_in_json_and_405_is_json() {
         }
     }
     let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
-    assert!((5..=7).contains(&ok), "{ok} requests passed a 5/s bucket: {statuses:?}");
+    assert!(
+        (5..=7).contains(&ok),
+        "{ok} requests passed a 5/s bucket: {statuses:?}"
+    );
     assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS));
 
     // 405 carries the JSON error body too (a fresh, unlimited router).
     std::fs::write(dir.config_path(), "").unwrap();
     let tmp2 = tempfile::tempdir().unwrap();
-    let node2 = Node::open(DataDir::at(tmp2.path()), None, true).await.unwrap();
+    let node2 = Node::open(DataDir::at(tmp2.path()), None, true)
+        .await
+        .unwrap();
     let t2 = node2.dir.token().unwrap();
     let app2 = gateway::router(node2, t2.clone());
     let r = app2
