@@ -626,6 +626,26 @@ impl Node {
         Ok((acu_id, id))
     }
 
+    /// Stores a conversation fetched from a peer (already verified), indexes it, and tells
+    /// subscribers. Returns whether it was new here.
+    pub async fn store_fetched(&self, new: &NewConversation) -> Result<bool, NodeError> {
+        let outcome = self.store.put_conversation(new).await?;
+        let m = new.manifest.value();
+        match outcome {
+            PutOutcome::Unchanged => return Ok(false),
+            PutOutcome::Added => self.index.add_new(docs_for(m, &new.acus))?,
+            PutOutcome::Updated => self.index.add(docs_for(m, &new.acus))?,
+        }
+        self.index.commit()?;
+        self.changed();
+        let _ = self.events.send(Event::ConversationImported {
+            id: m.id.to_string(),
+            title: m.title.clone(),
+            message_count: m.message_count,
+        });
+        Ok(outcome == PutOutcome::Added)
+    }
+
     /// Flushes everything and stops the blob store.
     pub async fn shutdown(&self) -> Result<(), NodeError> {
         self.index.commit()?;

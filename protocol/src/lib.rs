@@ -29,6 +29,7 @@ mod envelope;
 mod hash;
 pub mod limits;
 mod memory;
+mod peer;
 mod seal;
 mod sharing;
 
@@ -38,5 +39,6 @@ pub use conversation::{ConvId, Manifest, hash_seq_bytes, parse_hash_seq};
 pub use envelope::{Envelope, FreshnessError};
 pub use hash::{Hash, ParseHashError};
 pub use memory::{Consolidation, Memory, MemoryType};
+pub use peer::{Announce, MAX_ADDRS, MAX_DHT_RECORD_BYTES, PeerRecord};
 pub use seal::{ContentKey, SealError, SealedBody, open_grant, seal_for, wrap_key};
 pub use sharing::{AccessGrant, Audience, ContentType, IntentKind, IntentStatus, SharingIntent};

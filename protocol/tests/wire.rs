@@ -385,3 +385,44 @@ proptest! {
         let _ = Signed::<Envelope>::decode(&bytes);
     }
 }
+
+#[test]
+fn peer_records_and_announcements_round_trip_and_reject_forgery() {
+    use vivim_protocol::{Announce, PeerRecord};
+    let kp = key(1);
+    let rec = PeerRecord {
+        v: 1,
+        key: kp.public(),
+        libp2p_addrs: vec!["/ip4/127.0.0.1/tcp/4001".into()],
+        iroh_addrs: vec!["127.0.0.1:5000".into()],
+        relay_url: None,
+        issued_at_ms: 1,
+        expires_at_ms: 2,
+        sig: None,
+    };
+    round_trip(rec.clone(), &kp);
+    let ann = Announce {
+        v: 1,
+        conversation: ConvId(Hash::of(b"c")),
+        seq: Hash::of(b"s"),
+        manifest: Hash::of(b"m"),
+        owner: kp.public(),
+        title: "t".into(),
+        published_at_ms: 3,
+        sig: None,
+    };
+    round_trip(ann.clone(), &kp);
+    // A record about A, signed by B, never decodes.
+    let mut forged = rec;
+    forged.sig = Some(key(2).sign(vivim_identity::Purpose::PEER_RECORD, b"x"));
+    let mut bytes = Vec::new();
+    ciborium::into_writer(&forged, &mut bytes).unwrap();
+    assert!(matches!(
+        Signed::<PeerRecord>::decode(&bytes),
+        Err(DecodeError::BadSignature { .. })
+    ));
+    // Too many addresses is a rule violation.
+    let mut big = Signed::sign(ann, &kp).unwrap().value().clone();
+    big.title = "x".repeat(limits::MAX_SHORT_STRING + 1);
+    assert!(Signed::sign(big, &kp).is_err());
+}

@@ -1,0 +1,700 @@
+//! The libp2p side of a node: one event loop owns the `Swarm`; [`Net`] is a cheap handle that
+//! sends it commands over a bounded channel and waits for answers.
+//!
+//! Transports TCP (noise, yamux) and QUIC; behaviours identify, ping, Kademlia on
+//! `/vivim/kad/1.0.0` in server mode (never the public IPFS DHT), gossipsub (signed, strict
+//! validation, content-derived message ids), mDNS (optional), relay client + DCUtR + AutoNAT,
+//! and in relay mode a relay server.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use futures::StreamExt;
+use libp2p::{
+    Multiaddr, PeerId, StreamProtocol, autonat, dcutr, gossipsub, identify, kad, mdns, noise,
+    ping, relay,
+    swarm::{NetworkBehaviour, SwarmEvent, behaviour::toggle::Toggle},
+    tcp, yamux,
+};
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use vivim_identity::Keypair;
+
+use crate::ids;
+
+/// The Kademlia protocol of VIVIM's DHT.
+pub const KAD_PROTOCOL: &str = "/vivim/kad/1.0.0";
+/// Largest gossip message (libp2p frame) we send or accept.
+pub const MAX_GOSSIP_BYTES: usize = 64 * 1024;
+
+/// Why a network operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetError {
+    /// The swarm could not be built or could not listen.
+    #[error("network setup: {0}")]
+    Setup(String),
+    /// A dial failed.
+    #[error("dialing {addr}: {message}")]
+    Dial {
+        /// Where.
+        addr: String,
+        /// Why.
+        message: String,
+    },
+    /// A DHT query failed.
+    #[error("DHT: {0}")]
+    Dht(String),
+    /// Gossip failed.
+    #[error("gossip: {0}")]
+    Gossip(String),
+    /// The event loop has stopped.
+    #[error("the network is shut down")]
+    Closed,
+}
+
+/// Network settings.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Addresses to listen on.
+    pub listen: Vec<Multiaddr>,
+    /// Peers to dial at start (`/ip4/…/tcp/…/p2p/<peer id>`).
+    pub bootstrap: Vec<Multiaddr>,
+    /// Discover peers on the LAN.
+    pub mdns: bool,
+    /// Serve as a libp2p relay (relay mode).
+    pub relay_server: bool,
+    /// Gossipsub heartbeat.
+    pub heartbeat: Duration,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            listen: vec![
+                "/ip4/0.0.0.0/tcp/0".parse().expect("valid multiaddr"),
+                "/ip4/0.0.0.0/udp/0/quic-v1".parse().expect("valid multiaddr"),
+            ],
+            bootstrap: Vec::new(),
+            mdns: true,
+            relay_server: false,
+            heartbeat: Duration::from_millis(500),
+        }
+    }
+}
+
+impl NetConfig {
+    /// Loopback only, no mDNS: for tests and benchmarks.
+    pub fn loopback() -> Self {
+        NetConfig {
+            listen: vec![
+                "/ip4/127.0.0.1/tcp/0".parse().expect("valid multiaddr"),
+                "/ip4/127.0.0.1/udp/0/quic-v1".parse().expect("valid multiaddr"),
+            ],
+            mdns: false,
+            heartbeat: Duration::from_millis(100),
+            ..NetConfig::default()
+        }
+    }
+}
+
+/// Something the network saw.
+#[derive(Debug, Clone)]
+pub enum NetEvent {
+    /// A gossip message arrived (already checked by gossipsub's own signature).
+    Gossip {
+        /// Topic.
+        topic: String,
+        /// Payload.
+        data: Vec<u8>,
+        /// The peer that forwarded it.
+        via: PeerId,
+    },
+    /// A connection to a peer opened.
+    PeerUp(PeerId),
+    /// The last connection to a peer closed.
+    PeerDown(PeerId),
+}
+
+/// A connected peer.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerInfo {
+    /// libp2p peer id.
+    pub peer_id: String,
+    /// Its DID, when the peer id embeds an ed25519 key.
+    pub did: Option<String>,
+    /// Addresses we are connected on.
+    pub addrs: Vec<String>,
+    /// Last ping round trip, ms.
+    pub rtt_ms: Option<f64>,
+}
+
+/// Network counters and state.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetInfo {
+    /// Our peer id.
+    pub peer_id: String,
+    /// Where we listen.
+    pub listen_addrs: Vec<String>,
+    /// Peers connected.
+    pub connected_peers: usize,
+    /// Peers in the Kademlia routing table.
+    pub dht_peers: usize,
+    /// Records in our DHT store.
+    pub dht_records: usize,
+    /// Gossip topics we subscribe to.
+    pub topics: Vec<String>,
+    /// Gossip bytes sent.
+    pub gossip_bytes_out: u64,
+    /// Gossip bytes received.
+    pub gossip_bytes_in: u64,
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+    kad: kad::Behaviour<kad::store::MemoryStore>,
+    gossipsub: gossipsub::Behaviour,
+    mdns: Toggle<mdns::tokio::Behaviour>,
+    relay_client: relay::client::Behaviour,
+    relay_server: Toggle<relay::Behaviour>,
+    dcutr: dcutr::Behaviour,
+    autonat: autonat::Behaviour,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, NetError>>;
+
+enum Command {
+    Dial(Multiaddr, Reply<()>),
+    PutRecord(Vec<u8>, Vec<u8>, Reply<()>),
+    GetRecords(Vec<u8>, Reply<Vec<Vec<u8>>>),
+    Provide(Vec<u8>, Reply<()>),
+    GetProviders(Vec<u8>, Reply<HashSet<PeerId>>),
+    Subscribe(String, Reply<()>),
+    Publish(String, Vec<u8>, Reply<()>),
+    Peers(oneshot::Sender<Vec<PeerInfo>>),
+    Info(oneshot::Sender<NetInfo>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// A handle to the network's event loop. Cheap to clone.
+#[derive(Clone)]
+pub struct Net {
+    tx: mpsc::Sender<Command>,
+    events: broadcast::Sender<NetEvent>,
+    /// Our peer id.
+    pub peer_id: PeerId,
+}
+
+impl std::fmt::Debug for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Net").field("peer_id", &self.peer_id).finish()
+    }
+}
+
+fn message_id(m: &gossipsub::Message) -> gossipsub::MessageId {
+    // Reproducible by any implementation: the BLAKE3 hash of the payload.
+    gossipsub::MessageId::from(blake3::hash(&m.data).as_bytes().to_vec())
+}
+
+impl Net {
+    /// Builds the swarm from the node's key, listens, dials the bootstrap peers and starts the
+    /// event loop.
+    pub async fn start(key: &Keypair, cfg: NetConfig) -> Result<Net, NetError> {
+        let setup = |e: &dyn std::fmt::Display| NetError::Setup(e.to_string());
+        let keypair = ids::libp2p_keypair(key);
+        let peer_id = keypair.public().to_peer_id();
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .map_err(|e| setup(&e))?
+            .with_quic()
+            .with_relay_client(noise::Config::new, yamux::Config::default)
+            .map_err(|e| setup(&e))?
+            .with_behaviour(|key, relay_client| {
+                let local = key.public().to_peer_id();
+                let mut kad_cfg = kad::Config::new(StreamProtocol::new(KAD_PROTOCOL));
+                kad_cfg.set_query_timeout(Duration::from_secs(10));
+                let store_cfg = kad::store::MemoryStoreConfig {
+                    max_records: 65_536,
+                    max_value_bytes: vivim_protocol::MAX_DHT_RECORD_BYTES,
+                    ..Default::default()
+                };
+                let mut kad = kad::Behaviour::with_config(
+                    local,
+                    kad::store::MemoryStore::with_config(local, store_cfg),
+                    kad_cfg,
+                );
+                // Serve the DHT even without a confirmed external address (loopback, LAN).
+                kad.set_mode(Some(kad::Mode::Server));
+                let gossip_cfg = gossipsub::ConfigBuilder::default()
+                    .validation_mode(gossipsub::ValidationMode::Strict)
+                    .message_id_fn(message_id)
+                    .max_transmit_size(MAX_GOSSIP_BYTES)
+                    .heartbeat_interval(cfg.heartbeat)
+                    .heartbeat_initial_delay(cfg.heartbeat)
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                let mut gossipsub = gossipsub::Behaviour::new(
+                    gossipsub::MessageAuthenticity::Signed(key.clone()),
+                    gossip_cfg,
+                )?;
+                gossipsub
+                    .with_peer_score(
+                        gossipsub::PeerScoreParams::default(),
+                        gossipsub::PeerScoreThresholds::default(),
+                    )
+                    .map_err(|e| e.to_string())?;
+                let mdns = if cfg.mdns {
+                    Some(mdns::tokio::Behaviour::new(mdns::Config::default(), local)?)
+                } else {
+                    None
+                };
+                Ok(Behaviour {
+                    identify: identify::Behaviour::new(identify::Config::new(
+                        "/vivim/id/1.0.0".into(),
+                        key.public(),
+                    )),
+                    ping: ping::Behaviour::new(ping::Config::new()),
+                    kad,
+                    gossipsub,
+                    mdns: Toggle::from(mdns),
+                    relay_client,
+                    relay_server: Toggle::from(
+                        cfg.relay_server
+                            .then(|| relay::Behaviour::new(local, relay::Config::default())),
+                    ),
+                    dcutr: dcutr::Behaviour::new(local),
+                    autonat: autonat::Behaviour::new(local, autonat::Config::default()),
+                })
+            })
+            .map_err(|e| setup(&e))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
+            .build();
+        for addr in &cfg.listen {
+            swarm
+                .listen_on(addr.clone())
+                .map_err(|e| NetError::Setup(format!("listen on {addr}: {e}")))?;
+        }
+        let (tx, rx) = mpsc::channel(256);
+        let (events, _) = broadcast::channel(1024);
+        let net = Net {
+            tx,
+            events: events.clone(),
+            peer_id,
+        };
+        let mut lp = EventLoop {
+            swarm,
+            rx,
+            events,
+            pending_put: HashMap::new(),
+            pending_get: HashMap::new(),
+            pending_provide: HashMap::new(),
+            pending_providers: HashMap::new(),
+            pending_dial: HashMap::new(),
+            rtt: HashMap::new(),
+            listen: Arc::new(Mutex::new(Vec::new())),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+        };
+        // Wait for the listeners so that callers can hand out addresses right away.
+        let wanted = cfg.listen.len();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while lp.listen.lock().map(|l| l.len()).unwrap_or(0) < wanted {
+            match tokio::time::timeout_at(deadline, lp.swarm.select_next_some()).await {
+                Ok(ev) => lp.on_swarm_event(ev),
+                Err(_) => break,
+            }
+        }
+        for addr in cfg.bootstrap {
+            if let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() {
+                lp.swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+            }
+            if let Err(e) = lp.swarm.dial(addr.clone()) {
+                tracing::warn!(%addr, "bootstrap dial failed: {e}");
+            }
+        }
+        tokio::spawn(lp.run());
+        Ok(net)
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, NetError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(make(tx)).await.map_err(|_| NetError::Closed)?;
+        rx.await.map_err(|_| NetError::Closed)?
+    }
+
+    /// Dials a peer and waits for the connection.
+    pub async fn dial(&self, addr: Multiaddr) -> Result<(), NetError> {
+        self.call(|r| Command::Dial(addr, r)).await
+    }
+
+    /// Stores a record in the DHT (locally and at the closest peers).
+    pub async fn put_record(&self, key: Vec<u8>, value: Vec<u8>) -> Result<(), NetError> {
+        self.call(|r| Command::PutRecord(key, value, r)).await
+    }
+
+    /// Every value found for `key` (the caller verifies them and picks the newest).
+    pub async fn get_records(&self, key: Vec<u8>) -> Result<Vec<Vec<u8>>, NetError> {
+        self.call(|r| Command::GetRecords(key, r)).await
+    }
+
+    /// Announces that we provide `key`.
+    pub async fn provide(&self, key: Vec<u8>) -> Result<(), NetError> {
+        self.call(|r| Command::Provide(key, r)).await
+    }
+
+    /// The peers that provide `key`.
+    pub async fn providers(&self, key: Vec<u8>) -> Result<HashSet<PeerId>, NetError> {
+        self.call(|r| Command::GetProviders(key, r)).await
+    }
+
+    /// Subscribes to a gossip topic.
+    pub async fn subscribe(&self, topic: &str) -> Result<(), NetError> {
+        let t = topic.to_string();
+        self.call(|r| Command::Subscribe(t, r)).await
+    }
+
+    /// Publishes on a gossip topic.
+    pub async fn publish(&self, topic: &str, data: Vec<u8>) -> Result<(), NetError> {
+        let t = topic.to_string();
+        self.call(|r| Command::Publish(t, data, r)).await
+    }
+
+    /// Connected peers.
+    pub async fn peers(&self) -> Vec<PeerInfo> {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Command::Peers(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Counters and state.
+    pub async fn info(&self) -> Result<NetInfo, NetError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Info(tx))
+            .await
+            .map_err(|_| NetError::Closed)?;
+        rx.await.map_err(|_| NetError::Closed)
+    }
+
+    /// Events (gossip messages, peers up and down).
+    pub fn events(&self) -> broadcast::Receiver<NetEvent> {
+        self.events.subscribe()
+    }
+
+    /// Stops the event loop (closing every connection).
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Command::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+struct EventLoop {
+    swarm: libp2p::Swarm<Behaviour>,
+    rx: mpsc::Receiver<Command>,
+    events: broadcast::Sender<NetEvent>,
+    pending_put: HashMap<kad::QueryId, Reply<()>>,
+    pending_get: HashMap<kad::QueryId, (Vec<Vec<u8>>, Reply<Vec<Vec<u8>>>)>,
+    pending_provide: HashMap<kad::QueryId, Reply<()>>,
+    pending_providers: HashMap<kad::QueryId, (HashSet<PeerId>, Reply<HashSet<PeerId>>)>,
+    pending_dial: HashMap<PeerId, Vec<Reply<()>>>,
+    rtt: HashMap<PeerId, Duration>,
+    listen: Arc<Mutex<Vec<Multiaddr>>>,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+impl EventLoop {
+    async fn run(mut self) {
+        loop {
+            tokio::select! {
+                ev = self.swarm.select_next_some() => self.on_swarm_event(ev),
+                cmd = self.rx.recv() => match cmd {
+                    None => break,
+                    Some(Command::Shutdown(done)) => {
+                        let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                        for p in peers {
+                            let _ = self.swarm.disconnect_peer_id(p);
+                        }
+                        let _ = done.send(());
+                        break;
+                    }
+                    Some(cmd) => self.on_command(cmd),
+                },
+            }
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        let b = self.swarm.behaviour_mut();
+        match cmd {
+            Command::Dial(addr, reply) => {
+                let peer = match addr.iter().last() {
+                    Some(libp2p::multiaddr::Protocol::P2p(p)) => Some(p),
+                    _ => None,
+                };
+                if let Some(p) = peer {
+                    b.kad.add_address(&p, addr.clone());
+                    if self.swarm.is_connected(&p) {
+                        let _ = reply.send(Ok(()));
+                        return;
+                    }
+                }
+                match self.swarm.dial(addr.clone()) {
+                    Err(e) => {
+                        let _ = reply.send(Err(NetError::Dial {
+                            addr: addr.to_string(),
+                            message: e.to_string(),
+                        }));
+                    }
+                    Ok(()) => match peer {
+                        Some(p) => self.pending_dial.entry(p).or_default().push(reply),
+                        None => {
+                            let _ = reply.send(Ok(()));
+                        }
+                    },
+                }
+            }
+            Command::PutRecord(key, value, reply) => {
+                let record = kad::Record::new(key, value);
+                match b.kad.put_record(record, kad::Quorum::One) {
+                    Ok(id) => {
+                        self.pending_put.insert(id, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(NetError::Dht(e.to_string())));
+                    }
+                }
+            }
+            Command::GetRecords(key, reply) => {
+                let mut found = Vec::new();
+                if let Some(local) = kad::store::RecordStore::get(b.kad.store_mut(), &key.clone().into()) {
+                    found.push(local.value.clone());
+                }
+                let id = b.kad.get_record(key.into());
+                self.pending_get.insert(id, (found, reply));
+            }
+            Command::Provide(key, reply) => match b.kad.start_providing(key.into()) {
+                Ok(id) => {
+                    self.pending_provide.insert(id, reply);
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(NetError::Dht(e.to_string())));
+                }
+            },
+            Command::GetProviders(key, reply) => {
+                let id = b.kad.get_providers(key.into());
+                self.pending_providers.insert(id, (HashSet::new(), reply));
+            }
+            Command::Subscribe(topic, reply) => {
+                let r = b
+                    .gossipsub
+                    .subscribe(&gossipsub::IdentTopic::new(topic))
+                    .map(|_| ())
+                    .map_err(|e| NetError::Gossip(e.to_string()));
+                let _ = reply.send(r);
+            }
+            Command::Publish(topic, data, reply) => {
+                let n = data.len() as u64;
+                let r = match b
+                    .gossipsub
+                    .publish(gossipsub::IdentTopic::new(topic), data)
+                {
+                    Ok(_) => {
+                        self.bytes_out.fetch_add(n, Ordering::Relaxed);
+                        Ok(())
+                    }
+                    // Nobody to send to is not an error for a local-first node.
+                    Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => Ok(()),
+                    Err(e) => Err(NetError::Gossip(e.to_string())),
+                };
+                let _ = reply.send(r);
+            }
+            Command::Peers(reply) => {
+                let peers = self
+                    .swarm
+                    .connected_peers()
+                    .map(|p| PeerInfo {
+                        peer_id: p.to_string(),
+                        did: ids::did_of_peer(p).ok().map(|d| d.to_string()),
+                        addrs: Vec::new(),
+                        rtt_ms: self.rtt.get(p).map(|d| d.as_secs_f64() * 1000.0),
+                    })
+                    .collect();
+                let _ = reply.send(peers);
+            }
+            Command::Info(reply) => {
+                let b = self.swarm.behaviour_mut();
+                let dht_peers = b.kad.kbuckets().map(|k| k.num_entries()).sum();
+                let dht_records = kad::store::RecordStore::records(b.kad.store_mut()).count();
+                let topics = b.gossipsub.topics().map(|t| t.to_string()).collect();
+                let info = NetInfo {
+                    peer_id: self.swarm.local_peer_id().to_string(),
+                    listen_addrs: self.swarm.listeners().map(|a| a.to_string()).collect(),
+                    connected_peers: self.swarm.connected_peers().count(),
+                    dht_peers,
+                    dht_records,
+                    topics,
+                    gossip_bytes_out: self.bytes_out.load(Ordering::Relaxed),
+                    gossip_bytes_in: self.bytes_in.load(Ordering::Relaxed),
+                };
+                let _ = reply.send(info);
+            }
+            Command::Shutdown(_) => {}
+        }
+    }
+
+    fn on_swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
+        match ev {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::debug!(%address, "listening");
+                if let Ok(mut l) = self.listen.lock() {
+                    l.push(address);
+                }
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, num_established, ..
+            } => {
+                if endpoint.is_dialer() {
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .add_address(&peer_id, endpoint.get_remote_address().clone());
+                }
+                for r in self.pending_dial.remove(&peer_id).unwrap_or_default() {
+                    let _ = r.send(Ok(()));
+                }
+                if num_established.get() == 1 {
+                    let _ = self.events.send(NetEvent::PeerUp(peer_id));
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id, num_established, ..
+            } => {
+                if num_established == 0 {
+                    self.rtt.remove(&peer_id);
+                    let _ = self.events.send(NetEvent::PeerDown(peer_id));
+                }
+            }
+            SwarmEvent::OutgoingConnectionError {
+                peer_id: Some(peer_id),
+                error,
+                ..
+            } => {
+                for r in self.pending_dial.remove(&peer_id).unwrap_or_default() {
+                    let _ = r.send(Err(NetError::Dial {
+                        addr: peer_id.to_string(),
+                        message: error.to_string(),
+                    }));
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                // Keep routable addresses only (what the peer listens on).
+                for addr in info.listen_addrs {
+                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
+                peer,
+                result: Ok(rtt),
+                ..
+            })) => {
+                self.rtt.insert(peer, rtt);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(list))) => {
+                for (peer, addr) in list {
+                    self.swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+                    let _ = self.swarm.dial(addr);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message,
+                ..
+            })) => {
+                self.bytes_in
+                    .fetch_add(message.data.len() as u64, Ordering::Relaxed);
+                let _ = self.events.send(NetEvent::Gossip {
+                    topic: message.topic.to_string(),
+                    data: message.data,
+                    via: propagation_source,
+                });
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+                id,
+                result,
+                step,
+                ..
+            })) => self.on_query(id, result, step.last),
+            _ => {}
+        }
+    }
+
+    fn on_query(&mut self, id: kad::QueryId, result: kad::QueryResult, last: bool) {
+        match result {
+            kad::QueryResult::PutRecord(r) => {
+                if let Some(reply) = self.pending_put.remove(&id) {
+                    // The record is in our own store either way; a quorum failure only means
+                    // that no other peer took it yet (a lone node, or a tiny network).
+                    if let Err(e) = &r {
+                        tracing::debug!("put_record: {e}");
+                    }
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            kad::QueryResult::GetRecord(r) => {
+                if let Some((found, _)) = self.pending_get.get_mut(&id)
+                    && let Ok(kad::GetRecordOk::FoundRecord(rec)) = &r
+                {
+                    found.push(rec.record.value.clone());
+                }
+                if (last || r.is_err())
+                    && let Some((found, reply)) = self.pending_get.remove(&id)
+                {
+                    let _ = reply.send(Ok(found));
+                }
+            }
+            kad::QueryResult::StartProviding(r) => {
+                if let Some(reply) = self.pending_provide.remove(&id) {
+                    if let Err(e) = &r {
+                        tracing::debug!("start_providing: {e}");
+                    }
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            kad::QueryResult::GetProviders(r) => {
+                if let Some((found, _)) = self.pending_providers.get_mut(&id)
+                    && let Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) = &r
+                {
+                    found.extend(providers.iter().copied());
+                }
+                if (last || r.is_err())
+                    && let Some((found, reply)) = self.pending_providers.remove(&id)
+                {
+                    let _ = reply.send(Ok(found));
+                }
+            }
+            _ => {}
+        }
+    }
+}

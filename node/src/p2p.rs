@@ -1,0 +1,575 @@
+//! Peer to peer: the node's DHT identity record, publishing and fetching conversations with
+//! iroh-blobs (verified end to end), and relay mode's pinning of public content.
+//!
+//! - `/vivim/did/<did>` → the signed [`PeerRecord`] of the DID's node, republished before it
+//!   expires. Resolving a DID checks the record's signature against the DID itself.
+//! - `/vivim/conv/<id>` → the owner's signed [`Announce`] (latest version = hash sequence), and
+//!   provider records of every node that serves that version (the owner, relays that pinned it).
+//! - Bytes move with iroh-blobs: the hash sequence `[manifest, acu_1 … acu_n]` in one request,
+//!   BLAKE3-verified while streaming; then every manifest and ACU signature is checked before
+//!   anything is stored. A conversation that fails any check is dropped whole and counted.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use iroh::{EndpointAddr, RelayMode, endpoint::presets, protocol::Router};
+use iroh_blobs::{BlobsProtocol, HashAndFormat};
+use libp2p::{Multiaddr, PeerId};
+use serde::Serialize;
+use vivim_identity::Did;
+use vivim_protocol::{
+    Acu, Announce, ConvId, Hash, Manifest, PeerRecord, Signed, parse_hash_seq,
+};
+
+use crate::{
+    ids,
+    net::{Net, NetConfig, NetError, NetEvent},
+    node::{Node, NodeError},
+    store::NewConversation,
+};
+
+/// How long a peer record is valid; it is republished at half that.
+pub const PEER_RECORD_TTL: Duration = Duration::from_secs(3600);
+/// Gossip topic every announcement also goes to (relays pin from it).
+pub const ANNOUNCE_TOPIC: &str = "vivim/announce/1";
+
+/// The DHT key of a DID's peer record.
+pub fn did_key(did: &Did) -> Vec<u8> {
+    format!("/vivim/did/{did}").into_bytes()
+}
+
+/// The DHT key of a conversation's announcement and providers.
+pub fn conv_key(id: &ConvId) -> Vec<u8> {
+    format!("/vivim/conv/{id}").into_bytes()
+}
+
+/// The gossip topic of a user's announcements.
+pub fn user_topic(did: &Did) -> String {
+    format!("vivim/user/1/{did}")
+}
+
+/// Why a peer-to-peer operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum P2pError {
+    /// The libp2p side failed.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// The iroh side failed.
+    #[error("iroh: {0}")]
+    Iroh(String),
+    /// Local storage failed.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// No valid record was found.
+    #[error("{0}")]
+    NotFound(String),
+    /// What a peer sent failed verification; nothing was stored.
+    #[error("rejected {what}: {why}")]
+    Rejected {
+        /// What.
+        what: String,
+        /// Why.
+        why: String,
+    },
+    /// Every provider failed.
+    #[error("could not download {what} from any of {tried} provider(s): {last}")]
+    Unavailable {
+        /// What.
+        what: String,
+        /// How many were tried.
+        tried: usize,
+        /// The last error.
+        last: String,
+    },
+}
+
+/// Settings for the peer-to-peer side.
+#[derive(Debug, Clone)]
+pub struct P2pConfig {
+    /// libp2p.
+    pub net: NetConfig,
+    /// Where the iroh endpoint binds.
+    pub iroh_bind: SocketAddr,
+    /// iroh relay URLs (none: direct connections only).
+    pub relay_urls: Vec<String>,
+    /// Relay mode: pin public content announced on the network.
+    pub pin_announced: bool,
+}
+
+impl P2pConfig {
+    /// Loopback only, relays disabled: tests and benchmarks.
+    pub fn loopback() -> Self {
+        P2pConfig {
+            net: NetConfig::loopback(),
+            iroh_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            relay_urls: Vec::new(),
+            pin_announced: false,
+        }
+    }
+}
+
+/// Counters.
+#[derive(Debug, Default, Serialize)]
+pub struct P2pStats {
+    /// Conversations fetched and stored.
+    pub fetched: AtomicU64,
+    /// Records or conversations dropped because they failed verification.
+    pub rejected: AtomicU64,
+    /// Conversations pinned (relay mode).
+    pub pinned: AtomicU64,
+}
+
+/// The running peer-to-peer side of a node.
+pub struct P2p {
+    node: Arc<Node>,
+    /// libp2p handle.
+    pub net: Net,
+    /// iroh endpoint (same key).
+    pub endpoint: iroh::Endpoint,
+    router: Router,
+    /// Counters.
+    pub stats: P2pStats,
+    pin: bool,
+}
+
+impl std::fmt::Debug for P2p {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("P2p").field("peer_id", &self.net.peer_id).finish()
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl P2p {
+    /// Starts libp2p and iroh for `node`, publishes its peer record, and (in relay mode)
+    /// starts pinning announced content.
+    pub async fn start(node: Arc<Node>, cfg: P2pConfig) -> Result<Arc<P2p>, P2pError> {
+        let net = Net::start(&node.key, cfg.net.clone()).await?;
+        let relay_mode = if cfg.relay_urls.is_empty() {
+            RelayMode::Disabled
+        } else {
+            let urls: Result<Vec<iroh::RelayUrl>, _> =
+                cfg.relay_urls.iter().map(|u| u.parse()).collect();
+            RelayMode::Custom(
+                urls.map_err(|e| P2pError::Iroh(format!("relay url: {e}")))?
+                    .into_iter()
+                    .collect(),
+            )
+        };
+        let endpoint = iroh::Endpoint::builder(presets::Minimal)
+            .secret_key(ids::iroh_secret(&node.key))
+            .relay_mode(relay_mode)
+            .clear_ip_transports()
+            .bind_addr(cfg.iroh_bind)
+            .map_err(|e| P2pError::Iroh(e.to_string()))?
+            .bind()
+            .await
+            .map_err(|e| P2pError::Iroh(e.to_string()))?;
+        let blobs = BlobsProtocol::new(node.store.blobs(), None);
+        let router = Router::builder(endpoint.clone())
+            .accept(iroh_blobs::ALPN, blobs)
+            .spawn();
+        let p2p = Arc::new(P2p {
+            node,
+            net,
+            endpoint,
+            router,
+            stats: P2pStats::default(),
+            pin: cfg.pin_announced,
+        });
+        p2p.net.subscribe(ANNOUNCE_TOPIC).await?;
+        p2p.net.subscribe(&user_topic(&p2p.node.key.did())).await?;
+        if let Err(e) = p2p.publish_peer_record().await {
+            tracing::warn!("publishing the peer record: {e}");
+        }
+        tokio::spawn(Self::background(Arc::downgrade(&p2p)));
+        Ok(p2p)
+    }
+
+    async fn background(me: std::sync::Weak<P2p>) {
+        let Some(p) = me.upgrade() else { return };
+        let mut events = p.net.events();
+        drop(p);
+        let mut republish = tokio::time::interval(PEER_RECORD_TTL / 2);
+        republish.tick().await;
+        loop {
+            tokio::select! {
+                _ = republish.tick() => {
+                    let Some(p) = me.upgrade() else { return };
+                    if let Err(e) = p.publish_peer_record().await {
+                        tracing::warn!("republishing the peer record: {e}");
+                    }
+                }
+                ev = events.recv() => {
+                    let Some(p) = me.upgrade() else { return };
+                    match ev {
+                        Ok(NetEvent::Gossip { topic, data, .. }) if topic == ANNOUNCE_TOPIC && p.pin => {
+                            let p = p.clone();
+                            tokio::spawn(async move { p.pin_announcement(&data).await });
+                        }
+                        Ok(NetEvent::PeerUp(_)) => {
+                            // A new neighbour: make sure the DHT can find us through it.
+                            let p = p.clone();
+                            tokio::spawn(async move { let _ = p.publish_peer_record().await; });
+                        }
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    }
+                }
+            }
+        }
+    }
+
+    /// The iroh address peers use to reach us.
+    pub fn iroh_addrs(&self) -> Vec<SocketAddr> {
+        let mut addrs: Vec<SocketAddr> = self.endpoint.addr().ip_addrs().copied().collect();
+        for s in self.endpoint.bound_sockets() {
+            if !s.ip().is_unspecified() && !addrs.contains(&s) {
+                addrs.push(s);
+            }
+        }
+        addrs
+    }
+
+    /// libp2p addresses to give others for bootstrapping (`…/p2p/<peer id>`).
+    pub async fn bootstrap_addrs(&self) -> Vec<Multiaddr> {
+        let info = self.net.info().await.ok();
+        info.map(|i| i.listen_addrs)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|a| a.parse::<Multiaddr>().ok())
+            .map(|a| a.with(libp2p::multiaddr::Protocol::P2p(self.net.peer_id)))
+            .collect()
+    }
+
+    /// Signs and publishes `/vivim/did/<did>` → our peer record.
+    pub async fn publish_peer_record(&self) -> Result<Signed<PeerRecord>, P2pError> {
+        let info = self.net.info().await?;
+        let now = now_ms();
+        let rec = PeerRecord {
+            v: 1,
+            key: self.node.key.public(),
+            libp2p_addrs: info.listen_addrs.into_iter().take(16).collect(),
+            iroh_addrs: self
+                .iroh_addrs()
+                .into_iter()
+                .take(16)
+                .map(|a| a.to_string())
+                .collect(),
+            relay_url: self.endpoint.addr().relay_urls().next().map(|u| u.to_string()),
+            issued_at_ms: now,
+            expires_at_ms: now + PEER_RECORD_TTL.as_millis() as u64,
+            sig: None,
+        };
+        let signed = Signed::sign(rec, &self.node.key)
+            .map_err(|e| P2pError::Iroh(format!("signing the peer record: {e}")))?;
+        self.net
+            .put_record(did_key(&self.node.key.did()), signed.bytes().to_vec())
+            .await?;
+        Ok(signed)
+    }
+
+    /// Finds `did`'s current peer record in the DHT, verified against the DID.
+    pub async fn resolve(&self, did: &Did) -> Result<Signed<PeerRecord>, P2pError> {
+        let values = self.net.get_records(did_key(did)).await?;
+        let now = now_ms();
+        let mut best: Option<Signed<PeerRecord>> = None;
+        for v in values {
+            match Signed::<PeerRecord>::decode(&v) {
+                Ok(r) if r.value().key == did.public_key() && r.value().expires_at_ms > now => {
+                    if best
+                        .as_ref()
+                        .is_none_or(|b| b.value().issued_at_ms < r.value().issued_at_ms)
+                    {
+                        best = Some(r);
+                    }
+                }
+                Ok(_) => {
+                    self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    tracing::debug!("dropping a bad peer record for {did}: {e}");
+                    self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        best.ok_or_else(|| P2pError::NotFound(format!("no valid peer record for {did}")))
+    }
+
+    /// Makes a conversation public: writes it to the blob store, puts the signed announcement
+    /// in the DHT, provides it, and gossips the announcement.
+    pub async fn publish(&self, id: &ConvId) -> Result<Signed<Announce>, P2pError> {
+        let row = self
+            .node
+            .store
+            .row(id)
+            .map_err(NodeError::from)?
+            .ok_or_else(|| P2pError::NotFound(format!("conversation {id}")))?;
+        if row.manifest.owner != self.node.key.public() {
+            return Err(P2pError::Rejected {
+                what: format!("publishing {id}"),
+                why: format!(
+                    "it belongs to {}; only its owner announces it",
+                    row.manifest.owner
+                ),
+            });
+        }
+        let seq = self.node.store.to_blobs(id).await.map_err(NodeError::from)?;
+        let ann = Announce {
+            v: 1,
+            conversation: *id,
+            seq,
+            manifest: row.manifest_id,
+            owner: self.node.key.public(),
+            title: row.manifest.title.chars().take(200).collect(),
+            published_at_ms: now_ms(),
+            sig: None,
+        };
+        let signed = Signed::sign(ann, &self.node.key)
+            .map_err(|e| P2pError::Iroh(format!("signing the announcement: {e}")))?;
+        self.net
+            .put_record(conv_key(id), signed.bytes().to_vec())
+            .await?;
+        self.net.provide(conv_key(id)).await?;
+        let bytes = signed.bytes().to_vec();
+        self.net
+            .publish(&user_topic(&self.node.key.did()), bytes.clone())
+            .await?;
+        self.net.publish(ANNOUNCE_TOPIC, bytes).await?;
+        Ok(signed)
+    }
+
+    /// The newest valid announcement of a conversation in the DHT.
+    pub async fn announcement(&self, id: &ConvId) -> Result<Signed<Announce>, P2pError> {
+        let values = self.net.get_records(conv_key(id)).await?;
+        let mut best: Option<Signed<Announce>> = None;
+        for v in values {
+            match Signed::<Announce>::decode(&v) {
+                Ok(a) if a.value().conversation == *id => {
+                    if best
+                        .as_ref()
+                        .is_none_or(|b| b.value().published_at_ms < a.value().published_at_ms)
+                    {
+                        best = Some(a);
+                    }
+                }
+                _ => {
+                    self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        best.ok_or_else(|| P2pError::NotFound(format!("no announcement of conversation {id}")))
+    }
+
+    async fn endpoint_of(&self, did: &Did) -> Result<EndpointAddr, P2pError> {
+        let rec = self.resolve(did).await?;
+        let mut addr = EndpointAddr::new(ids::endpoint_id(&did.public_key()));
+        for a in &rec.value().iroh_addrs {
+            if let Ok(s) = a.parse::<SocketAddr>() {
+                addr = addr.with_ip_addr(s);
+            }
+        }
+        Ok(addr)
+    }
+
+    /// Fetches a public conversation: its announcement from the DHT, then its bytes from
+    /// `from` (a DID) or from any provider, verified, then stored with its original owner.
+    pub async fn fetch(&self, id: &ConvId, from: Option<&Did>) -> Result<FetchOutcome, P2pError> {
+        let ann = self.announcement(id).await?;
+        let a = ann.value().clone();
+        if let Some(from) = from
+            && a.owner != from.public_key()
+        {
+            // `--from` names the source; the owner may differ (a relay that pinned it).
+            tracing::debug!("fetching {id} owned by {} from {from}", a.owner);
+        }
+        let mut sources: Vec<Did> = Vec::new();
+        match from {
+            Some(d) => sources.push(*d),
+            None => {
+                sources.push(a.owner.did());
+                for p in self.net.providers(conv_key(id)).await.unwrap_or_default() {
+                    if let Ok(d) = ids::did_of_peer(&p)
+                        && !sources.contains(&d)
+                        && d != self.node.key.did()
+                    {
+                        sources.push(d);
+                    }
+                }
+            }
+        }
+        let mut last = String::from("no provider found");
+        for src in &sources {
+            match self.fetch_from(&a, src).await {
+                Ok(outcome) => return Ok(outcome),
+                Err(e @ P2pError::Rejected { .. }) => {
+                    self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    return Err(e);
+                }
+                Err(e) => last = format!("{src}: {e}"),
+            }
+        }
+        Err(P2pError::Unavailable {
+            what: format!("conversation {id}"),
+            tried: sources.len(),
+            last,
+        })
+    }
+
+    async fn fetch_from(&self, a: &Announce, src: &Did) -> Result<FetchOutcome, P2pError> {
+        let addr = self.endpoint_of(src).await?;
+        let store = self.node.store.blobs();
+        let content = HashAndFormat::hash_seq(iroh_blobs::Hash::from(a.seq.0));
+        // Keep what arrives from the collector until it is verified and stored.
+        let batch = store
+            .blobs()
+            .batch()
+            .await
+            .map_err(|e| P2pError::Iroh(e.to_string()))?;
+        let _protect = batch
+            .temp_tag(content)
+            .await
+            .map_err(|e| P2pError::Iroh(e.to_string()))?;
+        let conn = self
+            .endpoint
+            .connect(addr, iroh_blobs::ALPN)
+            .await
+            .map_err(|e| P2pError::Iroh(format!("connecting: {e}")))?;
+        let started = std::time::Instant::now();
+        let stats = store
+            .remote()
+            .fetch(conn, content)
+            .await
+            .map_err(|e| P2pError::Iroh(format!("download: {e}")))?;
+        let bytes_read = stats.total_bytes_read();
+        let seq_bytes = store
+            .blobs()
+            .get_bytes(iroh_blobs::Hash::from(a.seq.0))
+            .await
+            .map_err(|e| P2pError::Iroh(e.to_string()))?;
+        let children = parse_hash_seq(&seq_bytes).map_err(|e| reject(a, e))?;
+        let (first, rest) = children
+            .split_first()
+            .ok_or_else(|| reject(a, "empty hash sequence"))?;
+        if *first != a.manifest {
+            return Err(reject(a, "the sequence does not start with the announced manifest"));
+        }
+        let get = |h: Hash| async move {
+            store
+                .blobs()
+                .get_bytes(iroh_blobs::Hash::from(h.0))
+                .await
+                .map_err(|e| P2pError::Iroh(e.to_string()))
+        };
+        let manifest = Signed::<Manifest>::decode(&get(*first).await?).map_err(|e| reject(a, e))?;
+        let m = manifest.value();
+        if m.id != a.conversation || m.owner != a.owner {
+            return Err(reject(a, "the manifest names another conversation or owner"));
+        }
+        let mut acus = Vec::with_capacity(rest.len());
+        for h in rest {
+            let acu = Signed::<Acu>::decode(&get(*h).await?).map_err(|e| reject(a, e))?;
+            if acu.value().conversation != a.conversation {
+                return Err(reject(a, format!("ACU {h} belongs to another conversation")));
+            }
+            acus.push(acu);
+        }
+        let n = acus.len();
+        let new = NewConversation { manifest, acus };
+        let outcome = self.node.store_fetched(&new).await?;
+        self.stats.fetched.fetch_add(1, Ordering::Relaxed);
+        Ok(FetchOutcome {
+            conversation: a.conversation,
+            owner: a.owner.did(),
+            source: *src,
+            acus: n,
+            bytes: bytes_read,
+            seconds: started.elapsed().as_secs_f64(),
+            new: outcome,
+        })
+    }
+
+    async fn pin_announcement(&self, data: &[u8]) {
+        let ann = match Signed::<Announce>::decode(data) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::debug!("dropping a bad announcement: {e}");
+                self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        let a = ann.value();
+        match self.fetch_from(a, &a.owner.did()).await {
+            Ok(_) => {
+                if self.node.store.to_blobs(&a.conversation).await.is_ok()
+                    && self.net.provide(conv_key(&a.conversation)).await.is_ok()
+                {
+                    // Keep the announcement available too.
+                    let _ = self
+                        .net
+                        .put_record(conv_key(&a.conversation), data.to_vec())
+                        .await;
+                    self.stats.pinned.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(e) => tracing::warn!("pinning {}: {e}", a.conversation),
+        }
+    }
+
+    /// Stops iroh and libp2p.
+    pub async fn shutdown(&self) {
+        let _ = self.router.shutdown().await;
+        self.endpoint.close().await;
+        self.net.shutdown().await;
+    }
+
+    /// Our libp2p peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.net.peer_id
+    }
+}
+
+fn reject(a: &Announce, why: impl std::fmt::Display) -> P2pError {
+    P2pError::Rejected {
+        what: format!("conversation {}", a.conversation),
+        why: why.to_string(),
+    }
+}
+
+/// What a fetch did.
+#[derive(Debug, Clone, Serialize)]
+pub struct FetchOutcome {
+    /// The conversation.
+    #[serde(serialize_with = "ser_display")]
+    pub conversation: ConvId,
+    /// Its owner.
+    #[serde(serialize_with = "ser_display")]
+    pub owner: Did,
+    /// Who served it.
+    #[serde(serialize_with = "ser_display")]
+    pub source: Did,
+    /// ACUs stored.
+    pub acus: usize,
+    /// Bytes downloaded (0 when everything was already here).
+    pub bytes: u64,
+    /// Wall time.
+    pub seconds: f64,
+    /// Whether it was new here.
+    pub new: bool,
+}
+
+fn ser_display<S: serde::Serializer, T: std::fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}

@@ -1,0 +1,281 @@
+//! Peer to peer on loopback, in one process: bootstrap through a relay-mode node, resolve a
+//! DID through the DHT, publish on A and fetch on C knowing only A's DID, reject tampered and
+//! forged content, fetch from the relay's pin while A is offline, and rejoin after a restart.
+#![allow(clippy::unwrap_used)]
+
+use std::{sync::Arc, time::Duration};
+
+use vivim_identity::Keypair;
+use vivim_node::{
+    datadir::DataDir,
+    import::Format,
+    node::Node,
+    p2p::{P2p, P2pConfig, P2pError, conv_key},
+    testdata::write_chatgpt_export,
+};
+use vivim_protocol::{Acu, Announce, Body, ConvId, Kind, Manifest, Role, Signed};
+
+struct Peer {
+    node: Arc<Node>,
+    p2p: Arc<P2p>,
+    _tmp: tempfile::TempDir,
+}
+
+async fn peer(bootstrap: &[libp2p::Multiaddr], relay: bool) -> Peer {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = Node::open(DataDir::at(tmp.path()), None, true).await.unwrap();
+    let mut cfg = P2pConfig::loopback();
+    cfg.net.bootstrap = bootstrap.to_vec();
+    cfg.net.relay_server = relay;
+    cfg.pin_announced = relay;
+    let p2p = P2p::start(node.clone(), cfg).await.unwrap();
+    Peer {
+        node,
+        p2p,
+        _tmp: tmp,
+    }
+}
+
+async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn import_one(node: &Node, seed: u64) -> ConvId {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("c.json");
+    write_chatgpt_export(std::fs::File::create(&f).unwrap(), 1, 12, 30, seed).unwrap();
+    node.import_path(&f, Format::Auto, None).await.unwrap();
+    node.store.list(None, 1).unwrap().rows[0].manifest.id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_resolve_fetch_pin_and_rejoin() {
+    let relay = peer(&[], true).await;
+    let boot = relay.p2p.bootstrap_addrs().await;
+    assert!(!boot.is_empty());
+    let a = peer(&boot, false).await;
+    let b = peer(&boot, false).await;
+    let c = peer(&boot, false).await;
+    for p in [&a, &b, &c] {
+        let p2p = p.p2p.clone();
+        eventually("peers see the relay", || {
+            let p2p = p2p.clone();
+            async move { (!p2p.net.peers().await.is_empty()).then_some(()) }
+        })
+        .await;
+        p.p2p.publish_peer_record().await.unwrap();
+    }
+
+    // C resolves A's DID to A's signed record with A's iroh address.
+    let a_did = a.node.key.did();
+    let rec = eventually("C resolves A", || {
+        let c = c.p2p.clone();
+        async move { c.resolve(&a_did).await.ok() }
+    })
+    .await;
+    assert_eq!(rec.value().key, a.node.key.public());
+    let a_iroh: Vec<String> = a.p2p.iroh_addrs().iter().map(|s| s.to_string()).collect();
+    assert!(rec.value().iroh_addrs.iter().any(|x| a_iroh.contains(x)));
+
+    // A publishes; C fetches knowing the id and A's DID; it arrives verified with A as owner.
+    let conv = import_one(&a.node, 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await; // gossip subscriptions settle
+    let ann = a.p2p.publish(&conv).await.unwrap();
+    assert_eq!(ann.value().owner, a.node.key.public());
+    let got = eventually("C fetches from A", || {
+        let c = c.p2p.clone();
+        async move { c.fetch(&conv, Some(&a_did)).await.ok() }
+    })
+    .await;
+    assert_eq!(got.acus, 12);
+    assert!(got.new);
+    let (row, acus) = c.node.conversation(&conv).await.unwrap().unwrap();
+    assert_eq!(row.manifest.owner, a.node.key.public());
+    let (a_row, a_acus) = a.node.conversation(&conv).await.unwrap().unwrap();
+    assert_eq!(row.seq, a_row.seq);
+    assert_eq!(
+        acus.iter().map(|x| x.id()).collect::<Vec<_>>(),
+        a_acus.iter().map(|x| x.id()).collect::<Vec<_>>()
+    );
+    assert_eq!(c.node.store.list(None, 10).unwrap().rows.len(), 1);
+
+    // The relay pinned it from the gossip announcement and provides it.
+    eventually("relay pins", || {
+        let r = relay.p2p.clone();
+        async move {
+            (r.stats.pinned.load(std::sync::atomic::Ordering::Relaxed) > 0).then_some(())
+        }
+    })
+    .await;
+    assert!(relay.node.store.row(&conv).unwrap().is_some());
+
+    // A goes offline; B still fetches A's conversation — from the relay's pin.
+    a.p2p.shutdown().await;
+    let from_pin = eventually("B fetches while A is offline", || {
+        let b = b.p2p.clone();
+        async move { b.fetch(&conv, None).await.ok() }
+    })
+    .await;
+    assert_eq!(from_pin.source, relay.node.key.did());
+    assert_eq!(from_pin.owner, a_did);
+    assert_eq!(from_pin.acus, 12);
+
+    // B restarts (same data dir and key) and rejoins: C resolves its new record.
+    let b_did = b.node.key.did();
+    let first = c.p2p.resolve(&b_did).await.unwrap();
+    b.p2p.shutdown().await;
+    let b2 = P2p::start(b.node.clone(), {
+        let mut cfg = P2pConfig::loopback();
+        cfg.net.bootstrap = boot.clone();
+        cfg
+    })
+    .await
+    .unwrap();
+    let newer = eventually("C resolves B's new record", || {
+        let c = c.p2p.clone();
+        let issued = first.value().issued_at_ms;
+        async move {
+            c.resolve(&b_did)
+                .await
+                .ok()
+                .filter(|r| r.value().issued_at_ms > issued)
+        }
+    })
+    .await;
+    let b2_iroh: Vec<String> = b2.iroh_addrs().iter().map(|s| s.to_string()).collect();
+    assert!(newer.value().iroh_addrs.iter().any(|x| b2_iroh.contains(x)));
+    assert_eq!(b2.net.peer_id, b.p2p.net.peer_id);
+}
+
+/// M publishes a conversation whose bytes do not verify; C drops it whole and counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_and_forged_content_is_rejected() {
+    let relay = peer(&[], false).await;
+    let boot = relay.p2p.bootstrap_addrs().await;
+    let m = peer(&boot, false).await;
+    let c = peer(&boot, false).await;
+    for p in [&m, &c] {
+        let p2p = p.p2p.clone();
+        eventually("peers see the bootstrap node", || {
+            let p2p = p2p.clone();
+            async move { (!p2p.net.peers().await.is_empty()).then_some(()) }
+        })
+        .await;
+        p.p2p.publish_peer_record().await.unwrap();
+    }
+    let victim = Keypair::from_seed(&[9; 32]);
+    let mk = m.node.key.clone();
+    for case in ["tampered", "forged"] {
+        let conv = ConvId::random();
+        let mut acu = Acu::new(
+            conv,
+            None,
+            mk.public(),
+            Role::User,
+            Kind::Text,
+            Body::text("the original words"),
+            1,
+        );
+        let acu_bytes = match case {
+            "tampered" => {
+                // Validly signed, then one word changed under the same signature.
+                let signed = Signed::sign(acu, &mk).unwrap();
+                let mut bytes = signed.bytes().to_vec();
+                let pos = bytes.windows(8).position(|w| w == b"original").unwrap();
+                bytes[pos..pos + 8].copy_from_slice(b"doctored");
+                bytes
+            }
+            _ => {
+                // Claims the victim as author; signed by M.
+                acu.author = victim.public();
+                let unsigned = Signed::sign(acu.clone(), &victim).unwrap();
+                let mut v = unsigned.value().clone();
+                v.sig = Some(mk.sign(vivim_identity::Purpose::ACU, b"whatever"));
+                let mut bytes = Vec::new();
+                ciborium::into_writer(&v, &mut bytes).unwrap();
+                bytes
+            }
+        };
+        let acu_hash = vivim_protocol::Hash::of(&acu_bytes);
+        let manifest = Signed::sign(
+            Manifest {
+                v: 1,
+                id: conv,
+                provider: "vivim".into(),
+                source_id: None,
+                source_url: None,
+                title: case.into(),
+                created_at_ms: 1,
+                updated_at_ms: 1,
+                owner: mk.public(),
+                model: None,
+                message_count: 1,
+                total_tokens: 1,
+                head: Some(acu_hash),
+                sig: None,
+            },
+            &mk,
+        )
+        .unwrap();
+        let blobs = m.node.store.blobs();
+        let mut tags = Vec::new();
+        for b in [acu_bytes.clone(), manifest.bytes().to_vec()] {
+            tags.push(blobs.blobs().add_bytes(b).temp_tag().await.unwrap());
+        }
+        let seq = vivim_protocol::hash_seq_bytes([manifest.id(), acu_hash]);
+        let seq_tag = blobs
+            .blobs()
+            .add_bytes_with_opts((seq, iroh_blobs::BlobFormat::HashSeq))
+            .temp_tag()
+            .await
+            .unwrap();
+        let ann = Signed::sign(
+            Announce {
+                v: 1,
+                conversation: conv,
+                seq: vivim_protocol::Hash(*seq_tag.hash().as_bytes()),
+                manifest: manifest.id(),
+                owner: mk.public(),
+                title: case.into(),
+                published_at_ms: 1,
+                sig: None,
+            },
+            &mk,
+        )
+        .unwrap();
+        m.p2p
+            .net
+            .put_record(conv_key(&conv), ann.bytes().to_vec())
+            .await
+            .unwrap();
+        let before = c.p2p.stats.rejected.load(std::sync::atomic::Ordering::Relaxed);
+        let m_did = mk.did();
+        let err = eventually("C gets an answer", || {
+            let c = c.p2p.clone();
+            async move {
+                match c.fetch(&conv, Some(&m_did)).await {
+                    Err(P2pError::Rejected { why, .. }) => Some(why),
+                    Err(P2pError::NotFound(_)) => None,
+                    other => panic!("{case}: expected a rejection, got {other:?}"),
+                }
+            }
+        })
+        .await;
+        assert!(err.contains("signature"), "{case}: {err}");
+        assert!(c.node.store.row(&conv).unwrap().is_none(), "{case} was stored");
+        assert!(c.p2p.stats.rejected.load(std::sync::atomic::Ordering::Relaxed) > before);
+        drop(tags);
+    }
+    assert_eq!(c.node.store.conversation_count(), 0);
+}
