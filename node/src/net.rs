@@ -17,8 +17,8 @@ use std::{
 
 use futures::StreamExt;
 use libp2p::{
-    Multiaddr, PeerId, StreamProtocol, autonat, dcutr, gossipsub, identify, kad, mdns, noise,
-    ping, relay,
+    Multiaddr, PeerId, StreamProtocol, autonat, dcutr, gossipsub, identify, kad, mdns, noise, ping,
+    relay,
     swarm::{NetworkBehaviour, SwarmEvent, behaviour::toggle::Toggle},
     tcp, yamux,
 };
@@ -79,7 +79,9 @@ impl Default for NetConfig {
         NetConfig {
             listen: vec![
                 "/ip4/0.0.0.0/tcp/0".parse().expect("valid multiaddr"),
-                "/ip4/0.0.0.0/udp/0/quic-v1".parse().expect("valid multiaddr"),
+                "/ip4/0.0.0.0/udp/0/quic-v1"
+                    .parse()
+                    .expect("valid multiaddr"),
             ],
             bootstrap: Vec::new(),
             mdns: true,
@@ -95,7 +97,9 @@ impl NetConfig {
         NetConfig {
             listen: vec![
                 "/ip4/127.0.0.1/tcp/0".parse().expect("valid multiaddr"),
-                "/ip4/127.0.0.1/udp/0/quic-v1".parse().expect("valid multiaddr"),
+                "/ip4/127.0.0.1/udp/0/quic-v1"
+                    .parse()
+                    .expect("valid multiaddr"),
             ],
             mdns: false,
             heartbeat: Duration::from_millis(100),
@@ -195,7 +199,9 @@ pub struct Net {
 
 impl std::fmt::Debug for Net {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Net").field("peer_id", &self.peer_id).finish()
+        f.debug_struct("Net")
+            .field("peer_id", &self.peer_id)
+            .finish()
     }
 }
 
@@ -319,7 +325,10 @@ impl Net {
         }
         for addr in cfg.bootstrap {
             if let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() {
-                lp.swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+                lp.swarm
+                    .behaviour_mut()
+                    .kad
+                    .add_address(&peer, addr.clone());
             }
             if let Err(e) = lp.swarm.dial(addr.clone()) {
                 tracing::warn!(%addr, "bootstrap dial failed: {e}");
@@ -484,7 +493,9 @@ impl EventLoop {
             }
             Command::GetRecords(key, reply) => {
                 let mut found = Vec::new();
-                if let Some(local) = kad::store::RecordStore::get(b.kad.store_mut(), &key.clone().into()) {
+                if let Some(local) =
+                    kad::store::RecordStore::get(b.kad.store_mut(), &key.clone().into())
+                {
                     found.push(local.value.clone());
                 }
                 let id = b.kad.get_record(key.into());
@@ -512,10 +523,7 @@ impl EventLoop {
             }
             Command::Publish(topic, data, reply) => {
                 let n = data.len() as u64;
-                let r = match b
-                    .gossipsub
-                    .publish(gossipsub::IdentTopic::new(topic), data)
-                {
+                let r = match b.gossipsub.publish(gossipsub::IdentTopic::new(topic), data) {
                     Ok(_) => {
                         self.bytes_out.fetch_add(n, Ordering::Relaxed);
                         Ok(())
@@ -569,7 +577,10 @@ impl EventLoop {
                 }
             }
             SwarmEvent::ConnectionEstablished {
-                peer_id, endpoint, num_established, ..
+                peer_id,
+                endpoint,
+                num_established,
+                ..
             } => {
                 if endpoint.is_dialer() {
                     self.swarm
@@ -585,7 +596,9 @@ impl EventLoop {
                 }
             }
             SwarmEvent::ConnectionClosed {
-                peer_id, num_established, ..
+                peer_id,
+                num_established,
+                ..
             } => {
                 if num_established == 0 {
                     self.rtt.remove(&peer_id);
@@ -623,7 +636,10 @@ impl EventLoop {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(list))) => {
                 for (peer, addr) in list {
-                    self.swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .add_address(&peer, addr.clone());
                     let _ = self.swarm.dial(addr);
                 }
             }
@@ -663,14 +679,19 @@ impl EventLoop {
                 }
             }
             kad::QueryResult::GetRecord(r) => {
+                let mut done = last || r.is_err();
                 if let Some((found, _)) = self.pending_get.get_mut(&id)
                     && let Ok(kad::GetRecordOk::FoundRecord(rec)) = &r
                 {
                     found.push(rec.record.value.clone());
+                    // The first answer from the network is enough: waiting for every closest
+                    // peer means waiting out the ones that are offline.
+                    done = true;
                 }
-                if (last || r.is_err())
-                    && let Some((found, reply)) = self.pending_get.remove(&id)
-                {
+                if done && let Some((found, reply)) = self.pending_get.remove(&id) {
+                    if let Some(mut q) = self.swarm.behaviour_mut().kad.query_mut(&id) {
+                        q.finish();
+                    }
                     let _ = reply.send(Ok(found));
                 }
             }
@@ -683,14 +704,17 @@ impl EventLoop {
                 }
             }
             kad::QueryResult::GetProviders(r) => {
+                let mut done = last || r.is_err();
                 if let Some((found, _)) = self.pending_providers.get_mut(&id)
                     && let Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) = &r
                 {
                     found.extend(providers.iter().copied());
+                    done = true;
                 }
-                if (last || r.is_err())
-                    && let Some((found, reply)) = self.pending_providers.remove(&id)
-                {
+                if done && let Some((found, reply)) = self.pending_providers.remove(&id) {
+                    if let Some(mut q) = self.swarm.behaviour_mut().kad.query_mut(&id) {
+                        q.finish();
+                    }
                     let _ = reply.send(Ok(found));
                 }
             }

@@ -23,9 +23,7 @@ use iroh_blobs::{BlobsProtocol, HashAndFormat};
 use libp2p::{Multiaddr, PeerId};
 use serde::Serialize;
 use vivim_identity::Did;
-use vivim_protocol::{
-    Acu, Announce, ConvId, Hash, Manifest, PeerRecord, Signed, parse_hash_seq,
-};
+use vivim_protocol::{Acu, Announce, ConvId, Hash, Manifest, PeerRecord, Signed, parse_hash_seq};
 
 use crate::{
     ids,
@@ -36,6 +34,8 @@ use crate::{
 
 /// How long a peer record is valid; it is republished at half that.
 pub const PEER_RECORD_TTL: Duration = Duration::from_secs(3600);
+/// How long to wait for a provider to answer a connection before trying the next one.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Gossip topic every announcement also goes to (relays pin from it).
 pub const ANNOUNCE_TOPIC: &str = "vivim/announce/1";
 
@@ -141,7 +141,9 @@ pub struct P2p {
 
 impl std::fmt::Debug for P2p {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("P2p").field("peer_id", &self.net.peer_id).finish()
+        f.debug_struct("P2p")
+            .field("peer_id", &self.net.peer_id)
+            .finish()
     }
 }
 
@@ -268,7 +270,12 @@ impl P2p {
                 .take(16)
                 .map(|a| a.to_string())
                 .collect(),
-            relay_url: self.endpoint.addr().relay_urls().next().map(|u| u.to_string()),
+            relay_url: self
+                .endpoint
+                .addr()
+                .relay_urls()
+                .next()
+                .map(|u| u.to_string()),
             issued_at_ms: now,
             expires_at_ms: now + PEER_RECORD_TTL.as_millis() as u64,
             sig: None,
@@ -326,7 +333,12 @@ impl P2p {
                 ),
             });
         }
-        let seq = self.node.store.to_blobs(id).await.map_err(NodeError::from)?;
+        let seq = self
+            .node
+            .store
+            .to_blobs(id)
+            .await
+            .map_err(NodeError::from)?;
         let ann = Announce {
             v: 1,
             conversation: *id,
@@ -442,11 +454,13 @@ impl P2p {
             .temp_tag(content)
             .await
             .map_err(|e| P2pError::Iroh(e.to_string()))?;
-        let conn = self
-            .endpoint
-            .connect(addr, iroh_blobs::ALPN)
-            .await
-            .map_err(|e| P2pError::Iroh(format!("connecting: {e}")))?;
+        let conn = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            self.endpoint.connect(addr, iroh_blobs::ALPN),
+        )
+        .await
+        .map_err(|_| P2pError::Iroh(format!("connecting to {src}: timed out")))?
+        .map_err(|e| P2pError::Iroh(format!("connecting to {src}: {e}")))?;
         let started = std::time::Instant::now();
         let stats = store
             .remote()
@@ -464,7 +478,10 @@ impl P2p {
             .split_first()
             .ok_or_else(|| reject(a, "empty hash sequence"))?;
         if *first != a.manifest {
-            return Err(reject(a, "the sequence does not start with the announced manifest"));
+            return Err(reject(
+                a,
+                "the sequence does not start with the announced manifest",
+            ));
         }
         let get = |h: Hash| async move {
             store
@@ -476,13 +493,19 @@ impl P2p {
         let manifest = Signed::<Manifest>::decode(&get(*first).await?).map_err(|e| reject(a, e))?;
         let m = manifest.value();
         if m.id != a.conversation || m.owner != a.owner {
-            return Err(reject(a, "the manifest names another conversation or owner"));
+            return Err(reject(
+                a,
+                "the manifest names another conversation or owner",
+            ));
         }
         let mut acus = Vec::with_capacity(rest.len());
         for h in rest {
             let acu = Signed::<Acu>::decode(&get(*h).await?).map_err(|e| reject(a, e))?;
             if acu.value().conversation != a.conversation {
-                return Err(reject(a, format!("ACU {h} belongs to another conversation")));
+                return Err(reject(
+                    a,
+                    format!("ACU {h} belongs to another conversation"),
+                ));
             }
             acus.push(acu);
         }

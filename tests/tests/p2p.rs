@@ -23,7 +23,9 @@ struct Peer {
 
 async fn peer(bootstrap: &[libp2p::Multiaddr], relay: bool) -> Peer {
     let tmp = tempfile::tempdir().unwrap();
-    let node = Node::open(DataDir::at(tmp.path()), None, true).await.unwrap();
+    let node = Node::open(DataDir::at(tmp.path()), None, true)
+        .await
+        .unwrap();
     let mut cfg = P2pConfig::loopback();
     cfg.net.bootstrap = bootstrap.to_vec();
     cfg.net.relay_server = relay;
@@ -113,9 +115,7 @@ async fn publish_resolve_fetch_pin_and_rejoin() {
     // The relay pinned it from the gossip announcement and provides it.
     eventually("relay pins", || {
         let r = relay.p2p.clone();
-        async move {
-            (r.stats.pinned.load(std::sync::atomic::Ordering::Relaxed) > 0).then_some(())
-        }
+        async move { (r.stats.pinned.load(std::sync::atomic::Ordering::Relaxed) > 0).then_some(()) }
     })
     .await;
     assert!(relay.node.store.row(&conv).unwrap().is_some());
@@ -259,7 +259,11 @@ async fn tampered_and_forged_content_is_rejected() {
             .put_record(conv_key(&conv), ann.bytes().to_vec())
             .await
             .unwrap();
-        let before = c.p2p.stats.rejected.load(std::sync::atomic::Ordering::Relaxed);
+        let before = c
+            .p2p
+            .stats
+            .rejected
+            .load(std::sync::atomic::Ordering::Relaxed);
         let m_did = mk.did();
         let err = eventually("C gets an answer", || {
             let c = c.p2p.clone();
@@ -273,8 +277,17 @@ async fn tampered_and_forged_content_is_rejected() {
         })
         .await;
         assert!(err.contains("signature"), "{case}: {err}");
-        assert!(c.node.store.row(&conv).unwrap().is_none(), "{case} was stored");
-        assert!(c.p2p.stats.rejected.load(std::sync::atomic::Ordering::Relaxed) > before);
+        assert!(
+            c.node.store.row(&conv).unwrap().is_none(),
+            "{case} was stored"
+        );
+        assert!(
+            c.p2p
+                .stats
+                .rejected
+                .load(std::sync::atomic::Ordering::Relaxed)
+                > before
+        );
         drop(tags);
     }
     assert_eq!(c.node.store.conversation_count(), 0);
