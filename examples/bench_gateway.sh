@@ -12,7 +12,7 @@ TMP=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 export VIVIM_DATA_DIR="$TMP/node"
 "$BIN/vivim" init >/dev/null 2>&1
 "$BIN/vivim" import ../shared/fixtures/chatgpt-export-2023/conversations.json >/dev/null
-"$BIN/vivim" up --gateway 127.0.0.1:0 >/dev/null 2>&1 &
+"$BIN/vivim" up --gateway 127.0.0.1:0 --no-network >/dev/null 2>&1 &
 for _ in $(seq 100); do [ -s "$VIVIM_DATA_DIR/gateway.addr" ] && break; sleep 0.1; done
 ADDR=$(cat "$VIVIM_DATA_DIR/gateway.addr"); TOKEN=$("$BIN/vivim" token)
 ID=$(curl -s -H "Authorization: Bearer $TOKEN" "http://$ADDR/api/v1/conversations?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')

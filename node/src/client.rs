@@ -251,6 +251,39 @@ impl Client {
         }
     }
 
+    /// A GET on the running node's gateway (network commands need a running node).
+    pub async fn api_get(&self, path: &str) -> Result<serde_json::Value, ClientError> {
+        match self {
+            Client::Local(_) => Err(ClientError::Http(
+                "this needs the running node: start it with `vivim up` (or `vivim relay`)".into(),
+            )),
+            Client::Remote { .. } => self.get(path).await,
+        }
+    }
+
+    /// A POST of JSON on the running node's gateway.
+    pub async fn api_post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        match self {
+            Client::Local(_) => Err(ClientError::Http(
+                "this needs the running node: start it with `vivim up` (or `vivim relay`)".into(),
+            )),
+            Client::Remote { base, token, http } => {
+                let r = http
+                    .post(format!("{base}{path}"))
+                    .bearer_auth(token)
+                    .json(body)
+                    .send()
+                    .await
+                    .map_err(|e| ClientError::Http(e.to_string()))?;
+                decode(r).await
+            }
+        }
+    }
+
     /// Flushes and closes a local node.
     pub async fn close(self) -> Result<(), ClientError> {
         if let Client::Local(n) = self {

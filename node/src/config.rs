@@ -13,6 +13,42 @@ pub struct Config {
     pub gateway: GatewayConfig,
     /// Importing.
     pub import: ImportConfig,
+    /// Peer to peer.
+    pub network: NetworkConfig,
+}
+
+/// Peer-to-peer settings (`vivim up` flags override them).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Start libp2p and iroh with the node.
+    pub enabled: bool,
+    /// libp2p listen multiaddrs.
+    pub listen: Vec<String>,
+    /// Bootstrap peers (`/ip4/…/tcp/…/p2p/<peer id>`), e.g. a community relay node.
+    pub bootstrap: Vec<String>,
+    /// Where the iroh endpoint binds.
+    pub iroh_bind: String,
+    /// iroh relay URLs (empty: direct connections only).
+    pub relay_urls: Vec<String>,
+    /// Find peers on the local network with mDNS.
+    pub mdns: bool,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            enabled: true,
+            listen: vec![
+                "/ip4/0.0.0.0/tcp/0".into(),
+                "/ip4/0.0.0.0/udp/0/quic-v1".into(),
+            ],
+            bootstrap: Vec::new(),
+            iroh_bind: "0.0.0.0:0".into(),
+            relay_urls: Vec::new(),
+            mdns: true,
+        }
+    }
 }
 
 /// Gateway settings.

@@ -187,6 +187,11 @@ pub fn router(node: Arc<Node>, token: String) -> Router {
             "/api/v1/import",
             post(import_upload).layer(DefaultBodyLimit::max(cfg.max_upload_bytes)),
         )
+        .route("/api/v1/conversations/{id}/publish", post(publish))
+        .route("/api/v1/fetch", post(fetch))
+        .route("/api/v1/dids/{did}", get(resolve_did))
+        .route("/api/admin/peers", get(peers))
+        .route("/api/admin/network", get(network))
         .route("/api/admin/status", get(status))
         .route("/api/admin/metrics", get(metrics))
         .route("/api/ws", get(ws_events))
@@ -1049,11 +1054,137 @@ async fn ws_events(State(gw): State<Arc<Gateway>>, upgrade: WebSocketUpgrade) ->
     })
 }
 
+fn p2p(gw: &Gateway) -> ApiResult<Arc<crate::p2p::P2p>> {
+    gw.node.p2p.get().cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "network_off",
+            "the node runs without its network (start it with `vivim up`, without --no-network)",
+        )
+    })
+}
+
+fn p2p_error(e: crate::p2p::P2pError) -> ApiError {
+    use crate::p2p::P2pError as E;
+    match e {
+        E::NotFound(m) => ApiError::not_found(m),
+        E::Rejected { .. } => ApiError::new(StatusCode::BAD_GATEWAY, "rejected", e.to_string()),
+        E::Unavailable { .. } => {
+            ApiError::new(StatusCode::BAD_GATEWAY, "unavailable", e.to_string())
+        }
+        E::Node(n) => ApiError::from(n),
+        other => internal(other),
+    }
+}
+
+/// A published conversation.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Published {
+    /// Conversation id.
+    pub conversation: String,
+    /// Its current version (hash sequence) — what peers download.
+    pub seq: String,
+    /// Owner DID.
+    pub owner: String,
+    /// When (ms since the Unix epoch).
+    pub published_at_ms: u64,
+}
+
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/publish", params(("id" = String, Path, description = "conversation id or prefix")), responses((status = 200, body = Published), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)), security(("bearer" = [])))]
+async fn publish(
+    State(gw): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Published>> {
+    let p = p2p(&gw)?;
+    let id = resolve(&gw, &id)?;
+    let ann = p.publish(&id).await.map_err(p2p_error)?;
+    let a = ann.value();
+    Ok(Json(Published {
+        conversation: a.conversation.to_string(),
+        seq: a.seq.to_string(),
+        owner: a.owner.to_string(),
+        published_at_ms: a.published_at_ms,
+    }))
+}
+
+/// What to fetch.
+#[derive(Deserialize, ToSchema)]
+pub struct FetchRequest {
+    /// Conversation id (64 hex characters).
+    pub conversation: String,
+    /// Fetch from this DID only (default: the owner, then any provider).
+    pub from: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/fetch", request_body = FetchRequest, responses((status = 200, description = "what was fetched"), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)), security(("bearer" = [])))]
+async fn fetch(
+    State(gw): State<Arc<Gateway>>,
+    body: Result<Json<FetchRequest>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Json<crate::p2p::FetchOutcome>> {
+    let Json(req) = body.map_err(json_rejection)?;
+    let p = p2p(&gw)?;
+    let id = parse_conv(&req.conversation)?;
+    let from = req
+        .from
+        .as_deref()
+        .map(|d| d.parse::<vivim_identity::Did>())
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(Json(p.fetch(&id, from.as_ref()).await.map_err(p2p_error)?))
+}
+
+#[utoipa::path(get, path = "/api/v1/dids/{did}", params(("did" = String, Path, description = "a did:key")), responses((status = 200, description = "the DID's signed peer record, verified"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn resolve_did(
+    State(gw): State<Arc<Gateway>>,
+    Path(did): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let did: vivim_identity::Did = did
+        .parse()
+        .map_err(|e: vivim_identity::DidError| ApiError::bad_request(e.to_string()))?;
+    let p = p2p(&gw)?;
+    let rec = p.resolve(&did).await.map_err(p2p_error)?;
+    let r = rec.value();
+    Ok(Json(serde_json::json!({
+        "did": did.to_string(),
+        "peer_id": ids::peer_id(&did.public_key()).to_string(),
+        "endpoint_id": ids::endpoint_id(&did.public_key()).to_string(),
+        "x25519": did.key_agreement_id(),
+        "libp2p_addrs": r.libp2p_addrs,
+        "iroh_addrs": r.iroh_addrs,
+        "relay_url": r.relay_url,
+        "issued_at_ms": r.issued_at_ms,
+        "expires_at_ms": r.expires_at_ms,
+        "document": did.document(),
+    })))
+}
+
+#[utoipa::path(get, path = "/api/admin/peers", responses((status = 200, description = "connected peers with DID, addresses, latency")), security(("bearer" = [])))]
+async fn peers(State(gw): State<Arc<Gateway>>) -> ApiResult<Json<Vec<crate::net::PeerInfo>>> {
+    Ok(Json(p2p(&gw)?.net.peers().await))
+}
+
+#[utoipa::path(get, path = "/api/admin/network", responses((status = 200, description = "DHT size, gossip topics, bytes in/out, iroh endpoint")), security(("bearer" = [])))]
+async fn network(State(gw): State<Arc<Gateway>>) -> ApiResult<Json<serde_json::Value>> {
+    let p = p2p(&gw)?;
+    let info = p.net.info().await.map_err(|e| internal(e))?;
+    Ok(Json(serde_json::json!({
+        "libp2p": info,
+        "bootstrap_addrs": p.bootstrap_addrs().await.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        "iroh": {
+            "endpoint_id": p.endpoint.id().to_string(),
+            "addrs": p.iroh_addrs().iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        },
+        "fetched": p.stats.fetched.load(Ordering::Relaxed),
+        "rejected": p.stats.rejected.load(Ordering::Relaxed),
+        "pinned": p.stats.pinned.load(Ordering::Relaxed),
+    })))
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "VIVIM node gateway", description = "The local REST surface of a VIVIM node. Authenticate with `Authorization: Bearer <token>` (see `vivim token`)."),
-    paths(identity, list_conversations, get_conversation, delete_conversation, export_conversation, get_acu, capture, search, import_source, import_upload, status, metrics),
-    components(schemas(IdentityView, ConversationView, MessageView, ConversationDetail, ConversationPage, Captured, Capture, HitView, SearchResults, ImportSource, ImportResult, Status, ErrorBody, ErrorDetail)),
+    paths(identity, list_conversations, get_conversation, delete_conversation, export_conversation, get_acu, capture, search, import_source, import_upload, status, metrics, publish, fetch, resolve_did, peers, network),
+    components(schemas(Published, FetchRequest, IdentityView, ConversationView, MessageView, ConversationDetail, ConversationPage, Captured, Capture, HitView, SearchResults, ImportSource, ImportResult, Status, ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth),
 )]
 struct ApiDoc;

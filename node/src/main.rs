@@ -13,6 +13,7 @@ use vivim_node::{
     ids,
     import::Format,
     node::{ImportProgress, Node},
+    p2p::{P2p, P2pConfig},
 };
 
 /// mimalloc: the import pipeline allocates heavily across threads; glibc's malloc spent a fifth
@@ -55,11 +56,35 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run the node: the local gateway (and, later, the peer-to-peer network).
-    Up {
-        /// Gateway address (default from vivim.toml: 127.0.0.1:7777). Port 0 picks a free port.
-        #[arg(long, value_name = "ADDR")]
-        gateway: Option<std::net::SocketAddr>,
+    /// Run the node: the local gateway and the peer-to-peer network.
+    Up(UpArgs),
+    /// Run a community relay/bootstrap node: DHT server, libp2p relay, and pinning of the
+    /// public content announced by the nodes that use it. Same flags as `up`.
+    Relay(UpArgs),
+    /// Make a conversation public: announce it in the DHT and serve it to peers.
+    Publish {
+        /// Conversation id or prefix.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch a public conversation from the network, verified, into this node.
+    Fetch {
+        /// Conversation id (64 hex characters).
+        id: String,
+        /// Fetch from this DID (default: the owner, then any node that pinned it).
+        #[arg(long, value_name = "DID")]
+        from: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Connected peers: DID, addresses, latency.
+    Peers {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the gateway's bearer token.
     Token,
@@ -115,14 +140,43 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum DidCommand {
-    /// Print the DID document of any did:key (Ed25519).
+    /// Print the DID document of any did:key (Ed25519); with --network, also where its node
+    /// is, from the DHT (needs a running node).
     Resolve {
         /// The DID, e.g. did:key:z6Mk…
         did: String,
+        /// Look the DID's node up in the DHT.
+        #[arg(long)]
+        network: bool,
         /// Print JSON (the DID document itself).
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Args, Debug, Clone)]
+struct UpArgs {
+    /// Gateway address (default from vivim.toml: 127.0.0.1:7777). Port 0 picks a free port.
+    #[arg(long, value_name = "ADDR")]
+    gateway: Option<std::net::SocketAddr>,
+    /// libp2p listen multiaddr (repeatable; default /ip4/0.0.0.0/tcp/0 and …/udp/0/quic-v1).
+    #[arg(long, value_name = "MULTIADDR")]
+    listen: Vec<String>,
+    /// Bootstrap peer, e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW… (repeatable).
+    #[arg(long, value_name = "MULTIADDR")]
+    bootstrap: Vec<String>,
+    /// Where the iroh endpoint binds (default 0.0.0.0:0).
+    #[arg(long, value_name = "ADDR")]
+    iroh_bind: Option<String>,
+    /// iroh relay URL (repeatable; default none: direct connections only).
+    #[arg(long, value_name = "URL")]
+    relay_url: Vec<String>,
+    /// Do not look for peers on the local network.
+    #[arg(long)]
+    no_mdns: bool,
+    /// Run the gateway only, without libp2p and iroh.
+    #[arg(long)]
+    no_network: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -226,25 +280,51 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-async fn up(
-    dir: DataDir,
-    pass: Option<Vec<u8>>,
-    gateway_addr: Option<std::net::SocketAddr>,
-) -> Result<()> {
+async fn up(dir: DataDir, pass: Option<Vec<u8>>, args: UpArgs, relay: bool) -> Result<()> {
     let node = Node::open(dir.clone(), pass.as_deref(), true).await?;
-    let addr = gateway_addr.unwrap_or(node.config.gateway.listen);
+    let addr = args.gateway.unwrap_or(node.config.gateway.listen);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on {addr} (is another node running? use --gateway 127.0.0.1:0)")
     })?;
     let bound = listener.local_addr()?;
+    let mut p2p = None;
+    if !args.no_network && (node.config.network.enabled || relay) {
+        let mut net = node.config.network.clone();
+        if !args.listen.is_empty() {
+            net.listen = args.listen.clone();
+        }
+        net.bootstrap.extend(args.bootstrap.iter().cloned());
+        if let Some(b) = &args.iroh_bind {
+            net.iroh_bind = b.clone();
+        }
+        if !args.relay_url.is_empty() {
+            net.relay_urls = args.relay_url.clone();
+        }
+        if args.no_mdns {
+            net.mdns = false;
+        }
+        let mut cfg = P2pConfig::from_config(&net)?;
+        cfg.net.relay_server = relay;
+        cfg.pin_announced = relay;
+        p2p = Some(P2p::start(node.clone(), cfg).await?);
+    }
     vivim_node::datadir::write_atomic(
         &dir.gateway_addr_path(),
         bound.to_string().as_bytes(),
         0o600,
     )?;
-    println!("VIVIM node up");
+    println!("VIVIM {} up", if relay { "relay node" } else { "node" });
     println!("  did:      {}", node.key.did());
     println!("  gateway:  http://{bound}  (token: `vivim token`)");
+    if let Some(p) = &p2p {
+        println!("  peer id:  {}", p.peer_id());
+        for a in p.bootstrap_addrs().await {
+            println!("  libp2p:   {a}");
+        }
+        for a in p.iroh_addrs() {
+            println!("  iroh:     {a}");
+        }
+    }
     println!("  data dir: {}", dir.root().display());
     tracing::info!(%bound, "gateway listening");
     let served = gateway::serve(node.clone(), listener, shutdown_signal()).await;
@@ -294,7 +374,80 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Up { gateway } => up(dir()?, passphrase(g)?, gateway).await?,
+        Command::Up(args) => up(dir()?, passphrase(g)?, args, false).await?,
+        Command::Relay(args) => up(dir()?, passphrase(g)?, args, true).await?,
+        Command::Publish { id, json } => {
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let v = client
+                .api_post(
+                    &format!("/api/v1/conversations/{id}/publish"),
+                    &serde_json::json!({}),
+                )
+                .await;
+            client.close().await?;
+            let v = v?;
+            if json {
+                println!("{v}");
+            } else {
+                println!(
+                    "published {} (version {})",
+                    v["conversation"].as_str().unwrap_or_default(),
+                    v["seq"].as_str().unwrap_or_default()
+                );
+            }
+        }
+        Command::Fetch { id, from, json } => {
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let mut body = serde_json::json!({ "conversation": id });
+            if let Some(f) = from {
+                body["from"] = f.into();
+            }
+            let v = client.api_post("/api/v1/fetch", &body).await;
+            client.close().await?;
+            let v = v?;
+            if json {
+                println!("{v}");
+            } else {
+                println!(
+                    "fetched {} by {}: {} messages from {} in {:.2}s{}",
+                    v["conversation"].as_str().unwrap_or_default(),
+                    v["owner"].as_str().unwrap_or_default(),
+                    v["acus"],
+                    v["source"].as_str().unwrap_or_default(),
+                    v["seconds"].as_f64().unwrap_or_default(),
+                    if v["new"].as_bool() == Some(false) {
+                        " (already here)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        Command::Peers { json } => {
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let v = client.api_get("/api/admin/peers").await;
+            client.close().await?;
+            let v = v?;
+            if json {
+                println!("{v}");
+            } else {
+                let list = v.as_array().cloned().unwrap_or_default();
+                if list.is_empty() {
+                    println!("no peers connected");
+                }
+                for p in list {
+                    println!(
+                        "{}  {}  {}",
+                        p["peer_id"].as_str().unwrap_or_default(),
+                        p["did"].as_str().unwrap_or("-"),
+                        p["rtt_ms"]
+                            .as_f64()
+                            .map(|r| format!("{r:.2} ms"))
+                            .unwrap_or_else(|| "-".into())
+                    );
+                }
+            }
+        }
         Command::Token => {
             let dir = dir()?;
             if !dir.is_initialized() {
@@ -330,13 +483,37 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Did {
-            command: DidCommand::Resolve { did, json },
+            command: DidCommand::Resolve { did, network, json },
         } => {
             let did: Did = did
                 .trim()
                 .parse()
                 .with_context(|| format!("cannot resolve {:?}", did.trim()))?;
-            if json {
+            if network {
+                let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+                let v = client.api_get(&format!("/api/v1/dids/{did}")).await;
+                client.close().await?;
+                let v = v?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&v)?);
+                } else {
+                    println!("did:          {did}");
+                    println!(
+                        "peer id:      {}",
+                        v["peer_id"].as_str().unwrap_or_default()
+                    );
+                    println!(
+                        "endpoint id:  {}",
+                        v["endpoint_id"].as_str().unwrap_or_default()
+                    );
+                    for a in v["libp2p_addrs"].as_array().into_iter().flatten() {
+                        println!("libp2p:       {}", a.as_str().unwrap_or_default());
+                    }
+                    for a in v["iroh_addrs"].as_array().into_iter().flatten() {
+                        println!("iroh:         {}", a.as_str().unwrap_or_default());
+                    }
+                }
+            } else if json {
                 println!("{}", serde_json::to_string_pretty(&did.document())?);
             } else {
                 println!("did:          {did}");

@@ -203,6 +203,8 @@ pub struct Node {
     pub counters: Counters,
     /// Bumped on every change to stored conversations (response caches key on it).
     pub generation: AtomicU64,
+    /// The peer-to-peer side, once started (`vivim up`).
+    pub p2p: std::sync::OnceLock<Arc<crate::p2p::P2p>>,
     started: Instant,
 }
 
@@ -249,6 +251,7 @@ impl Node {
             events,
             counters: Counters::default(),
             generation: AtomicU64::new(0),
+            p2p: std::sync::OnceLock::new(),
             started: Instant::now(),
         };
         let dirty = node.dir.root().join(INDEX_DIRTY).exists();
@@ -646,8 +649,11 @@ impl Node {
         Ok(outcome == PutOutcome::Added)
     }
 
-    /// Flushes everything and stops the blob store.
+    /// Flushes everything and stops the network and the blob store.
     pub async fn shutdown(&self) -> Result<(), NodeError> {
+        if let Some(p) = self.p2p.get() {
+            p.shutdown().await;
+        }
         self.index.commit()?;
         self.store.shutdown().await?;
         Ok(())

@@ -104,6 +104,32 @@ pub struct P2pConfig {
 }
 
 impl P2pConfig {
+    /// From the node's configuration.
+    pub fn from_config(c: &crate::config::NetworkConfig) -> Result<Self, P2pError> {
+        let bad = |what: &str, v: &str, e: &dyn std::fmt::Display| {
+            P2pError::NotFound(format!("invalid {what} {v:?}: {e}"))
+        };
+        let addrs = |list: &[String], what: &str| -> Result<Vec<Multiaddr>, P2pError> {
+            list.iter()
+                .map(|a| a.parse::<Multiaddr>().map_err(|e| bad(what, a, &e)))
+                .collect()
+        };
+        Ok(P2pConfig {
+            net: NetConfig {
+                listen: addrs(&c.listen, "listen address")?,
+                bootstrap: addrs(&c.bootstrap, "bootstrap address")?,
+                mdns: c.mdns,
+                ..NetConfig::default()
+            },
+            iroh_bind: c
+                .iroh_bind
+                .parse()
+                .map_err(|e| bad("iroh bind address", &c.iroh_bind, &e))?,
+            relay_urls: c.relay_urls.clone(),
+            pin_announced: false,
+        })
+    }
+
     /// Loopback only, relays disabled: tests and benchmarks.
     pub fn loopback() -> Self {
         P2pConfig {
@@ -191,6 +217,7 @@ impl P2p {
             stats: P2pStats::default(),
             pin: cfg.pin_announced,
         });
+        let _ = p2p.node.p2p.set(p2p.clone());
         p2p.net.subscribe(ANNOUNCE_TOPIC).await?;
         p2p.net.subscribe(&user_topic(&p2p.node.key.did())).await?;
         if let Err(e) = p2p.publish_peer_record().await {

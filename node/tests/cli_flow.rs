@@ -334,7 +334,7 @@ impl NodeProcess {
         let stdout = logs.join("up.stdout");
         let stderr = logs.join("up.stderr");
         let child = command(dir)
-            .args(["up", "--gateway", "127.0.0.1:0"])
+            .args(["up", "--gateway", "127.0.0.1:0", "--no-network"])
             .stdout(std::fs::File::create(&stdout).unwrap())
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()

@@ -24,7 +24,7 @@ fn start(dir: &Path) -> (Node, String) {
     let addr_file = dir.join("gateway.addr");
     let _ = std::fs::remove_file(&addr_file);
     let child = Command::new(env!("CARGO_BIN_EXE_vivim"))
-        .args(["up", "--gateway", "127.0.0.1:0"])
+        .args(["up", "--gateway", "127.0.0.1:0", "--no-network"])
         .env("VIVIM_DATA_DIR", dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -1,0 +1,192 @@
+//! The peer-to-peer flow as separate `vivim` processes on 127.0.0.1, as a newcomer runs it:
+//! a relay node, two users who bootstrap through it, publish → resolve → fetch by DID, and a
+//! fetch from the relay's pin once the author has gone offline.
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn vivim(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vivim"))
+        .args(args)
+        .env("VIVIM_DATA_DIR", dir)
+        .output()
+        .unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "vivim failed: {}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_str(&ok(o)).unwrap()
+}
+
+/// Starts `vivim up|relay` on loopback only and waits for its gateway.
+fn start(dir: &Path, cmd: &str, bootstrap: Option<&str>) -> (Proc, String) {
+    let _ = std::fs::remove_file(dir.join("gateway.addr"));
+    let mut args = vec![
+        cmd,
+        "--gateway",
+        "127.0.0.1:0",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--iroh-bind",
+        "127.0.0.1:0",
+        "--no-mdns",
+    ];
+    if let Some(b) = bootstrap {
+        args.extend(["--bootstrap", b]);
+    }
+    let child = Command::new(env!("CARGO_BIN_EXE_vivim"))
+        .args(&args)
+        .env("VIVIM_DATA_DIR", dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let p = Proc(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(a) = std::fs::read_to_string(dir.join("gateway.addr"))
+            && !a.trim().is_empty()
+        {
+            return (p, format!("http://{}", a.trim()));
+        }
+        assert!(Instant::now() < deadline, "{cmd} did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn get(base: &str, dir: &Path, path: &str) -> serde_json::Value {
+    let token = std::fs::read_to_string(dir.join("token")).unwrap();
+    let out = Command::new("curl")
+        .args(["-s", "--noproxy", "*", "-H"])
+        .arg(format!("Authorization: Bearer {}", token.trim()))
+        .arg(format!("{base}{path}"))
+        .output();
+    match out {
+        Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).unwrap_or_default(),
+        _ => serde_json::Value::Null,
+    }
+}
+
+fn retry(what: &str, mut f: impl FnMut() -> Option<Output>) -> Output {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(o) = f() {
+            return o;
+        }
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn relay_publish_resolve_fetch_and_pin_between_processes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = |n: &str| -> PathBuf { tmp.path().join(n) };
+    for n in ["relay", "alice", "carol", "bob"] {
+        ok(&vivim(&d(n), &["init"]));
+    }
+    let (_relay, relay_gw) = start(&d("relay"), "relay", None);
+    let net = get(&relay_gw, &d("relay"), "/api/admin/network");
+    let boot = net["bootstrap_addrs"][0].as_str().unwrap().to_string();
+    assert!(
+        boot.starts_with("/ip4/127.0.0.1/tcp/") && boot.contains("/p2p/12D3KooW"),
+        "{boot}"
+    );
+
+    let (alice, _) = start(&d("alice"), "up", Some(&boot));
+    let (_carol, _) = start(&d("carol"), "up", Some(&boot));
+    let (_bob, _) = start(&d("bob"), "up", Some(&boot));
+
+    // Alice imports and publishes.
+    let export = tmp.path().join("conversations.json");
+    vivim_node::testdata::write_chatgpt_export(
+        std::fs::File::create(&export).unwrap(),
+        1,
+        8,
+        20,
+        5,
+    )
+    .unwrap();
+    ok(&vivim(&d("alice"), &["import", export.to_str().unwrap()]));
+    let list = json(&vivim(&d("alice"), &["conversations", "list", "--json"]));
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    let alice_did = json(&vivim(&d("alice"), &["id", "--json"]))["did"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::thread::sleep(Duration::from_millis(800)); // gossip subscriptions settle
+    let published = json(&vivim(&d("alice"), &["publish", &id[..10], "--json"]));
+    assert_eq!(published["conversation"], id.as_str());
+
+    // Carol finds Alice by her DID alone, and fetches.
+    let found = retry("carol resolves alice", || {
+        let o = vivim(
+            &d("carol"),
+            &["did", "resolve", &alice_did, "--network", "--json"],
+        );
+        o.status.success().then_some(o)
+    });
+    let rec = json(&found);
+    assert!(!rec["iroh_addrs"].as_array().unwrap().is_empty(), "{rec}");
+    let fetched = retry("carol fetches", || {
+        let o = vivim(&d("carol"), &["fetch", &id, "--from", &alice_did, "--json"]);
+        o.status.success().then_some(o)
+    });
+    let f = json(&fetched);
+    assert_eq!(f["acus"], 8);
+    assert_eq!(f["owner"], alice_did.as_str());
+    let carol_list = json(&vivim(&d("carol"), &["conversations", "list", "--json"]));
+    assert_eq!(carol_list[0]["id"], id.as_str());
+    assert_eq!(carol_list[0]["owner"], alice_did.as_str());
+    let peers = json(&vivim(&d("carol"), &["peers", "--json"]));
+    assert!(!peers.as_array().unwrap().is_empty());
+
+    // The relay pinned it; Alice leaves; Bob still gets it, from the relay.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(&relay_gw, &d("relay"), "/api/admin/network")["pinned"]
+        .as_u64()
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(Instant::now() < deadline, "the relay did not pin");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(alice);
+    let from_pin = retry("bob fetches from the pin", || {
+        let o = vivim(&d("bob"), &["fetch", &id, "--json"]);
+        o.status.success().then_some(o)
+    });
+    let b = json(&from_pin);
+    assert_eq!(b["owner"], alice_did.as_str());
+    let relay_did = json(&vivim(&d("relay"), &["id", "--json"]))["did"].clone();
+    assert_eq!(b["source"], relay_did);
+
+    // Without a running node, network commands say what to do.
+    let lonely = d("lonely");
+    ok(&vivim(&lonely, &["init"]));
+    let o = vivim(&lonely, &["fetch", &id]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("vivim up"));
+}
