@@ -1166,7 +1166,7 @@ async fn peers(State(gw): State<Arc<Gateway>>) -> ApiResult<Json<Vec<crate::net:
 #[utoipa::path(get, path = "/api/admin/network", responses((status = 200, description = "DHT size, gossip topics, bytes in/out, iroh endpoint")), security(("bearer" = [])))]
 async fn network(State(gw): State<Arc<Gateway>>) -> ApiResult<Json<serde_json::Value>> {
     let p = p2p(&gw)?;
-    let info = p.net.info().await.map_err(|e| internal(e))?;
+    let info = p.net.info().await.map_err(internal)?;
     Ok(Json(serde_json::json!({
         "libp2p": info,
         "bootstrap_addrs": p.bootstrap_addrs().await.iter().map(|a| a.to_string()).collect::<Vec<_>>(),

@@ -174,6 +174,10 @@ struct Behaviour {
 }
 
 type Reply<T> = oneshot::Sender<Result<T, NetError>>;
+/// Values found so far for a pending DHT lookup, and where to send them.
+type PendingGet = (Vec<Vec<u8>>, Reply<Vec<Vec<u8>>>);
+/// Providers found so far for a pending lookup, and where to send them.
+type PendingProviders = (HashSet<PeerId>, Reply<HashSet<PeerId>>);
 
 enum Command {
     Dial(Multiaddr, Reply<()>),
@@ -256,11 +260,16 @@ impl Net {
                     gossipsub::MessageAuthenticity::Signed(key.clone()),
                     gossip_cfg,
                 )?;
+                // Peer scoring as libp2p ships it, except that peers on this machine are not
+                // "colocated": the colocation penalty (a Sybil defence) would otherwise graylist
+                // every peer of a node that talks to ten others on loopback.
+                let mut score = gossipsub::PeerScoreParams::default();
+                score.ip_colocation_factor_whitelist.extend([
+                    std::net::IpAddr::from([127, 0, 0, 1]),
+                    std::net::Ipv6Addr::LOCALHOST.into(),
+                ]);
                 gossipsub
-                    .with_peer_score(
-                        gossipsub::PeerScoreParams::default(),
-                        gossipsub::PeerScoreThresholds::default(),
-                    )
+                    .with_peer_score(score, gossipsub::PeerScoreThresholds::default())
                     .map_err(|e| e.to_string())?;
                 let mdns = if cfg.mdns {
                     Some(mdns::tokio::Behaviour::new(mdns::Config::default(), local)?)
@@ -419,9 +428,9 @@ struct EventLoop {
     rx: mpsc::Receiver<Command>,
     events: broadcast::Sender<NetEvent>,
     pending_put: HashMap<kad::QueryId, Reply<()>>,
-    pending_get: HashMap<kad::QueryId, (Vec<Vec<u8>>, Reply<Vec<Vec<u8>>>)>,
+    pending_get: HashMap<kad::QueryId, PendingGet>,
     pending_provide: HashMap<kad::QueryId, Reply<()>>,
-    pending_providers: HashMap<kad::QueryId, (HashSet<PeerId>, Reply<HashSet<PeerId>>)>,
+    pending_providers: HashMap<kad::QueryId, PendingProviders>,
     pending_dial: HashMap<PeerId, Vec<Reply<()>>>,
     rtt: HashMap<PeerId, Duration>,
     listen: Arc<Mutex<Vec<Multiaddr>>>,
@@ -597,13 +606,11 @@ impl EventLoop {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established,
+                num_established: 0,
                 ..
             } => {
-                if num_established == 0 {
-                    self.rtt.remove(&peer_id);
-                    let _ = self.events.send(NetEvent::PeerDown(peer_id));
-                }
+                self.rtt.remove(&peer_id);
+                let _ = self.events.send(NetEvent::PeerDown(peer_id));
             }
             SwarmEvent::OutgoingConnectionError {
                 peer_id: Some(peer_id),

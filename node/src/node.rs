@@ -631,16 +631,31 @@ impl Node {
 
     /// Stores a conversation fetched from a peer (already verified), indexes it, and tells
     /// subscribers. Returns whether it was new here.
-    pub async fn store_fetched(&self, new: &NewConversation) -> Result<bool, NodeError> {
-        let outcome = self.store.put_conversation(new).await?;
-        let m = new.manifest.value();
-        match outcome {
-            PutOutcome::Unchanged => return Ok(false),
-            PutOutcome::Added => self.index.add_new(docs_for(m, &new.acus))?,
-            PutOutcome::Updated => self.index.add(docs_for(m, &new.acus))?,
+    pub async fn store_fetched(self: &Arc<Self>, new: NewConversation) -> Result<bool, NodeError> {
+        let outcome = self.store.put_conversation(&new).await?;
+        if outcome == PutOutcome::Unchanged {
+            return Ok(false);
         }
-        self.index.commit()?;
         self.changed();
+        let m = new.manifest.value().clone();
+        // Stored and durable: answer now, and index in the background (the index is derived
+        // data; a crash before the commit leaves it dirty and it is rebuilt on the next start).
+        self.mark_index_dirty();
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let docs = docs_for(&m, &new.acus);
+            let r = if outcome == PutOutcome::Added {
+                me.index.add_new(docs)
+            } else {
+                me.index.add(docs)
+            };
+            if let Err(e) = r.and_then(|()| me.index.commit()) {
+                tracing::warn!("indexing a fetched conversation: {e}");
+            } else {
+                let _ = std::fs::remove_file(me.dir.root().join(INDEX_DIRTY));
+            }
+        });
+        let m = new.manifest.value();
         let _ = self.events.send(Event::ConversationImported {
             id: m.id.to_string(),
             title: m.title.clone(),

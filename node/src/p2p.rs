@@ -205,7 +205,7 @@ impl P2p {
             .bind()
             .await
             .map_err(|e| P2pError::Iroh(e.to_string()))?;
-        let blobs = BlobsProtocol::new(node.store.blobs(), None);
+        let blobs = ServeBlobs(BlobsProtocol::new(node.store.blobs(), None));
         let router = Router::builder(endpoint.clone())
             .accept(iroh_blobs::ALPN, blobs)
             .spawn();
@@ -525,20 +525,31 @@ impl P2p {
                 "the manifest names another conversation or owner",
             ));
         }
-        let mut acus = Vec::with_capacity(rest.len());
-        for h in rest {
-            let acu = Signed::<Acu>::decode(&get(*h).await?).map_err(|e| reject(a, e))?;
-            if acu.value().conversation != a.conversation {
-                return Err(reject(
-                    a,
-                    format!("ACU {h} belongs to another conversation"),
-                ));
-            }
-            acus.push(acu);
-        }
+        // Read the ACUs back concurrently, then verify them on both cores.
+        let raw: Vec<bytes::Bytes> = {
+            use futures::StreamExt;
+            futures::stream::iter(rest.iter().copied())
+                .map(|h| async move {
+                    store
+                        .blobs()
+                        .get_bytes(iroh_blobs::Hash::from(h.0))
+                        .await
+                        .map_err(|e| P2pError::Iroh(e.to_string()))
+                })
+                .buffered(64)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<Result<_, _>>()?
+        };
+        let conv = a.conversation;
+        let acus = tokio::task::spawn_blocking(move || verify_acus(raw, conv))
+            .await
+            .map_err(|e| P2pError::Iroh(format!("verifier: {e}")))?
+            .map_err(|why| reject(a, why))?;
         let n = acus.len();
         let new = NewConversation { manifest, acus };
-        let outcome = self.node.store_fetched(&new).await?;
+        let outcome = self.node.store_fetched(new).await?;
         self.stats.fetched.fetch_add(1, Ordering::Relaxed);
         Ok(FetchOutcome {
             conversation: a.conversation,
@@ -588,6 +599,47 @@ impl P2p {
     /// Our libp2p peer id.
     pub fn peer_id(&self) -> PeerId {
         self.net.peer_id
+    }
+}
+
+/// Decodes and verifies ACUs (signature, canonical form, limits) on two threads; every one must
+/// belong to `conv`.
+fn verify_acus(raw: Vec<bytes::Bytes>, conv: ConvId) -> Result<Vec<Signed<Acu>>, String> {
+    let check = |chunk: &[bytes::Bytes]| -> Result<Vec<Signed<Acu>>, String> {
+        chunk
+            .iter()
+            .map(|b| {
+                let acu = Signed::<Acu>::decode(b).map_err(|e| e.to_string())?;
+                if acu.value().conversation != conv {
+                    return Err(format!("ACU {} belongs to another conversation", acu.id()));
+                }
+                Ok(acu)
+            })
+            .collect()
+    };
+    let mid = raw.len() / 2;
+    let (left, right) = raw.split_at(mid);
+    let (l, r) = std::thread::scope(|s| {
+        let h = s.spawn(|| check(left));
+        let r = check(right);
+        (h.join(), r)
+    });
+    let mut out = l.map_err(|_| "verifier thread panicked".to_string())??;
+    out.extend(r?);
+    Ok(out)
+}
+
+/// Serves the node's blob store without owning it: iroh-blobs' own handler shuts the store down
+/// when the router stops, but the store belongs to the node and outlives the network.
+#[derive(Debug, Clone)]
+struct ServeBlobs(BlobsProtocol);
+
+impl iroh::protocol::ProtocolHandler for ServeBlobs {
+    async fn accept(
+        &self,
+        conn: iroh::endpoint::Connection,
+    ) -> Result<(), iroh::protocol::AcceptError> {
+        self.0.accept(conn).await
     }
 }
 

@@ -292,3 +292,43 @@ async fn tampered_and_forged_content_is_rejected() {
     }
     assert_eq!(c.node.store.conversation_count(), 0);
 }
+
+/// Sixteen nodes on one machine all receive a gossip message (loopback peers must not be
+/// scored as a colocated Sybil swarm).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gossip_reaches_all_sixteen_nodes_on_loopback() {
+    let first = peer(&[], false).await;
+    let boot = first.p2p.bootstrap_addrs().await;
+    let mut peers = vec![first];
+    for _ in 1..16 {
+        peers.push(peer(&boot, false).await);
+    }
+    for p in &peers {
+        p.p2p.net.subscribe("vivim/test/1").await.unwrap();
+    }
+    let mut rxs: Vec<_> = peers.iter().map(|p| p.p2p.net.events()).collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    peers[5]
+        .p2p
+        .net
+        .publish("vivim/test/1", b"hello, everyone".to_vec())
+        .await
+        .unwrap();
+    for (i, rx) in rxs.iter_mut().enumerate() {
+        if i == 5 {
+            continue;
+        }
+        let got = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                if let Ok(vivim_node::net::NetEvent::Gossip { topic, data, .. }) = rx.recv().await
+                    && topic == "vivim/test/1"
+                {
+                    return data;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("node {i} never got the message"));
+        assert_eq!(got, b"hello, everyone");
+    }
+}
