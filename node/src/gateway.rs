@@ -1171,6 +1171,8 @@ async fn network(State(gw): State<Arc<Gateway>>) -> ApiResult<Json<serde_json::V
         "libp2p": info,
         "bootstrap_addrs": p.bootstrap_addrs().await.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         "iroh": {
+            "relay_server": p.relay_url().map(|u| u.to_string()),
+            "home_relay": p.endpoint.addr().relay_urls().next().map(|u| u.to_string()),
             "endpoint_id": p.endpoint.id().to_string(),
             "addrs": p.iroh_addrs().iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         },

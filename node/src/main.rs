@@ -177,6 +177,9 @@ struct UpArgs {
     /// Run the gateway only, without libp2p and iroh.
     #[arg(long)]
     no_network: bool,
+    /// `vivim relay` only: where its iroh relay listens (plain HTTP; default 0.0.0.0:3340).
+    #[arg(long, value_name = "ADDR")]
+    iroh_relay_bind: Option<std::net::SocketAddr>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -306,6 +309,12 @@ async fn up(dir: DataDir, pass: Option<Vec<u8>>, args: UpArgs, relay: bool) -> R
         let mut cfg = P2pConfig::from_config(&net)?;
         cfg.net.relay_server = relay;
         cfg.pin_announced = relay;
+        if relay {
+            cfg.iroh_relay_bind = Some(
+                args.iroh_relay_bind
+                    .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 3340))),
+            );
+        }
         p2p = Some(P2p::start(node.clone(), cfg).await?);
     }
     vivim_node::datadir::write_atomic(
@@ -323,6 +332,9 @@ async fn up(dir: DataDir, pass: Option<Vec<u8>>, args: UpArgs, relay: bool) -> R
         }
         for a in p.iroh_addrs() {
             println!("  iroh:     {a}");
+        }
+        if let Some(u) = p.relay_url() {
+            println!("  iroh relay: {u}  (others: --relay-url {u})");
         }
     }
     println!("  data dir: {}", dir.root().display());

@@ -101,6 +101,8 @@ pub struct P2pConfig {
     pub relay_urls: Vec<String>,
     /// Relay mode: pin public content announced on the network.
     pub pin_announced: bool,
+    /// Relay mode: run an iroh relay (plain HTTP; put TLS in front for the internet) here.
+    pub iroh_relay_bind: Option<SocketAddr>,
 }
 
 impl P2pConfig {
@@ -127,6 +129,7 @@ impl P2pConfig {
                 .map_err(|e| bad("iroh bind address", &c.iroh_bind, &e))?,
             relay_urls: c.relay_urls.clone(),
             pin_announced: false,
+            iroh_relay_bind: None,
         })
     }
 
@@ -137,6 +140,7 @@ impl P2pConfig {
             iroh_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             relay_urls: Vec::new(),
             pin_announced: false,
+            iroh_relay_bind: None,
         }
     }
 }
@@ -163,6 +167,8 @@ pub struct P2p {
     /// Counters.
     pub stats: P2pStats,
     pin: bool,
+    relay: tokio::sync::Mutex<Option<iroh_relay::server::Server>>,
+    relay_url: Option<iroh::RelayUrl>,
 }
 
 impl std::fmt::Debug for P2p {
@@ -185,6 +191,29 @@ impl P2p {
     /// starts pinning announced content.
     pub async fn start(node: Arc<Node>, cfg: P2pConfig) -> Result<Arc<P2p>, P2pError> {
         let net = Net::start(&node.key, cfg.net.clone()).await?;
+        let relay = match cfg.iroh_relay_bind {
+            None => None,
+            Some(addr) => {
+                let mut sc = iroh_relay::server::ServerConfig::default();
+                sc.relay = Some(iroh_relay::server::RelayConfig::new(addr));
+                Some(
+                    iroh_relay::server::Server::spawn(sc)
+                        .await
+                        .map_err(|e| P2pError::Iroh(format!("starting the iroh relay: {e}")))?,
+                )
+            }
+        };
+        // The URL other nodes on this machine can use; for the internet, give them the public
+        // name of this host (behind TLS) instead.
+        let relay_url = relay
+            .as_ref()
+            .and_then(|r| r.http_addr())
+            .and_then(|mut a| {
+                if a.ip().is_unspecified() {
+                    a.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                format!("http://{a}").parse::<iroh::RelayUrl>().ok()
+            });
         let relay_mode = if cfg.relay_urls.is_empty() {
             RelayMode::Disabled
         } else {
@@ -216,6 +245,8 @@ impl P2p {
             router,
             stats: P2pStats::default(),
             pin: cfg.pin_announced,
+            relay: tokio::sync::Mutex::new(relay),
+            relay_url,
         });
         let _ = p2p.node.p2p.set(p2p.clone());
         p2p.net.subscribe(ANNOUNCE_TOPIC).await?;
@@ -420,6 +451,14 @@ impl P2p {
                 addr = addr.with_ip_addr(s);
             }
         }
+        if let Some(u) = rec
+            .value()
+            .relay_url
+            .as_deref()
+            .and_then(|u| u.parse().ok())
+        {
+            addr = addr.with_relay_url(u);
+        }
         Ok(addr)
     }
 
@@ -589,8 +628,16 @@ impl P2p {
         }
     }
 
-    /// Stops iroh and libp2p.
+    /// The URL of the iroh relay this node runs (relay mode).
+    pub fn relay_url(&self) -> Option<&iroh::RelayUrl> {
+        self.relay_url.as_ref()
+    }
+
+    /// Stops iroh and libp2p (and the iroh relay, in relay mode).
     pub async fn shutdown(&self) {
+        if let Some(r) = self.relay.lock().await.take() {
+            let _ = r.shutdown().await;
+        }
         let _ = self.router.shutdown().await;
         self.endpoint.close().await;
         self.net.shutdown().await;

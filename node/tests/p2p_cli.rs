@@ -56,6 +56,9 @@ fn start(dir: &Path, cmd: &str, bootstrap: Option<&str>) -> (Proc, String) {
     if let Some(b) = bootstrap {
         args.extend(["--bootstrap", b]);
     }
+    if cmd == "relay" {
+        args.extend(["--iroh-relay-bind", "127.0.0.1:0"]);
+    }
     let child = Command::new(env!("CARGO_BIN_EXE_vivim"))
         .args(&args)
         .env("VIVIM_DATA_DIR", dir)
@@ -110,6 +113,13 @@ fn relay_publish_resolve_fetch_and_pin_between_processes() {
     let (_relay, relay_gw) = start(&d("relay"), "relay", None);
     let net = get(&relay_gw, &d("relay"), "/api/admin/network");
     let boot = net["bootstrap_addrs"][0].as_str().unwrap().to_string();
+    assert!(
+        net["iroh"]["relay_server"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:"),
+        "{net}"
+    );
     assert!(
         boot.starts_with("/ip4/127.0.0.1/tcp/") && boot.contains("/p2p/12D3KooW"),
         "{boot}"

@@ -332,3 +332,74 @@ async fn gossip_reaches_all_sixteen_nodes_on_loopback() {
         assert_eq!(got, b"hello, everyone");
     }
 }
+
+/// Relay mode runs an iroh relay; nodes that use it can reach each other through it with no
+/// direct address at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_mode_runs_an_iroh_relay_that_carries_connections() {
+    let tmp = tempfile::tempdir().unwrap();
+    let relay_node = Node::open(DataDir::at(tmp.path().join("r")), None, true)
+        .await
+        .unwrap();
+    let mut cfg = P2pConfig::loopback();
+    cfg.net.relay_server = true;
+    cfg.pin_announced = true;
+    cfg.iroh_relay_bind = Some("127.0.0.1:0".parse().unwrap());
+    let relay = P2p::start(relay_node, cfg).await.unwrap();
+    let url = relay.relay_url().unwrap().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let boot = relay.bootstrap_addrs().await;
+
+    let with_relay = |name: &'static str| {
+        let boot = boot.clone();
+        let url = url.clone();
+        let dir = tmp.path().join(name);
+        async move {
+            let node = Node::open(DataDir::at(dir), None, true).await.unwrap();
+            let mut cfg = P2pConfig::loopback();
+            cfg.net.bootstrap = boot;
+            cfg.relay_urls = vec![url];
+            (node.clone(), P2p::start(node, cfg).await.unwrap())
+        }
+    };
+    let (a_node, a) = with_relay("a").await;
+    let (_c_node, c) = with_relay("c").await;
+    // A gets the relay as its home relay.
+    let home = eventually("A connects to its home relay", || {
+        let a = a.clone();
+        async move { a.endpoint.addr().relay_urls().next().map(|u| u.to_string()) }
+    })
+    .await;
+    assert_eq!(home.trim_end_matches('/'), url.trim_end_matches('/'));
+    // C dials A by endpoint id and relay URL only: the relay carries the connection.
+    let only_relay = iroh::EndpointAddr::new(a.endpoint.id()).with_relay_url(home.parse().unwrap());
+    let conn = tokio::time::timeout(
+        Duration::from_secs(15),
+        c.endpoint.connect(only_relay, iroh_blobs::ALPN),
+    )
+    .await
+    .expect("connecting through the relay timed out")
+    .unwrap();
+    assert_eq!(conn.remote_id(), a.endpoint.id());
+    // A's published peer record names the relay.
+    let rec = eventually("A's record names its relay", || {
+        let a = a.clone();
+        async move {
+            a.publish_peer_record()
+                .await
+                .ok()
+                .filter(|r| r.value().relay_url.is_some())
+        }
+    })
+    .await;
+    assert_eq!(
+        rec.value()
+            .relay_url
+            .as_deref()
+            .unwrap()
+            .trim_end_matches('/'),
+        url.trim_end_matches('/')
+    );
+    drop(a_node);
+    relay.shutdown().await;
+}
