@@ -346,17 +346,21 @@ impl P2p {
         Ok(signed)
     }
 
-    /// Finds `did`'s current peer record in the DHT, verified against the DID.
-    pub async fn resolve(&self, did: &Did) -> Result<Signed<PeerRecord>, P2pError> {
-        let values = self.net.get_records(did_key(did)).await?;
-        let now = now_ms();
-        let mut best: Option<Signed<PeerRecord>> = None;
+    /// Decodes DHT values as signed records, keeps those `accept` allows, and returns the one
+    /// with the greatest `time`. Everything that fails is counted as rejected.
+    fn newest<T: vivim_protocol::Record>(
+        &self,
+        values: Vec<Vec<u8>>,
+        accept: impl Fn(&T) -> bool,
+        time: impl Fn(&T) -> u64,
+    ) -> Option<Signed<T>> {
+        let mut best: Option<Signed<T>> = None;
         for v in values {
-            match Signed::<PeerRecord>::decode(&v) {
-                Ok(r) if r.value().key == did.public_key() && r.value().expires_at_ms > now => {
+            match Signed::<T>::decode(&v) {
+                Ok(r) if accept(r.value()) => {
                     if best
                         .as_ref()
-                        .is_none_or(|b| b.value().issued_at_ms < r.value().issued_at_ms)
+                        .is_none_or(|b| time(b.value()) < time(r.value()))
                     {
                         best = Some(r);
                     }
@@ -365,12 +369,24 @@ impl P2p {
                     self.stats.rejected.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => {
-                    tracing::debug!("dropping a bad peer record for {did}: {e}");
+                    tracing::debug!("dropping a bad {}: {e}", T::KIND);
                     self.stats.rejected.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
-        best.ok_or_else(|| P2pError::NotFound(format!("no valid peer record for {did}")))
+        best
+    }
+
+    /// Finds `did`'s current peer record in the DHT, verified against the DID.
+    pub async fn resolve(&self, did: &Did) -> Result<Signed<PeerRecord>, P2pError> {
+        let values = self.net.get_records(did_key(did)).await?;
+        let now = now_ms();
+        self.newest(
+            values,
+            |r: &PeerRecord| r.key == did.public_key() && r.expires_at_ms > now,
+            |r| r.issued_at_ms,
+        )
+        .ok_or_else(|| P2pError::NotFound(format!("no valid peer record for {did}")))
     }
 
     /// Makes a conversation public: writes it to the blob store, puts the signed announcement
@@ -421,26 +437,35 @@ impl P2p {
         Ok(signed)
     }
 
-    /// The newest valid announcement of a conversation in the DHT.
-    pub async fn announcement(&self, id: &ConvId) -> Result<Signed<Announce>, P2pError> {
+    /// The newest valid announcement of a conversation in the DHT. Conversation ids are not
+    /// bound to keys, so anyone can announce any id: when this node already holds the
+    /// conversation only its owner's announcements count, and otherwise those of `prefer`
+    /// (the DID the user asked for) win over everyone else's.
+    pub async fn announcement(
+        &self,
+        id: &ConvId,
+        prefer: Option<&Did>,
+    ) -> Result<Signed<Announce>, P2pError> {
         let values = self.net.get_records(conv_key(id)).await?;
-        let mut best: Option<Signed<Announce>> = None;
-        for v in values {
-            match Signed::<Announce>::decode(&v) {
-                Ok(a) if a.value().conversation == *id => {
-                    if best
-                        .as_ref()
-                        .is_none_or(|b| b.value().published_at_ms < a.value().published_at_ms)
-                    {
-                        best = Some(a);
-                    }
-                }
-                _ => {
-                    self.stats.rejected.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
-        best.ok_or_else(|| P2pError::NotFound(format!("no announcement of conversation {id}")))
+        let stored_owner = self
+            .node
+            .store
+            .row(id)
+            .map_err(NodeError::from)?
+            .map(|r| r.manifest.owner);
+        let by = |owner: Option<vivim_identity::PublicKey>| {
+            self.newest(
+                values.clone(),
+                |a: &Announce| a.conversation == *id && owner.is_none_or(|o| a.owner == o),
+                |a| a.published_at_ms,
+            )
+        };
+        let found = match (stored_owner, prefer) {
+            (Some(owner), _) => by(Some(owner)),
+            (None, Some(d)) => by(Some(d.public_key())).or_else(|| by(None)),
+            (None, None) => by(None),
+        };
+        found.ok_or_else(|| P2pError::NotFound(format!("no announcement of conversation {id}")))
     }
 
     async fn endpoint_of(&self, did: &Did) -> Result<EndpointAddr, P2pError> {
@@ -465,7 +490,7 @@ impl P2p {
     /// Fetches a public conversation: its announcement from the DHT, then its bytes from
     /// `from` (a DID) or from any provider, verified, then stored with its original owner.
     pub async fn fetch(&self, id: &ConvId, from: Option<&Did>) -> Result<FetchOutcome, P2pError> {
-        let ann = self.announcement(id).await?;
+        let ann = self.announcement(id, from).await?;
         let a = ann.value().clone();
         if let Some(from) = from
             && a.owner != from.public_key()

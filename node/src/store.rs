@@ -421,6 +421,14 @@ impl Store {
         let m = new.manifest.value();
         let id = m.id;
         let old = self.row(&id)?;
+        if let Some(o) = &old
+            && o.manifest.owner != m.owner
+        {
+            return Err(StoreError::Invalid(format!(
+                "conversation {id} belongs to {}; a version signed by {} cannot replace it",
+                o.manifest.owner, m.owner
+            )));
+        }
         let mut ids: Vec<Hash> = new.acus.iter().map(|a| a.id()).collect();
         let mut kept: Vec<(Hash, Vec<u8>)> = Vec::new();
         let mut remove_slots = Vec::new();

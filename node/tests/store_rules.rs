@@ -180,3 +180,42 @@ async fn rate_limit_answers_429_in_json_and_405_is_json() {
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["error"]["code"], "method_not_allowed");
 }
+
+#[tokio::test]
+async fn a_conversation_cannot_be_replaced_by_another_owner() {
+    use vivim_identity::Keypair;
+    use vivim_node::{import::ImportedConversation, ingest, store::NewConversation};
+    let tmp = tempfile::tempdir().unwrap();
+    let node = Node::open(DataDir::at(tmp.path()), None, true)
+        .await
+        .unwrap();
+    let export = tmp.path().join("c.json");
+    write_chatgpt_export(std::fs::File::create(&export).unwrap(), 1, 3, 5, 1).unwrap();
+    node.import_path(&export, Format::Auto, None).await.unwrap();
+    let row = node.store.list(None, 1).unwrap().rows.remove(0);
+
+    // Mallory builds a conversation under the same id, signed by her.
+    let mallory = Keypair::from_seed(&[66; 32]);
+    let conv = ImportedConversation {
+        provider: "chatgpt".into(),
+        source_id: "whatever".into(),
+        title: "hijack".into(),
+        source_url: None,
+        created_at_ms: 1,
+        updated_at_ms: u64::MAX / 2,
+        model: None,
+        messages: Vec::new(),
+        head: None,
+    };
+    let (built, _) = ingest::build(&conv, &mallory).unwrap();
+    let mut m = built.manifest.value().clone();
+    m.id = row.manifest.id;
+    m.sig = None;
+    let forged = NewConversation {
+        manifest: vivim_protocol::Signed::sign(m, &mallory).unwrap(),
+        acus: Vec::new(),
+    };
+    let err = node.store.put_conversation(&forged).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    assert_eq!(node.store.row(&row.manifest.id).unwrap().unwrap(), row);
+}
