@@ -6,8 +6,9 @@
 //! - `/vivim/conv/<id>` → the owner's signed [`Announce`] (latest version = hash sequence), and
 //!   provider records of every node that serves that version (the owner, relays that pinned it).
 //! - Bytes move with iroh-blobs: the hash sequence `[manifest, acu_1 … acu_n]` in one request,
-//!   BLAKE3-verified while streaming; then every manifest and ACU signature is checked before
-//!   anything is stored. A conversation that fails any check is dropped whole and counted.
+//!   each blob BLAKE3-verified while streaming and its signature checked on another thread as
+//!   soon as it is complete; nothing is stored until all of it verified. A conversation that
+//!   fails any check is dropped whole and counted.
 
 use std::{
     net::SocketAddr,
@@ -19,11 +20,11 @@ use std::{
 };
 
 use iroh::{EndpointAddr, RelayMode, endpoint::presets, protocol::Router};
-use iroh_blobs::{BlobsProtocol, HashAndFormat};
+use iroh_blobs::BlobsProtocol;
 use libp2p::{Multiaddr, PeerId};
 use serde::Serialize;
 use vivim_identity::Did;
-use vivim_protocol::{Acu, Announce, ConvId, Hash, Manifest, PeerRecord, Signed, parse_hash_seq};
+use vivim_protocol::{Acu, Announce, ConvId, Manifest, PeerRecord, Signed, parse_hash_seq};
 
 use crate::{
     ids,
@@ -531,20 +532,14 @@ impl P2p {
         })
     }
 
+    /// Streams the announced hash sequence from `src` with iroh-blobs' get state machine —
+    /// every blob BLAKE3-verified as it arrives — while another thread checks each manifest and
+    /// ACU signature as soon as its blob is complete; then stores the whole conversation or
+    /// nothing. The bytes go to the record store only (relays and publishers write them to
+    /// the blob store when they serve them).
     async fn fetch_from(&self, a: &Announce, src: &Did) -> Result<FetchOutcome, P2pError> {
+        use iroh_blobs::get::fsm;
         let addr = self.endpoint_of(src).await?;
-        let store = self.node.store.blobs();
-        let content = HashAndFormat::hash_seq(iroh_blobs::Hash::from(a.seq.0));
-        // Keep what arrives from the collector until it is verified and stored.
-        let batch = store
-            .blobs()
-            .batch()
-            .await
-            .map_err(|e| P2pError::Iroh(e.to_string()))?;
-        let _protect = batch
-            .temp_tag(content)
-            .await
-            .map_err(|e| P2pError::Iroh(e.to_string()))?;
         let conn = tokio::time::timeout(
             CONNECT_TIMEOUT,
             self.endpoint.connect(addr, iroh_blobs::ALPN),
@@ -553,64 +548,86 @@ impl P2p {
         .map_err(|_| P2pError::Iroh(format!("connecting to {src}: timed out")))?
         .map_err(|e| P2pError::Iroh(format!("connecting to {src}: {e}")))?;
         let started = std::time::Instant::now();
-        let stats = store
-            .remote()
-            .fetch(conn, content)
+        let dl = |e: &dyn std::fmt::Display| P2pError::Iroh(format!("download from {src}: {e}"));
+        let request = iroh_blobs::protocol::GetRequest::all(iroh_blobs::Hash::from(a.seq.0));
+        let connected = fsm::start(conn, request, Default::default())
+            .next()
             .await
-            .map_err(|e| P2pError::Iroh(format!("download: {e}")))?;
-        let bytes_read = stats.total_bytes_read();
-        let seq_bytes = store
-            .blobs()
-            .get_bytes(iroh_blobs::Hash::from(a.seq.0))
-            .await
-            .map_err(|e| P2pError::Iroh(e.to_string()))?;
+            .map_err(|e| dl(&e))?;
+        let fsm::ConnectedNext::StartRoot(root) = connected.next().await.map_err(|e| dl(&e))?
+        else {
+            return Err(reject(a, "the provider did not send the sequence"));
+        };
+        let (content, size) = root.next().next().await.map_err(|e| dl(&e))?;
+        if size > (vivim_protocol::limits::MAX_SEQ_ITEMS * 32) as u64 {
+            return Err(reject(
+                a,
+                format!("a sequence of {size} bytes is over the limit"),
+            ));
+        }
+        let (mut curr, seq_bytes) = content.concatenate_into_vec().await.map_err(|e| dl(&e))?;
         let children = parse_hash_seq(&seq_bytes).map_err(|e| reject(a, e))?;
-        let (first, rest) = children
-            .split_first()
-            .ok_or_else(|| reject(a, "empty hash sequence"))?;
-        if *first != a.manifest {
+        if children.first() != Some(&a.manifest) {
             return Err(reject(
                 a,
                 "the sequence does not start with the announced manifest",
             ));
         }
-        let get = |h: Hash| async move {
-            store
-                .blobs()
-                .get_bytes(iroh_blobs::Hash::from(h.0))
-                .await
-                .map_err(|e| P2pError::Iroh(e.to_string()))
-        };
-        let manifest = Signed::<Manifest>::decode(&get(*first).await?).map_err(|e| reject(a, e))?;
-        let m = manifest.value();
-        if m.id != a.conversation || m.owner != a.owner {
-            return Err(reject(
-                a,
-                "the manifest names another conversation or owner",
-            ));
-        }
-        // Read the ACUs back concurrently, then verify them on both cores.
-        let raw: Vec<bytes::Bytes> = {
-            use futures::StreamExt;
-            futures::stream::iter(rest.iter().copied())
-                .map(|h| async move {
-                    store
-                        .blobs()
-                        .get_bytes(iroh_blobs::Hash::from(h.0))
+        // Verify on another thread while the next blobs arrive.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
+        let ann = a.clone();
+        let verifier = tokio::task::spawn_blocking(move || verify_stream(&mut rx, &ann));
+        let mut got = 0usize;
+        let mut verifier_quit = false;
+        let closing = loop {
+            match curr.next() {
+                fsm::EndBlobNext::MoreChildren(more) => {
+                    let Some(h) = children.get(got) else {
+                        break more.finish();
+                    };
+                    let (content, size) = more
+                        .next(iroh_blobs::Hash::from(h.0))
+                        .next()
                         .await
-                        .map_err(|e| P2pError::Iroh(e.to_string()))
-                })
-                .buffered(64)
-                .collect::<Vec<_>>()
-                .await
-                .into_iter()
-                .collect::<Result<_, _>>()?
+                        .map_err(|e| dl(&e))?;
+                    let max = if got == 0 {
+                        vivim_protocol::limits::MAX_MANIFEST_BYTES
+                    } else {
+                        vivim_protocol::limits::MAX_ACU_BYTES
+                    };
+                    if size > max as u64 {
+                        return Err(reject(
+                            a,
+                            format!("blob {h} of {size} bytes is over the limit"),
+                        ));
+                    }
+                    let (next, bytes) = content.concatenate_into_vec().await.map_err(|e| dl(&e))?;
+                    if tx.send(bytes).await.is_err() {
+                        verifier_quit = true;
+                        break next_closing(next);
+                    }
+                    got += 1;
+                    curr = next;
+                }
+                fsm::EndBlobNext::Closing(c) => break c,
+            }
         };
-        let conv = a.conversation;
-        let acus = tokio::task::spawn_blocking(move || verify_acus(raw, conv))
+        drop(tx);
+        let verified = verifier
             .await
             .map_err(|e| P2pError::Iroh(format!("verifier: {e}")))?
             .map_err(|why| reject(a, why))?;
+        if verifier_quit {
+            return Err(reject(a, "verification stopped early"));
+        }
+        let stats = closing.next().await.map_err(|e| dl(&e))?;
+        if got != children.len() {
+            return Err(P2pError::Iroh(format!(
+                "download from {src}: {got} of {} blobs arrived",
+                children.len()
+            )));
+        }
+        let (manifest, acus) = verified;
         let n = acus.len();
         let new = NewConversation { manifest, acus };
         let outcome = self.node.store_fetched(new).await?;
@@ -620,7 +637,7 @@ impl P2p {
             owner: a.owner.did(),
             source: *src,
             acus: n,
-            bytes: bytes_read,
+            bytes: stats.total_bytes_read(),
             seconds: started.elapsed().as_secs_f64(),
             new: outcome,
         })
@@ -674,31 +691,37 @@ impl P2p {
     }
 }
 
-/// Decodes and verifies ACUs (signature, canonical form, limits) on two threads; every one must
-/// belong to `conv`.
-fn verify_acus(raw: Vec<bytes::Bytes>, conv: ConvId) -> Result<Vec<Signed<Acu>>, String> {
-    let check = |chunk: &[bytes::Bytes]| -> Result<Vec<Signed<Acu>>, String> {
-        chunk
-            .iter()
-            .map(|b| {
-                let acu = Signed::<Acu>::decode(b).map_err(|e| e.to_string())?;
-                if acu.value().conversation != conv {
-                    return Err(format!("ACU {} belongs to another conversation", acu.id()));
-                }
-                Ok(acu)
-            })
-            .collect()
-    };
-    let mid = raw.len() / 2;
-    let (left, right) = raw.split_at(mid);
-    let (l, r) = std::thread::scope(|s| {
-        let h = s.spawn(|| check(left));
-        let r = check(right);
-        (h.join(), r)
-    });
-    let mut out = l.map_err(|_| "verifier thread panicked".to_string())??;
-    out.extend(r?);
-    Ok(out)
+/// Drains the rest of a response after the verifier gave up, so the connection closes
+/// cleanly.
+fn next_closing(end: iroh_blobs::get::fsm::AtEndBlob) -> iroh_blobs::get::fsm::AtClosing {
+    match end.next() {
+        iroh_blobs::get::fsm::EndBlobNext::MoreChildren(more) => more.finish(),
+        iroh_blobs::get::fsm::EndBlobNext::Closing(c) => c,
+    }
+}
+
+/// Checks blobs as they arrive: the first is the announced conversation's manifest, signed by
+/// its owner; every other is an ACU of that conversation with a valid signature. Stops at the
+/// first failure.
+fn verify_stream(
+    rx: &mut tokio::sync::mpsc::Receiver<Vec<u8>>,
+    a: &Announce,
+) -> Result<(Signed<Manifest>, Vec<Signed<Acu>>), String> {
+    let first = rx.blocking_recv().ok_or("the manifest never arrived")?;
+    let manifest = Signed::<Manifest>::decode(&first).map_err(|e| e.to_string())?;
+    let m = manifest.value();
+    if m.id != a.conversation || m.owner != a.owner {
+        return Err("the manifest names another conversation or owner".into());
+    }
+    let mut acus = Vec::new();
+    while let Some(bytes) = rx.blocking_recv() {
+        let acu = Signed::<Acu>::decode(&bytes).map_err(|e| e.to_string())?;
+        if acu.value().conversation != a.conversation {
+            return Err(format!("ACU {} belongs to another conversation", acu.id()));
+        }
+        acus.push(acu);
+    }
+    Ok((manifest, acus))
 }
 
 /// Serves the node's blob store without owning it: iroh-blobs' own handler shuts the store down
