@@ -219,3 +219,73 @@ async fn a_conversation_cannot_be_replaced_by_another_owner() {
     assert!(matches!(err, StoreError::Invalid(_)), "{err}");
     assert_eq!(node.store.row(&row.manifest.id).unwrap().unwrap(), row);
 }
+
+#[tokio::test]
+async fn network_routes_say_when_the_network_is_off_and_refuse_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = Node::open(DataDir::at(tmp.path()), None, true)
+        .await
+        .unwrap();
+    let token = node.dir.token().unwrap();
+    let app = gateway::router(node, token.clone());
+    let call = |method: Method, uri: &str, body: &str| {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let cases = [
+        (
+            Method::GET,
+            "/api/admin/peers",
+            "",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "network_off",
+        ),
+        (
+            Method::GET,
+            "/api/admin/network",
+            "",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "network_off",
+        ),
+        (
+            Method::GET,
+            "/api/v1/dids/did:web:example.com",
+            "",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            Method::GET,
+            "/api/v1/dids/not-a-did",
+            "",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            Method::POST,
+            "/api/v1/fetch",
+            r#"{"conversation":"abc"}"#,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "network_off",
+        ),
+        (
+            Method::POST,
+            "/api/v1/fetch",
+            "{not json",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+    ];
+    for (method, uri, body, status, code) in cases {
+        let r = app.clone().oneshot(call(method, uri, body)).await.unwrap();
+        assert_eq!(r.status(), status, "{uri}");
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["error"]["code"], code, "{uri}: {v}");
+    }
+}
