@@ -170,6 +170,7 @@ pub struct P2p {
     pin: bool,
     relay: tokio::sync::Mutex<Option<iroh_relay::server::Server>>,
     relay_url: Option<iroh::RelayUrl>,
+    last_record_ms: AtomicU64,
 }
 
 impl std::fmt::Debug for P2p {
@@ -246,6 +247,7 @@ impl P2p {
             router,
             stats: P2pStats::default(),
             pin: cfg.pin_announced,
+            last_record_ms: AtomicU64::new(0),
             relay: tokio::sync::Mutex::new(relay),
             relay_url,
         });
@@ -281,9 +283,15 @@ impl P2p {
                             tokio::spawn(async move { p.pin_announcement(&data).await });
                         }
                         Ok(NetEvent::PeerUp(_)) => {
-                            // A new neighbour: make sure the DHT can find us through it.
-                            let p = p.clone();
-                            tokio::spawn(async move { let _ = p.publish_peer_record().await; });
+                            // A new neighbour: make sure the DHT can find us through it — at
+                            // most every few seconds, however many peers arrive.
+                            let now = now_ms();
+                            let last = p.last_record_ms.load(Ordering::Relaxed);
+                            if now.saturating_sub(last) >= 5_000 {
+                                p.last_record_ms.store(now, Ordering::Relaxed);
+                                let p = p.clone();
+                                tokio::spawn(async move { let _ = p.publish_peer_record().await; });
+                            }
                         }
                         Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                         Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
