@@ -276,12 +276,16 @@ impl Node {
             self.index.add_new(docs_for(&row.manifest, &acus))?;
         }
         self.index.commit()?;
-        let _ = std::fs::remove_file(self.dir.root().join(INDEX_DIRTY));
+        self.clear_index_dirty();
         Ok(n)
     }
 
     fn mark_index_dirty(&self) {
         let _ = std::fs::write(self.dir.root().join(INDEX_DIRTY), b"1");
+    }
+
+    fn clear_index_dirty(&self) {
+        let _ = std::fs::remove_file(self.dir.root().join(INDEX_DIRTY));
     }
 
     /// Seconds since start.
@@ -442,7 +446,7 @@ impl Node {
         if let Some(e) = store_err {
             return Err(e);
         }
-        let _ = std::fs::remove_file(self.dir.root().join(INDEX_DIRTY));
+        self.clear_index_dirty();
         let format = match parsed {
             Ok(f) => f,
             Err(e) => {
@@ -502,7 +506,6 @@ impl Node {
         if found {
             self.index.delete_conversation(id)?;
             self.index.commit()?;
-            self.store.flush().await?;
             self.changed();
             let _ = self
                 .events
@@ -619,7 +622,6 @@ impl Node {
         self.index.delete_conversation(&id)?;
         self.index.add_new(docs_for(manifest.value(), &new.acus))?;
         self.index.commit()?;
-        self.store.flush().await?;
         self.changed();
         self.counters.captures.fetch_add(1, Ordering::Relaxed);
         let _ = self.events.send(Event::AcuAdded {
@@ -652,7 +654,7 @@ impl Node {
             if let Err(e) = r.and_then(|()| me.index.commit()) {
                 tracing::warn!("indexing a fetched conversation: {e}");
             } else {
-                let _ = std::fs::remove_file(me.dir.root().join(INDEX_DIRTY));
+                me.clear_index_dirty();
             }
         });
         let m = new.manifest.value();

@@ -319,12 +319,6 @@ impl Store {
         &self.blobs
     }
 
-    /// Makes every write so far durable. (Every write transaction is already durable when it
-    /// commits; this is kept for callers that want to say so.)
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        Ok(())
-    }
-
     /// Stops the blob store.
     pub async fn shutdown(&self) -> Result<(), StoreError> {
         self.blobs.shutdown().await.map_err(blob_err)?;
