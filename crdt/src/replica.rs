@@ -1,0 +1,225 @@
+//! One replica of one document: apply updates, compute diffs, write through typed helpers.
+
+use std::{collections::HashMap, panic::AssertUnwindSafe, sync::Arc};
+
+use yrs::{
+    Any, Doc, Map, MapRef, Options, Out, ReadTxn, StateVector, Transact, Update,
+    updates::{decoder::Decode, encoder::Encode},
+};
+
+use crate::{DocId, DocKind};
+
+/// Largest single update accepted (a PWA write, a gossip update, a catch-up state).
+pub const MAX_UPDATE_BYTES: usize = 8 * 1024 * 1024;
+/// Largest encoded state a document may grow to before writes are refused.
+pub const MAX_DOC_BYTES: usize = 16 * 1024 * 1024;
+
+/// Why an update or a write was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CrdtError {
+    /// The bytes are larger than [`MAX_UPDATE_BYTES`].
+    #[error("update of {0} bytes is over the {MAX_UPDATE_BYTES}-byte limit")]
+    TooLarge(usize),
+    /// The bytes are not a Yjs v1 update or state vector.
+    #[error("not a Yjs v1 update: {0}")]
+    Decode(String),
+    /// yrs could not integrate the update.
+    #[error("applying the update: {0}")]
+    Apply(String),
+    /// A value could not be represented.
+    #[error("value: {0}")]
+    Value(String),
+}
+
+/// A replica of one document.
+pub struct Replica {
+    id: DocId,
+    doc: Doc,
+    maps: HashMap<&'static str, MapRef>,
+}
+
+impl std::fmt::Debug for Replica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replica").field("id", &self.id).finish()
+    }
+}
+
+/// The root maps of each kind of document.
+pub(crate) fn roots(kind: DocKind) -> &'static [&'static str] {
+    match kind {
+        DocKind::Graph => &[
+            "profile",
+            "follows",
+            "friends",
+            "blocks",
+            "approvals",
+            "joins",
+        ],
+        DocKind::Circle => &["meta", "members", "policy"],
+        DocKind::Group | DocKind::Team => &["meta", "members"],
+    }
+}
+
+impl Replica {
+    /// An empty replica with a random yrs client id (every device and every session writes
+    /// under its own client id, as Yjs expects).
+    pub fn new(id: DocId) -> Replica {
+        Self::build(id, Doc::new())
+    }
+
+    /// An empty replica writing under `client_id` (its low 53 bits; tests and benchmarks).
+    pub fn with_client_id(id: DocId, client_id: u64) -> Replica {
+        Self::build(
+            id,
+            Doc::with_options(Options::with_client_id(yrs::block::ClientID::new(
+                client_id & ((1 << 53) - 1),
+            ))),
+        )
+    }
+
+    fn build(id: DocId, doc: Doc) -> Replica {
+        let maps = roots(id.kind())
+            .iter()
+            .map(|name| (*name, doc.get_or_insert_map(*name)))
+            .collect();
+        Replica { id, doc, maps }
+    }
+
+    /// The document's id.
+    pub fn id(&self) -> &DocId {
+        &self.id
+    }
+
+    /// The yrs document (for the y-websocket endpoint).
+    pub fn doc(&self) -> &Doc {
+        &self.doc
+    }
+
+    /// Applies an update (or a full state). Idempotent and order-independent; parts that
+    /// depend on missing updates wait inside yrs until those arrive.
+    pub fn apply(&self, update: &[u8]) -> Result<(), CrdtError> {
+        if update.len() > MAX_UPDATE_BYTES {
+            return Err(CrdtError::TooLarge(update.len()));
+        }
+        // yrs decoders have panicked on hostile bytes in the past; a panic here must not take
+        // the node down.
+        let decoded = std::panic::catch_unwind(|| Update::decode_v1(update))
+            .map_err(|_| CrdtError::Decode("malformed update".into()))?
+            .map_err(|e| CrdtError::Decode(e.to_string()))?;
+        let mut txn = self.doc.transact_mut();
+        std::panic::catch_unwind(AssertUnwindSafe(|| txn.apply_update(decoded)))
+            .map_err(|_| CrdtError::Apply("malformed update".into()))?
+            .map_err(|e| CrdtError::Apply(e.to_string()))
+    }
+
+    /// The encoded state vector (what this replica has seen).
+    pub fn state_vector(&self) -> Vec<u8> {
+        self.doc.transact().state_vector().encode_v1()
+    }
+
+    /// What a replica with state vector `sv` is missing, as one update.
+    pub fn diff(&self, sv: &[u8]) -> Result<Vec<u8>, CrdtError> {
+        if sv.len() > MAX_UPDATE_BYTES {
+            return Err(CrdtError::TooLarge(sv.len()));
+        }
+        let sv = StateVector::decode_v1(sv).map_err(|e| CrdtError::Decode(e.to_string()))?;
+        Ok(self.doc.transact().encode_diff_v1(&sv))
+    }
+
+    /// The whole state as one update.
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default())
+    }
+
+    /// Runs `f` in one transaction and returns the update it made, or `None` when it changed
+    /// nothing.
+    pub fn write<F>(&self, f: F) -> Option<Vec<u8>>
+    where
+        F: FnOnce(&mut Writer<'_, '_>),
+    {
+        let mut txn = self.doc.transact_mut();
+        let mut w = Writer {
+            txn: &mut txn,
+            maps: &self.maps,
+            changed: false,
+        };
+        f(&mut w);
+        let changed = w.changed;
+        let update = txn.encode_update_v1();
+        drop(txn);
+        changed.then_some(update)
+    }
+
+    /// Reads the entry `key` of root map `map`.
+    pub fn get(&self, map: &str, key: &str) -> Option<Any> {
+        let m = self.maps.get(map)?;
+        match m.get(&self.doc.transact(), key)? {
+            Out::Any(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Every entry of root map `map`, sorted by key.
+    pub fn entries(&self, map: &str) -> Vec<(String, Any)> {
+        let Some(m) = self.maps.get(map) else {
+            return Vec::new();
+        };
+        let txn = self.doc.transact();
+        let mut out: Vec<(String, Any)> = m
+            .iter(&txn)
+            .filter_map(|(k, v)| match v {
+                Out::Any(a) => Some((k.to_string(), a)),
+                _ => None,
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}
+
+/// Writes inside one transaction (see [`Replica::write`]).
+pub struct Writer<'a, 'doc> {
+    txn: &'a mut yrs::TransactionMut<'doc>,
+    maps: &'a HashMap<&'static str, MapRef>,
+    changed: bool,
+}
+
+impl Writer<'_, '_> {
+    /// Sets `key` of root map `map` to `value` (unchanged values are not rewritten).
+    pub fn put(&mut self, map: &str, key: &str, value: Any) {
+        let Some(m) = self.maps.get(map) else { return };
+        if let Some(Out::Any(old)) = m.get(self.txn, key)
+            && old == value
+        {
+            return;
+        }
+        m.insert(self.txn, key, value);
+        self.changed = true;
+    }
+
+    /// Removes `key` from root map `map`.
+    pub fn remove(&mut self, map: &str, key: &str) {
+        if let Some(m) = self.maps.get(map)
+            && m.remove(self.txn, key).is_some()
+        {
+            self.changed = true;
+        }
+    }
+}
+
+/// Builds an `Any` object from fields.
+pub fn object<const N: usize>(fields: [(&str, Any); N]) -> Any {
+    let map: HashMap<String, Any> = fields
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    Any::Map(Arc::new(map))
+}
+
+/// A millisecond time as an `Any` number.
+pub fn ms(t: u64) -> Any {
+    Any::Number(yrs::any::Number::Int(i64::try_from(t).unwrap_or(i64::MAX)))
+}
