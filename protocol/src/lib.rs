@@ -25,6 +25,7 @@
 mod acu;
 mod codec;
 mod conversation;
+mod doc;
 mod envelope;
 mod hash;
 pub mod limits;
@@ -36,6 +37,7 @@ mod sharing;
 pub use acu::{Acu, Body, Kind, Role};
 pub use codec::{DecodeError, EncodeError, Record, Signed, decode_unsigned, encode_unsigned};
 pub use conversation::{ConvId, Manifest, hash_seq_bytes, parse_hash_seq};
+pub use doc::{DocUpdate, DocUpdateKind, MAX_DOC_UPDATE_BYTES};
 pub use envelope::{Envelope, FreshnessError};
 pub use hash::{Hash, ParseHashError};
 pub use memory::{Consolidation, Memory, MemoryType};

@@ -426,3 +426,36 @@ fn peer_records_and_announcements_round_trip_and_reject_forgery() {
     big.title = "x".repeat(limits::MAX_SHORT_STRING + 1);
     assert!(Signed::sign(big, &kp).is_err());
 }
+
+#[test]
+fn doc_updates_round_trip_and_only_their_writer_signs_them() {
+    use vivim_protocol::{DocUpdate, DocUpdateKind};
+    let kp = key(1);
+    let up = DocUpdate {
+        v: 1,
+        doc: format!("circle.{}.abc", &kp.did().to_string()["did:key:".len()..]),
+        writer: kp.public(),
+        seq: 7,
+        kind: DocUpdateKind::Update,
+        update: vec![1, 2, 3],
+        issued_at_ms: 9,
+        sig: None,
+    };
+    round_trip(up.clone(), &kp);
+    let signed = Signed::sign(up.clone(), &kp).unwrap();
+    // The writer field names the signer: claiming another writer breaks the signature.
+    let mut claimed = signed.value().clone();
+    claimed.writer = key(2).public();
+    let mut bytes = Vec::new();
+    ciborium::into_writer(&claimed, &mut bytes).unwrap();
+    assert!(matches!(
+        Signed::<DocUpdate>::decode(&bytes),
+        Err(DecodeError::BadSignature { .. })
+    ));
+    // Update number 0 does not exist.
+    let mut zero = up;
+    zero.seq = 0;
+    assert!(Signed::sign(zero.clone(), &kp).is_err());
+    zero.kind = DocUpdateKind::State;
+    assert!(Signed::sign(zero, &kp).is_ok());
+}
