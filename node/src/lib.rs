@@ -16,8 +16,10 @@
 pub mod client;
 pub mod config;
 pub mod datadir;
+pub mod docsync;
 pub mod export;
 pub mod gateway;
+pub mod graph;
 pub mod ids;
 pub mod import;
 pub mod ingest;
@@ -25,5 +27,6 @@ pub mod net;
 pub mod node;
 pub mod p2p;
 pub mod search;
+pub mod social;
 pub mod store;
 pub mod testdata;

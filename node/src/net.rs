@@ -18,7 +18,7 @@ use std::{
 use futures::StreamExt;
 use libp2p::{
     Multiaddr, PeerId, StreamProtocol, autonat, dcutr, gossipsub, identify, kad, mdns, noise, ping,
-    relay,
+    relay, request_response,
     swarm::{NetworkBehaviour, SwarmEvent, behaviour::toggle::Toggle},
     tcp, yamux,
 };
@@ -32,6 +32,14 @@ use crate::ids;
 pub const KAD_PROTOCOL: &str = "/vivim/kad/1.0.0";
 /// Largest gossip message (libp2p frame) we send or accept.
 pub const MAX_GOSSIP_BYTES: usize = 64 * 1024;
+/// The request-response protocol of document catch-up and invitations.
+pub const DOC_PROTOCOL: &str = "/vivim/doc/1.0.0";
+/// Largest request on [`DOC_PROTOCOL`].
+pub const MAX_REQUEST_BYTES: u64 = 64 * 1024;
+/// Largest answer on [`DOC_PROTOCOL`].
+pub const MAX_RESPONSE_BYTES: u64 = 17 * 1024 * 1024;
+
+type Bytes = serde_bytes::ByteBuf;
 
 /// Why a network operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +62,9 @@ pub enum NetError {
     /// Gossip failed.
     #[error("gossip: {0}")]
     Gossip(String),
+    /// A request to a peer failed.
+    #[error("request: {0}")]
+    Request(String),
     /// The event loop has stopped.
     #[error("the network is shut down")]
     Closed,
@@ -120,6 +131,22 @@ pub enum NetEvent {
         /// The peer that forwarded it.
         via: PeerId,
     },
+    /// A peer asks something on [`DOC_PROTOCOL`]; answer with [`Net::respond`].
+    Request {
+        /// Who asks.
+        peer: PeerId,
+        /// Answer to this id.
+        id: u64,
+        /// The request.
+        data: Vec<u8>,
+    },
+    /// A peer subscribed to a gossip topic.
+    Subscribed {
+        /// Who.
+        peer: PeerId,
+        /// Which topic.
+        topic: String,
+    },
     /// A connection to a peer opened.
     PeerUp(PeerId),
     /// The last connection to a peer closed.
@@ -171,6 +198,7 @@ struct Behaviour {
     relay_server: Toggle<relay::Behaviour>,
     dcutr: dcutr::Behaviour,
     autonat: autonat::Behaviour,
+    docs: request_response::cbor::Behaviour<Bytes, Bytes>,
 }
 
 type Reply<T> = oneshot::Sender<Result<T, NetError>>;
@@ -187,6 +215,8 @@ enum Command {
     GetProviders(Vec<u8>, Reply<HashSet<PeerId>>),
     Subscribe(String, Reply<()>),
     Publish(String, Vec<u8>, Reply<()>),
+    Request(PeerId, Vec<u8>, Reply<Vec<u8>>),
+    Respond(u64, Vec<u8>),
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     Info(oneshot::Sender<NetInfo>),
     Shutdown(oneshot::Sender<()>),
@@ -292,6 +322,17 @@ impl Net {
                     ),
                     dcutr: dcutr::Behaviour::new(local),
                     autonat: autonat::Behaviour::new(local, autonat::Config::default()),
+                    docs: request_response::Behaviour::with_codec(
+                        request_response::cbor::codec::Codec::default()
+                            .set_request_size_maximum(MAX_REQUEST_BYTES)
+                            .set_response_size_maximum(MAX_RESPONSE_BYTES),
+                        [(
+                            StreamProtocol::new(DOC_PROTOCOL),
+                            request_response::ProtocolSupport::Full,
+                        )],
+                        request_response::Config::default()
+                            .with_request_timeout(Duration::from_secs(20)),
+                    ),
                 })
             })
             .map_err(|e| setup(&e))?
@@ -318,6 +359,9 @@ impl Net {
             pending_provide: HashMap::new(),
             pending_providers: HashMap::new(),
             pending_dial: HashMap::new(),
+            pending_request: HashMap::new(),
+            inbound: HashMap::new(),
+            next_inbound: 0,
             rtt: HashMap::new(),
             listen: Arc::new(Mutex::new(Vec::new())),
             bytes_in: AtomicU64::new(0),
@@ -390,6 +434,28 @@ impl Net {
         self.call(|r| Command::Publish(t, data, r)).await
     }
 
+    /// Sends a request on [`DOC_PROTOCOL`] to a connected (or known) peer and waits for the
+    /// answer.
+    pub async fn request(&self, peer: PeerId, data: Vec<u8>) -> Result<Vec<u8>, NetError> {
+        self.call(|r| Command::Request(peer, data, r)).await
+    }
+
+    /// Answers the request `id` of a [`NetEvent::Request`].
+    pub async fn respond(&self, id: u64, data: Vec<u8>) -> Result<(), NetError> {
+        self.tx
+            .send(Command::Respond(id, data))
+            .await
+            .map_err(|_| NetError::Closed)
+    }
+
+    /// Whether a peer is connected.
+    pub async fn is_connected(&self, peer: PeerId) -> bool {
+        self.peers()
+            .await
+            .iter()
+            .any(|p| p.peer_id == peer.to_string())
+    }
+
     /// Connected peers.
     pub async fn peers(&self) -> Vec<PeerInfo> {
         let (tx, rx) = oneshot::channel();
@@ -432,6 +498,9 @@ struct EventLoop {
     pending_provide: HashMap<kad::QueryId, Reply<()>>,
     pending_providers: HashMap<kad::QueryId, PendingProviders>,
     pending_dial: HashMap<PeerId, Vec<Reply<()>>>,
+    pending_request: HashMap<request_response::OutboundRequestId, Reply<Vec<u8>>>,
+    inbound: HashMap<u64, request_response::ResponseChannel<Bytes>>,
+    next_inbound: u64,
     rtt: HashMap<PeerId, Duration>,
     listen: Arc<Mutex<Vec<Multiaddr>>>,
     bytes_in: AtomicU64,
@@ -542,6 +611,15 @@ impl EventLoop {
                     Err(e) => Err(NetError::Gossip(e.to_string())),
                 };
                 let _ = reply.send(r);
+            }
+            Command::Request(peer, data, reply) => {
+                let id = b.docs.send_request(&peer, Bytes::from(data));
+                self.pending_request.insert(id, reply);
+            }
+            Command::Respond(id, data) => {
+                if let Some(ch) = self.inbound.remove(&id) {
+                    let _ = b.docs.send_response(ch, Bytes::from(data));
+                }
             }
             Command::Peers(reply) => {
                 let peers = self
@@ -662,6 +740,56 @@ impl EventLoop {
                     data: message.data,
                     via: propagation_source,
                 });
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed {
+                peer_id,
+                topic,
+            })) => {
+                let _ = self.events.send(NetEvent::Subscribed {
+                    peer: peer_id,
+                    topic: topic.to_string(),
+                });
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Docs(request_response::Event::Message {
+                peer,
+                message,
+                ..
+            })) => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    // Answers that never come are dropped with the oldest ids.
+                    if self.inbound.len() >= 1024
+                        && let Some(old) = self.inbound.keys().min().copied()
+                    {
+                        self.inbound.remove(&old);
+                    }
+                    self.next_inbound += 1;
+                    let id = self.next_inbound;
+                    self.inbound.insert(id, channel);
+                    let _ = self.events.send(NetEvent::Request {
+                        peer,
+                        id,
+                        data: request.into_vec(),
+                    });
+                }
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    if let Some(r) = self.pending_request.remove(&request_id) {
+                        let _ = r.send(Ok(response.into_vec()));
+                    }
+                }
+            },
+            SwarmEvent::Behaviour(BehaviourEvent::Docs(
+                request_response::Event::OutboundFailure {
+                    request_id, error, ..
+                },
+            )) => {
+                if let Some(r) = self.pending_request.remove(&request_id) {
+                    let _ = r.send(Err(NetError::Request(error.to_string())));
+                }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
                 id,

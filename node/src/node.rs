@@ -40,6 +40,9 @@ pub enum NodeError {
     /// Import.
     #[error(transparent)]
     Import(#[from] ImportError),
+    /// Social graph.
+    #[error(transparent)]
+    Social(#[from] crate::social::SocialError),
     /// Something not found.
     #[error("{0} not found")]
     NotFound(String),
@@ -77,6 +80,15 @@ pub enum Event {
     ImportFinished {
         /// Its summary.
         summary: ImportSummary,
+    },
+    /// A social-graph document changed (here or on its writer's node).
+    DocChanged {
+        /// Document id.
+        doc: String,
+        /// Its last applied update number.
+        seq: u64,
+        /// Changed on this node.
+        local: bool,
     },
 }
 
@@ -197,6 +209,8 @@ pub struct Node {
     pub store: Store,
     /// Full-text index.
     pub index: SearchIndex,
+    /// Social-graph documents.
+    pub social: crate::social::Social,
     /// Event stream.
     pub events: broadcast::Sender<Event>,
     /// Counters.
@@ -242,12 +256,14 @@ impl Node {
         let store = Store::open(&dir.db_path().join("vivim.redb"), &dir.blobs_path()).await?;
         let (index, state) = SearchIndex::open(&dir.index_path())?;
         let (events, _) = broadcast::channel(1024);
+        let social = crate::social::Social::open(key.clone(), store.database())?;
         let node = Node {
             dir,
             key,
             config,
             store,
             index,
+            social,
             events,
             counters: Counters::default(),
             generation: AtomicU64::new(0),
@@ -672,6 +688,7 @@ impl Node {
             p.shutdown().await;
         }
         self.index.commit()?;
+        self.social.sync()?;
         self.store.shutdown().await?;
         Ok(())
     }

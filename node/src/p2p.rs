@@ -258,6 +258,7 @@ impl P2p {
             tracing::warn!("publishing the peer record: {e}");
         }
         tokio::spawn(Self::background(Arc::downgrade(&p2p)));
+        p2p.start_docs().await?;
         Ok(p2p)
     }
 
@@ -277,6 +278,9 @@ impl P2p {
                 }
                 ev = events.recv() => {
                     let Some(p) = me.upgrade() else { return };
+                    if let Ok(ev) = &ev {
+                        p.on_doc_event(ev);
+                    }
                     match ev {
                         Ok(NetEvent::Gossip { topic, data, .. }) if topic == ANNOUNCE_TOPIC && p.pin => {
                             let p = p.clone();
@@ -299,6 +303,11 @@ impl P2p {
                 }
             }
         }
+    }
+
+    /// The node this runs for.
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
     }
 
     /// The iroh address peers use to reach us.

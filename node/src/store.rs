@@ -192,7 +192,7 @@ pub struct StoreStats {
 
 /// The store. Cheap to share behind an `Arc`.
 pub struct Store {
-    db: redb::Database,
+    db: std::sync::Arc<redb::Database>,
     blobs: FsStore,
     /// Counters.
     pub stats: StoreStats,
@@ -308,10 +308,15 @@ impl Store {
                 }
             })?;
         Ok(Store {
-            db,
+            db: std::sync::Arc::new(db),
             blobs,
             stats: StoreStats::default(),
         })
+    }
+
+    /// The record database, shared with the social graph's document tables.
+    pub(crate) fn database(&self) -> std::sync::Arc<redb::Database> {
+        self.db.clone()
     }
 
     /// The blob store (for serving over iroh-blobs).
