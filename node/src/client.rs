@@ -284,6 +284,78 @@ impl Client {
         }
     }
 
+    /// Any gateway route, on the running node or — without one — on the data dir opened here
+    /// (the same handlers serve both, in-process through the router). `method` is GET, POST or
+    /// DELETE; an answer without a body is `null`.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, ClientError> {
+        let (status, bytes) = match self {
+            Client::Remote { base, token, http } => {
+                let m = reqwest::Method::from_bytes(method.as_bytes())
+                    .map_err(|e| ClientError::Http(e.to_string()))?;
+                let mut req = http.request(m, format!("{base}{path}")).bearer_auth(token);
+                if let Some(b) = body {
+                    req = req.json(b);
+                }
+                let r = req
+                    .send()
+                    .await
+                    .map_err(|e| ClientError::Http(e.to_string()))?;
+                let status = r.status().as_u16();
+                let bytes = r
+                    .bytes()
+                    .await
+                    .map_err(|e| ClientError::Http(e.to_string()))?;
+                (status, bytes.to_vec())
+            }
+            Client::Local(node) => {
+                use tower::ServiceExt;
+                let token = node.dir.token().map_err(NodeError::from)?;
+                let app = crate::gateway::router(node.clone(), token.clone());
+                let req = axum::http::Request::builder()
+                    .method(method)
+                    .uri(path)
+                    .header("authorization", format!("Bearer {token}"))
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(
+                        body.map(|b| b.to_string()).unwrap_or_default(),
+                    ))
+                    .map_err(|e| ClientError::Http(e.to_string()))?;
+                let res = app
+                    .oneshot(req)
+                    .await
+                    .map_err(|e| ClientError::Http(e.to_string()))?;
+                let status = res.status().as_u16();
+                let bytes = axum::body::to_bytes(res.into_body(), 64 * 1024 * 1024)
+                    .await
+                    .map_err(|e| ClientError::Http(e.to_string()))?;
+                (status, bytes.to_vec())
+            }
+        };
+        let value = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .map_err(|e| ClientError::Http(format!("unexpected answer: {e}")))?
+        };
+        if (200..300).contains(&status) {
+            return Ok(value);
+        }
+        let message = value["error"]["message"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+        Err(if status == 404 {
+            ClientError::NotFound(message)
+        } else {
+            ClientError::Api { status, message }
+        })
+    }
+
     /// Flushes and closes a local node.
     pub async fn close(self) -> Result<(), ClientError> {
         if let Client::Local(n) = self {

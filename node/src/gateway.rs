@@ -32,6 +32,8 @@ use tokio::io::AsyncWriteExt;
 use utoipa::{OpenApi, ToSchema};
 use vivim_protocol::{Acu, ConvId, Hash, Signed};
 
+mod social;
+
 use crate::{
     ids,
     import::{Format, ImportError},
@@ -124,6 +126,19 @@ impl From<NodeError> for ApiError {
                 ),
             },
             NodeError::Store(StoreError::Invalid(m)) => ApiError::bad_request(m),
+            NodeError::Social(se) => {
+                use crate::social::SocialError as S;
+                match se {
+                    S::NotWriter(..) => {
+                        ApiError::new(StatusCode::FORBIDDEN, "forbidden", se.to_string())
+                    }
+                    S::NotFound(_) => ApiError::not_found(se.to_string()),
+                    S::Invalid(_) | S::Crdt(_) | S::Rejected(_) => {
+                        ApiError::bad_request(se.to_string())
+                    }
+                    other => internal(other),
+                }
+            }
             NodeError::Store(StoreError::NotFound(w)) => {
                 ApiError::not_found(format!("{w} not found"))
             }
@@ -150,6 +165,8 @@ pub struct Gateway {
     cache: Mutex<HashMap<ConvId, (u64, Bytes)>>,
     requests: [AtomicU64; 5],
     limiter: Option<Mutex<Bucket>>,
+    /// y-websocket awareness frames, relayed between this node's clients of a document.
+    awareness: tokio::sync::broadcast::Sender<(vivim_crdt::DocId, u64, Arc<Vec<u8>>)>,
 }
 
 /// Builds the gateway's router around a node.
@@ -160,6 +177,7 @@ pub fn router(node: Arc<Node>, token: String) -> Router {
         token,
         cache: Mutex::new(HashMap::new()),
         requests: Default::default(),
+        awareness: tokio::sync::broadcast::channel(256).0,
         limiter: (cfg.rate_limit_per_sec > 0).then(|| {
             Mutex::new(Bucket {
                 rate: f64::from(cfg.rate_limit_per_sec),
@@ -195,6 +213,7 @@ pub fn router(node: Arc<Node>, token: String) -> Router {
         .route("/api/admin/status", get(status))
         .route("/api/admin/metrics", get(metrics))
         .route("/api/ws", get(ws_events))
+        .merge(social::routes())
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .route("/api/openapi.json", get(openapi))
         .fallback(|| async { ApiError::not_found("no such route") })
@@ -1184,9 +1203,10 @@ async fn network(State(gw): State<Arc<Gateway>>) -> ApiResult<Json<serde_json::V
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "VIVIM node gateway", description = "The local REST surface of a VIVIM node. Authenticate with `Authorization: Bearer <token>` (see `vivim token`)."),
-    paths(identity, list_conversations, get_conversation, delete_conversation, export_conversation, get_acu, capture, search, import_source, import_upload, status, metrics, publish, fetch, resolve_did, peers, network),
-    components(schemas(Published, FetchRequest, IdentityView, ConversationView, MessageView, ConversationDetail, ConversationPage, Captured, Capture, HitView, SearchResults, ImportSource, ImportResult, Status, ErrorBody, ErrorDetail)),
+    info(title = "VIVIM node gateway", description = "The local REST surface of a VIVIM node. Authenticate with `Authorization: Bearer <token>` (see `vivim token`). `/api/v3/teams…` has the same routes and shapes as `/api/v3/groups…`, with `access` (OPEN, INVITE) for `visibility`. `/api/yjs/{doc}` speaks the y-websocket protocol (token as `?token=`)."),
+    paths(identity, list_conversations, get_conversation, delete_conversation, export_conversation, get_acu, capture, search, import_source, import_upload, status, metrics, publish, fetch, resolve_did, peers, network,
+        social::list_circles, social::create_circle, social::get_circle, social::delete_circle, social::add_circle_member, social::remove_circle_member, social::set_profile, social::list_friends, social::friend_action, social::list_follows, social::follow, social::unfollow, social::approve, social::list_groups, social::create_group, social::get_group, social::delete_group, social::join_group, social::leave_group, social::add_group_member, social::remove_group_member),
+    components(schemas(crate::graph::CircleOut, crate::graph::MemberOut, crate::graph::FriendOut, crate::graph::FollowOut, crate::graph::FollowsOut, crate::graph::GroupOut, social::NewCircle, social::NewMember, social::ProfileUpdate, social::FollowRequest, social::NewGroup, social::JoinRequest, Published, FetchRequest, IdentityView, ConversationView, MessageView, ConversationDetail, ConversationPage, Captured, Capture, HitView, SearchResults, ImportSource, ImportResult, Status, ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth),
 )]
 struct ApiDoc;

@@ -198,6 +198,25 @@ impl Node {
         Ok(seq)
     }
 
+    /// Applies an update from a local Yjs client (the PWA) to one of my documents; it is
+    /// signed and spread like any other change.
+    pub fn write_doc_update(&self, id: &DocId, update: &[u8]) -> Result<u64, NodeError> {
+        let signed = self.social.write_update(id, update)?;
+        let seq = self.social.applied(id);
+        if let Some(signed) = signed {
+            let _ = self.events.send(Event::DocChanged {
+                doc: id.to_string(),
+                seq,
+                local: true,
+            });
+            if let Some(p2p) = self.p2p.get() {
+                let notify = self.concerned(id);
+                p2p.doc_written(id.clone(), signed, notify);
+            }
+        }
+        Ok(seq)
+    }
+
     /// Starts following someone else's document (and fetches it when the network is up).
     pub fn watch_doc(&self, id: &DocId) -> Result<(), NodeError> {
         if id.writer() == &self.key.did() {

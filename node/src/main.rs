@@ -1,5 +1,7 @@
 //! `vivim`: the command-line face of a VIVIM node.
 
+mod cli_social;
+
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
 use anyhow::{Context, Result, bail};
@@ -79,6 +81,57 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Circles: the people you share with.
+    Circle {
+        #[command(subcommand)]
+        command: cli_social::CircleCommand,
+    },
+    /// Friends: requests, accepts, blocks.
+    Friend {
+        #[command(subcommand)]
+        command: cli_social::FriendCommand,
+    },
+    /// Follow someone (see their public activity).
+    Follow {
+        /// Their DID.
+        did: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop following someone.
+    Unfollow {
+        /// Their DID.
+        did: String,
+    },
+    /// Who you follow and who follows you.
+    Follows {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Groups (GENERAL, STUDY, PROJECT, COMMUNITY; PUBLIC, APPROVAL, PRIVATE).
+    Group {
+        #[command(subcommand)]
+        command: cli_social::GroupCommand,
+    },
+    /// Teams (WORK, PROJECT, PERSONAL; OPEN, INVITE).
+    Team {
+        #[command(subcommand)]
+        command: cli_social::GroupCommand,
+    },
+    /// Set your profile (name, bio, whether followers need approval).
+    Profile {
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// About you.
+        #[arg(long)]
+        bio: Option<String>,
+        /// New followers wait for your approval.
+        #[arg(long)]
+        follow_approval: Option<bool>,
     },
     /// Connected peers: DID, addresses, latency.
     Peers {
@@ -435,6 +488,58 @@ async fn run(cli: Cli) -> Result<()> {
                 );
             }
         }
+        Command::Circle { command } => {
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let r = cli_social::circle(&client, command).await;
+            client.close().await?;
+            r?;
+        }
+        Command::Friend { command } => {
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let r = cli_social::friend(&client, command).await;
+            client.close().await?;
+            r?;
+        }
+        Command::Follow { did, json } => {
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let r = cli_social::follow(&client, &did, json).await;
+            client.close().await?;
+            r?;
+        }
+        Command::Unfollow { did } => {
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let r = cli_social::unfollow(&client, &did).await;
+            client.close().await?;
+            r?;
+        }
+        Command::Follows { json } => {
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let r = cli_social::follows(&client, json).await;
+            client.close().await?;
+            r?;
+        }
+        Command::Group { command } => {
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let r = cli_social::group(&client, "/api/v3/groups", command).await;
+            client.close().await?;
+            r?;
+        }
+        Command::Team { command } => {
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let r = cli_social::group(&client, "/api/v3/teams", command).await;
+            client.close().await?;
+            r?;
+        }
+        Command::Profile {
+            name,
+            bio,
+            follow_approval,
+        } => {
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let r = cli_social::profile(&client, name, bio, follow_approval).await;
+            client.close().await?;
+            r?;
+        }
         Command::Peers { json } => {
             let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
             let v = client.api_get("/api/admin/peers").await;
@@ -702,6 +807,19 @@ async fn conversations(client: &Client, command: ConvCommand) -> Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `vivim … | head`: a closed stdout ends the command quietly, as in other Unix tools.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or_default();
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default_hook(info);
+    }));
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("VIVIM_LOG")
