@@ -71,7 +71,7 @@ impl DocId {
     pub fn graph(writer: &Did) -> DocId {
         DocId {
             kind: DocKind::Graph,
-            writer: writer.clone(),
+            writer: *writer,
             name: "main".into(),
         }
     }
@@ -83,7 +83,7 @@ impl DocId {
         }
         Ok(DocId {
             kind,
-            writer: writer.clone(),
+            writer: *writer,
             name: name.into(),
         })
     }
@@ -93,7 +93,7 @@ impl DocId {
     pub fn random(kind: DocKind, writer: &Did, random: u64) -> DocId {
         DocId {
             kind,
-            writer: writer.clone(),
+            writer: *writer,
             name: format!("{random:016x}"),
         }
     }

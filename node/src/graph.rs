@@ -440,7 +440,7 @@ impl Node {
                 && let Some(g) = self.graph_of(id.writer())
                 && g.friends.contains_key(&me)
             {
-                dids.insert(id.writer().clone());
+                dids.insert(*id.writer());
             }
         }
         let mut out = Vec::new();
@@ -720,7 +720,7 @@ impl Node {
                 let mut v: Vec<Did> = g.friends.keys().cloned().collect();
                 v.extend(g.follows.keys().cloned());
                 v.extend(g.blocks.keys().cloned());
-                v.extend(g.joins.keys().map(|j| j.writer().clone()));
+                v.extend(g.joins.keys().map(|j| *j.writer()));
                 v
             }
             DocKind::Circle => self

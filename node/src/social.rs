@@ -403,13 +403,14 @@ impl Social {
         if let Offered::Applied(_) = outcome {
             let applied = inbox.applied();
             let snapshot = slot.replica.snapshot();
-            let (log, full): (Vec<(u64, &[u8])>, Option<&[u8]>) = match u.kind {
-                DocUpdateKind::Update => (vec![(u.seq, signed.bytes())], None),
-                DocUpdateKind::State => (Vec::new(), Some(signed.bytes())),
+            let entry = [(u.seq, signed.bytes())];
+            let (log, full) = match u.kind {
+                DocUpdateKind::Update => (&entry[..], None),
+                DocUpdateKind::State => (&entry[..0], Some(signed.bytes())),
             };
             // Received updates can be fetched again from their writer or other peers: no
             // fsync per update (the next durable commit or a catch-up covers a crash).
-            self.save(&id, applied, &snapshot, &log, full, false)?;
+            self.save(&id, applied, &snapshot, log, full, false)?;
             let update = slot.replica.diff(&before)?;
             let _ = self.changes.send(DocChange {
                 doc: id.clone(),
@@ -511,7 +512,7 @@ impl Social {
                 tx.open_table(DOC_FULL)?.insert(key.as_str(), full)?;
                 // A full state replaces the updates it covers.
                 t.retain_in((key.as_str(), 0)..=(key.as_str(), applied), |_, _| false)?;
-            } else if applied > LOG_KEEP && applied % 256 == 0 {
+            } else if applied > LOG_KEEP && applied.is_multiple_of(256) {
                 let below = applied - LOG_KEEP;
                 t.retain_in((key.as_str(), 0)..=(key.as_str(), below), |_, _| false)?;
             }

@@ -81,7 +81,7 @@ async fn circles_reach_members_catch_up_and_refuse_forgeries() {
     // A creates a circle with B and C; both see it, with A as owner.
     let circle = a
         .node
-        .circle_create("Research", "private", &[b_did.clone(), c_did.clone()])
+        .circle_create("Research", "private", &[b_did, c_did])
         .unwrap();
     assert_eq!(circle.members.len(), 3);
     for p in [b, c] {
