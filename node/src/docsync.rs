@@ -48,6 +48,9 @@ fn cbor<T: Serialize>(v: &T) -> Vec<u8> {
     out
 }
 
+/// How long a gap in a writer's updates may stay open before it is fetched.
+const GAP_WAIT: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// Most catch-up rounds in a row with one peer.
 const MAX_ROUNDS: usize = 16;
 
@@ -153,7 +156,10 @@ impl P2p {
     }
 
     async fn sync_with_writer(self: &Arc<Self>, id: &DocId) {
-        match self.connect_did(id.writer()).await {
+        let t = std::time::Instant::now();
+        let peer = self.connect_did(id.writer()).await;
+        tracing::debug!(%id, ms = t.elapsed().as_secs_f64() * 1e3, ok = peer.is_ok(), "connected to the writer");
+        match peer {
             Ok(peer) => self.sync_with(peer, id).await,
             Err(e) => tracing::debug!(%id, "writer unreachable, waiting for peers: {e}"),
         }
@@ -161,13 +167,28 @@ impl P2p {
 
     /// Asks `peer` for what we miss of `id` and applies it.
     pub(crate) async fn sync_with(self: &Arc<Self>, peer: PeerId, id: &DocId) {
+        self.sync(peer, id, true).await
+    }
+
+    /// Catch-up with `peer`; with `writer_first`, a request to the writer goes ahead even when
+    /// another catch-up of the document runs.
+    async fn sync(self: &Arc<Self>, peer: PeerId, id: &DocId, writer_first: bool) {
         let social = &self.node().social;
+        // One catch-up per document with other peers at a time; the writer (who answers with
+        // one signed state) is always asked.
+        let from_writer = writer_first && ids::did_of_peer(&peer).is_ok_and(|d| &d == id.writer());
+        let _guard = match social.begin_sync(id) {
+            Some(g) => Some(g),
+            None if from_writer => None,
+            None => return,
+        };
         for _ in 0..MAX_ROUNDS {
             let have = social.applied(id);
             let req = cbor(&DocRequest::Sync {
                 doc: id.to_string(),
                 have,
             });
+            let asked = std::time::Instant::now();
             let answer = match self.net.request(peer, req).await {
                 Ok(a) => a,
                 Err(e) => {
@@ -179,6 +200,10 @@ impl P2p {
                 self.stats.rejected.fetch_add(1, Ordering::Relaxed);
                 return;
             };
+            tracing::debug!(
+                %id, %peer, have, updates = answer.updates.len(),
+                ms = asked.elapsed().as_secs_f64() * 1e3, "catch-up answer"
+            );
             if answer.updates.is_empty() {
                 return;
             }
@@ -244,9 +269,16 @@ impl P2p {
                     Ok(r) => {
                         self.doc_received(&r.doc, r.outcome);
                         if r.missing_from.is_some() {
+                            // Gossip often arrives out of order in a burst: fetch only a gap
+                            // that is still open a moment later, one fetch at a time.
                             let p = self.clone();
                             let via = *via;
-                            tokio::spawn(async move { p.sync_with(via, &r.doc).await });
+                            tokio::spawn(async move {
+                                tokio::time::sleep(GAP_WAIT).await;
+                                if p.node().social.has_gap(&r.doc) {
+                                    p.sync(via, &r.doc, false).await;
+                                }
+                            });
                         }
                     }
                     Err(e) => self.reject(&e),

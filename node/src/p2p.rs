@@ -254,9 +254,14 @@ impl P2p {
         let _ = p2p.node.p2p.set(p2p.clone());
         p2p.net.subscribe(ANNOUNCE_TOPIC).await?;
         p2p.net.subscribe(&user_topic(&p2p.node.key.did())).await?;
-        if let Err(e) = p2p.publish_peer_record().await {
-            tracing::warn!("publishing the peer record: {e}");
-        }
+        // In the background: a DHT put waits for the closest peers, which a node that just
+        // dialed its bootstrap peers does not know yet.
+        let me = p2p.clone();
+        tokio::spawn(async move {
+            if let Err(e) = me.publish_peer_record().await {
+                tracing::warn!("publishing the peer record: {e}");
+            }
+        });
         tokio::spawn(Self::background(Arc::downgrade(&p2p)));
         p2p.start_docs().await?;
         Ok(p2p)

@@ -36,6 +36,9 @@ pub const DOC_TOPIC_PREFIX: &str = "vivim/doc/1/";
 /// Signed updates kept per document for peers that missed them; older ones are dropped (the
 /// writer answers with a full state instead).
 pub const LOG_KEEP: u64 = 2_000;
+/// The yrs state is saved every this many updates (and with every full state); the signed
+/// updates since are replayed when the document is loaded.
+pub const SNAPSHOT_EVERY: u64 = 64;
 /// Largest catch-up answer.
 pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
@@ -121,6 +124,19 @@ pub struct Social {
     db: Arc<redb::Database>,
     slots: Mutex<HashMap<DocId, Arc<Slot>>>,
     changes: broadcast::Sender<DocChange>,
+    syncing: Mutex<std::collections::HashSet<DocId>>,
+}
+
+/// A catch-up in progress (see [`Social::begin_sync`]); ends when dropped.
+pub struct SyncGuard<'a> {
+    social: &'a Social,
+    id: DocId,
+}
+
+impl Drop for SyncGuard<'_> {
+    fn drop(&mut self) {
+        lock(&self.social.syncing).remove(&self.id);
+    }
 }
 
 impl std::fmt::Debug for Social {
@@ -154,6 +170,7 @@ impl Social {
             db,
             slots: Mutex::new(HashMap::new()),
             changes,
+            syncing: Mutex::new(Default::default()),
         })
     }
 
@@ -165,6 +182,15 @@ impl Social {
     /// Changes as they are applied.
     pub fn changes(&self) -> broadcast::Receiver<DocChange> {
         self.changes.subscribe()
+    }
+
+    /// Marks a catch-up of `id` as running; `None` when one already runs (so that a node that
+    /// comes back does not fetch the same updates from every peer at once).
+    pub fn begin_sync(&self, id: &DocId) -> Option<SyncGuard<'_>> {
+        lock(&self.syncing).insert(id.clone()).then(|| SyncGuard {
+            social: self,
+            id: id.clone(),
+        })
     }
 
     /// Every document stored here.
@@ -209,9 +235,22 @@ impl Social {
             None if create => 0,
             None => return Ok(None),
         };
+        // The snapshot is written every few updates; the signed updates after it are replayed.
+        let mut inbox = Inbox::new(applied);
+        {
+            let key = id.to_string();
+            let tx = self.db.begin_read()?;
+            let log = tx.open_table(DOC_LOG)?;
+            for row in log.range((key.as_str(), applied + 1)..=(key.as_str(), u64::MAX))? {
+                let (_, v) = row?;
+                if let Ok(u) = Signed::<DocUpdate>::decode(v.value()) {
+                    let _ = inbox.offer(&replica, u.value().seq, &u.value().update);
+                }
+            }
+        }
         let slot = Arc::new(Slot {
             replica,
-            inbox: Mutex::new(Inbox::new(applied)),
+            inbox: Mutex::new(inbox),
         });
         let mut slots = lock(&self.slots);
         Ok(Some(slots.entry(id.clone()).or_insert(slot).clone()))
@@ -231,6 +270,14 @@ impl Social {
             .unwrap_or(0)
     }
 
+    /// Whether updates of `id` wait for an earlier one.
+    pub fn has_gap(&self, id: &DocId) -> bool {
+        self.slot(id, false)
+            .ok()
+            .flatten()
+            .is_some_and(|s| lock(&s.inbox).has_gap())
+    }
+
     /// Starts keeping a document of someone else's (empty until updates arrive).
     pub fn track(&self, id: &DocId) -> Result<bool, SocialError> {
         if self.has(id) {
@@ -240,7 +287,7 @@ impl Social {
             .slot(id, true)?
             .ok_or_else(|| SocialError::NotFound(id.to_string()))?;
         let snapshot = slot.replica.snapshot();
-        self.save(id, 0, &snapshot, &[], None, true)?;
+        self.save(id, 0, Some(&snapshot), &[], None, true)?;
         Ok(true)
     }
 
@@ -318,9 +365,17 @@ impl Social {
     ) -> Result<Signed<DocUpdate>, SocialError> {
         let seq = inbox.applied() + 1;
         let signed = self.sign(id, seq, DocUpdateKind::Update, update.clone())?;
-        let snapshot = slot.replica.snapshot();
+        // The first change creates the document's row (listings read it).
+        let snapshot = (seq == 1 || seq % SNAPSHOT_EVERY == 0).then(|| slot.replica.snapshot());
         // Durable before it leaves the node: a number is never given to two changes.
-        self.save(id, seq, &snapshot, &[(seq, signed.bytes())], None, true)?;
+        self.save(
+            id,
+            seq,
+            snapshot.as_deref(),
+            &[(seq, signed.bytes())],
+            None,
+            true,
+        )?;
         *inbox = Inbox::new(seq);
         let _ = self.changes.send(DocChange {
             doc: id.clone(),
@@ -400,9 +455,11 @@ impl Social {
                 .insert((key.as_str(), u.seq), signed.bytes())?;
             tx.commit()?;
         }
-        if let Offered::Applied(_) = outcome {
+        if let Offered::Applied(drained) = outcome {
             let applied = inbox.applied();
-            let snapshot = slot.replica.snapshot();
+            let snapshot =
+                (u.kind == DocUpdateKind::State || drained > 0 || applied % SNAPSHOT_EVERY == 0)
+                    .then(|| slot.replica.snapshot());
             let entry = [(u.seq, signed.bytes())];
             let (log, full) = match u.kind {
                 DocUpdateKind::Update => (&entry[..], None),
@@ -410,7 +467,7 @@ impl Social {
             };
             // Received updates can be fetched again from their writer or other peers: no
             // fsync per update (the next durable commit or a catch-up covers a crash).
-            self.save(&id, applied, &snapshot, log, full, false)?;
+            self.save(&id, applied, snapshot.as_deref(), log, full, false)?;
             let update = slot.replica.diff(&before)?;
             let _ = self.changes.send(DocChange {
                 doc: id.clone(),
@@ -461,6 +518,8 @@ impl Social {
             ]);
         }
         if !log_covers {
+            // Updates after a gap only wait at the other end: send them only with a full
+            // state that covers the gap.
             let full = tx.open_table(DOC_FULL)?;
             if let Some(f) = full.get(key.as_str())? {
                 let bytes = f.value().to_vec();
@@ -471,6 +530,9 @@ impl Social {
                     size += bytes.len();
                     out.push(bytes);
                 }
+            }
+            if out.is_empty() {
+                return Ok(out);
             }
         }
         for row in log.range((key.as_str(), from)..=(key.as_str(), u64::MAX))? {
@@ -488,7 +550,7 @@ impl Social {
         &self,
         id: &DocId,
         applied: u64,
-        snapshot: &[u8],
+        snapshot: Option<&[u8]>,
         log: &[(u64, &[u8])],
         full: Option<&[u8]>,
         durable: bool,
@@ -499,11 +561,13 @@ impl Social {
             tx.set_durability(redb::Durability::None)?;
         }
         {
-            let mut state = Vec::with_capacity(8 + snapshot.len());
-            state.extend_from_slice(&applied.to_be_bytes());
-            state.extend_from_slice(snapshot);
-            tx.open_table(DOC_STATE)?
-                .insert(key.as_str(), state.as_slice())?;
+            if let Some(snapshot) = snapshot {
+                let mut state = Vec::with_capacity(8 + snapshot.len());
+                state.extend_from_slice(&applied.to_be_bytes());
+                state.extend_from_slice(snapshot);
+                tx.open_table(DOC_STATE)?
+                    .insert(key.as_str(), state.as_slice())?;
+            }
             let mut t = tx.open_table(DOC_LOG)?;
             for (seq, bytes) in log {
                 t.insert((key.as_str(), *seq), *bytes)?;
