@@ -90,7 +90,7 @@ async fn documents_survive_a_restart() {
     fresh.social.track(&id).unwrap();
     fresh.social.receive(&state[0], false).unwrap();
     assert_eq!(fresh.social.applied(&id), 402);
-    assert_eq!(fresh.circle(&c.id).unwrap().members.len(), 101);
+    assert_eq!(fresh.circle(&c.id).unwrap().members.len(), 301);
     // … and it can serve later updates on top of it.
     assert!(fresh.social.answer(&id, 402).unwrap().is_empty());
 }
