@@ -102,6 +102,9 @@ impl Replica {
         if update.len() > MAX_UPDATE_BYTES {
             return Err(CrdtError::TooLarge(update.len()));
         }
+        if !plausible_update(update) {
+            return Err(CrdtError::Decode("a count larger than the update".into()));
+        }
         // yrs decoders have panicked on hostile bytes in the past; a panic here must not take
         // the node down.
         let decoded = std::panic::catch_unwind(|| Update::decode_v1(update))
@@ -122,6 +125,11 @@ impl Replica {
     pub fn diff(&self, sv: &[u8]) -> Result<Vec<u8>, CrdtError> {
         if sv.len() > MAX_UPDATE_BYTES {
             return Err(CrdtError::TooLarge(sv.len()));
+        }
+        if !plausible_state_vector(sv) {
+            return Err(CrdtError::Decode(
+                "a state vector larger than its bytes".into(),
+            ));
         }
         let sv = StateVector::decode_v1(sv).map_err(|e| CrdtError::Decode(e.to_string()))?;
         Ok(self.doc.transact().encode_diff_v1(&sv))
@@ -222,4 +230,44 @@ pub fn object<const N: usize>(fields: [(&str, Any); N]) -> Any {
 /// A millisecond time as an `Any` number.
 pub fn ms(t: u64) -> Any {
     Any::Number(yrs::any::Number::Int(i64::try_from(t).unwrap_or(i64::MAX)))
+}
+
+fn read_var(b: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *b.get(*pos)?;
+        *pos += 1;
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// yrs reserves memory for the counts an update declares before reading the entries (a
+/// 4-byte state vector asked for a 76M-entry map; found by the `apply_yjs_update` fuzz
+/// target). Every entry takes at least one byte, so a count larger than the remaining bytes is
+/// refused before yrs sees it.
+fn plausible_update(b: &[u8]) -> bool {
+    let mut pos = 0;
+    let Some(clients) = read_var(b, &mut pos) else {
+        return false;
+    };
+    if clients > (b.len() - pos) as u64 {
+        return false;
+    }
+    if clients > 0 {
+        let Some(blocks) = read_var(b, &mut pos) else {
+            return false;
+        };
+        return blocks <= (b.len() - pos) as u64;
+    }
+    true
+}
+
+/// A state vector is a count and that many (client, clock) pairs of at least two bytes.
+fn plausible_state_vector(b: &[u8]) -> bool {
+    let mut pos = 0;
+    read_var(b, &mut pos).is_some_and(|n| n.saturating_mul(2) <= (b.len() - pos) as u64)
 }

@@ -91,6 +91,10 @@ fn hostile_bytes_are_errors() {
             .is_err()
     );
     assert!(r.diff(b"\xff\xff").is_err());
+    // Counts that claim more entries than there are bytes (a 4-byte state vector asking for a
+    // 76M-entry map, found by fuzzing) are refused before yrs allocates.
+    assert!(r.diff(&[180, 174, 180, 36]).is_err());
+    assert!(r.apply(&[180, 174, 180, 36]).is_err());
 }
 
 #[test]
