@@ -650,17 +650,23 @@ impl Node {
     /// Stores a conversation fetched from a peer (already verified), indexes it, and tells
     /// subscribers. Returns whether it was new here.
     pub async fn store_fetched(self: &Arc<Self>, new: NewConversation) -> Result<bool, NodeError> {
-        let outcome = self.store.put_conversation(&new).await?;
+        let outcome = self.store.put_fetched(&new).await?;
         if outcome == PutOutcome::Unchanged {
             return Ok(false);
         }
+        // The index is derived data, rebuilt at start while marked dirty.
+        self.mark_index_dirty();
         self.changed();
         let m = new.manifest.value().clone();
-        // Stored and durable: answer now, and index in the background (the index is derived
-        // data; a crash before the commit leaves it dirty and it is rebuilt on the next start).
-        self.mark_index_dirty();
+        // Stored (atomic, visible) but not yet fsynced: the copy can be fetched again. Answer
+        // now; in the background make it durable, then index it, then clear the dirty mark —
+        // so the index never names a conversation the store could lose.
         let me = self.clone();
         tokio::task::spawn_blocking(move || {
+            if let Err(e) = me.store.sync() {
+                tracing::warn!("making a fetched conversation durable: {e}");
+                return;
+            }
             let docs = docs_for(&m, &new.acus);
             let r = if outcome == PutOutcome::Added {
                 me.index.add_new(docs)

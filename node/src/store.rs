@@ -492,12 +492,38 @@ impl Store {
     /// Writes staged conversations in one durable transaction: when it returns they are on
     /// disk and visible, all or none of them.
     pub async fn commit(&self, staged: Vec<Staged>) -> Result<(), StoreError> {
+        self.commit_with(staged, true)
+    }
+
+    /// Stores a conversation fetched from the network: atomic and visible at once, but not
+    /// fsynced — a copy of content that can be fetched again. The next durable commit (or
+    /// [`Store::sync`]) makes it durable; a crash before that loses the copy whole, never part
+    /// of it.
+    pub async fn put_fetched(&self, new: &NewConversation) -> Result<PutOutcome, StoreError> {
+        let (outcome, staged) = self.stage(new).await?;
+        if let Some(s) = staged {
+            self.commit_with(vec![s], false)?;
+        }
+        Ok(outcome)
+    }
+
+    /// Makes every earlier commit durable.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.db.begin_write()?.commit()?;
+        Ok(())
+    }
+
+    fn commit_with(&self, staged: Vec<Staged>, durable: bool) -> Result<(), StoreError> {
         if staged.is_empty() {
             return Ok(());
         }
         let mut acus = 0u64;
         let n = staged.len() as u64;
-        let tx = self.db.begin_write()?;
+        let mut tx = self.db.begin_write()?;
+        if !durable {
+            tx.set_durability(redb::Durability::None)
+                .map_err(|e| StoreError::Db(e.to_string()))?;
+        }
         {
             let mut conv = tx.open_table(CONV)?;
             let mut conv_time = tx.open_table(CONV_TIME)?;
