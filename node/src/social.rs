@@ -366,7 +366,8 @@ impl Social {
         let seq = inbox.applied() + 1;
         let signed = self.sign(id, seq, DocUpdateKind::Update, update.clone())?;
         // The first change creates the document's row (listings read it).
-        let snapshot = (seq == 1 || seq % SNAPSHOT_EVERY == 0).then(|| slot.replica.snapshot());
+        let snapshot =
+            (seq == 1 || seq.is_multiple_of(SNAPSHOT_EVERY)).then(|| slot.replica.snapshot());
         // Durable before it leaves the node: a number is never given to two changes.
         self.save(
             id,
@@ -457,9 +458,10 @@ impl Social {
         }
         if let Offered::Applied(drained) = outcome {
             let applied = inbox.applied();
-            let snapshot =
-                (u.kind == DocUpdateKind::State || drained > 0 || applied % SNAPSHOT_EVERY == 0)
-                    .then(|| slot.replica.snapshot());
+            let snapshot = (u.kind == DocUpdateKind::State
+                || drained > 0
+                || applied.is_multiple_of(SNAPSHOT_EVERY))
+            .then(|| slot.replica.snapshot());
             let entry = [(u.seq, signed.bytes())];
             let (log, full) = match u.kind {
                 DocUpdateKind::Update => (&entry[..], None),
