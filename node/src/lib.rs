@@ -15,15 +15,20 @@
 
 pub mod client;
 pub mod config;
+pub mod context;
 pub mod datadir;
+pub mod embed;
 pub mod export;
 pub mod gateway;
 pub mod ids;
 pub mod import;
 pub mod ingest;
+pub mod memory;
 pub mod net;
 pub mod node;
 pub mod p2p;
+pub mod provider;
 pub mod search;
 pub mod store;
 pub mod testdata;
+pub mod vector;
