@@ -357,7 +357,7 @@ impl StaticModel {
         let st = safetensors::SafeTensors::deserialize(&st_bytes)
             .map_err(|e| err(format!("model.safetensors: {e}")))?;
         let names = st.names();
-        let name = if names.iter().any(|n| *n == "embeddings") {
+        let name = if names.contains(&"embeddings") {
             "embeddings".to_string()
         } else if names.len() == 1 {
             names[0].to_string()

@@ -29,6 +29,7 @@ pub mod node;
 pub mod p2p;
 pub mod provider;
 pub mod search;
+pub mod semantic;
 pub mod store;
 pub mod testdata;
 pub mod vector;

@@ -200,7 +200,7 @@ impl Entry {
 }
 
 /// A memory to add.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewMemory {
     /// What to remember.
     pub content: String,
@@ -1050,7 +1050,7 @@ pub async fn extract_with_provider(
         role: "user".into(),
         content: format!("Conversation \"{}\":\n{transcript}", m.title),
     }];
-    let answer = crate::provider::stream_chat(cfg, system, &messages, |_| {})
+    let answer = crate::provider::stream_chat(cfg, system, &messages, None)
         .await
         .map_err(|e| MemoryError::Invalid(e.to_string()))?;
     let start = answer.find('[');

@@ -112,12 +112,13 @@ fn http() -> Result<reqwest::Client, ProviderError> {
         .map_err(|e| ProviderError::Http(e.to_string()))
 }
 
-/// Streams an answer: `on_delta` sees each piece of text as it arrives; returns the whole.
+/// Streams an answer: each piece of text goes to `deltas` as it arrives (a bounded channel: a
+/// slow reader slows the stream); returns the whole answer.
 pub async fn stream_chat(
     cfg: &ProviderConfig,
     system: &str,
     messages: &[ChatMessage],
-    mut on_delta: impl FnMut(&str) + Send,
+    deltas: Option<tokio::sync::mpsc::Sender<String>>,
 ) -> Result<String, ProviderError> {
     use futures::StreamExt;
     let base = cfg.url.trim_end_matches('/');
@@ -236,7 +237,10 @@ pub async fn stream_chat(
                 && !p.is_empty()
             {
                 answer.push_str(p);
-                on_delta(p);
+                if let Some(tx) = &deltas {
+                    // A reader that went away does not stop the answer from being stored.
+                    let _ = tx.send(p.to_string()).await;
+                }
             }
             if done {
                 break;

@@ -108,6 +108,9 @@ pub enum OpenState {
     RebuiltEmpty,
 }
 
+/// A vector to add: ACU, its conversation, the vector.
+pub type Item = (Hash, ConvId, Vec<f32>);
+
 /// A search hit.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VectorHit {
@@ -331,7 +334,7 @@ impl VectorIndex {
     }
 
     /// Adds vectors (ACUs already present are skipped), on up to `threads` threads.
-    pub fn add_batch(&self, items: &[(Hash, ConvId, Vec<f32>)]) -> Result<usize, VectorError> {
+    pub fn add_batch(&self, items: &[Item]) -> Result<usize, VectorError> {
         for (_, _, v) in items {
             if v.len() != self.opts.dims {
                 return Err(VectorError::Dims {
@@ -341,7 +344,7 @@ impl VectorIndex {
             }
         }
         let mut g = self.write();
-        let fresh: Vec<(u64, &(Hash, ConvId, Vec<f32>))> = {
+        let fresh: Vec<(u64, &Item)> = {
             let mut seen = std::collections::HashSet::new();
             let mut out = Vec::new();
             for it in items {
