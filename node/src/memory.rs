@@ -463,7 +463,8 @@ impl MemoryStore {
         v
     }
 
-    /// Active memories most relevant to `query_vec`: cosine similarity, weighted by strength.
+    /// Active memories most relevant to `query_vec`: cosine similarity × (0.7 + 0.3 × strength),
+    /// so a strong memory wins among equally similar ones but does not beat a closer one.
     pub fn search(&self, query_vec: &[f32], limit: usize, now_ms: u64) -> Vec<MemoryView> {
         let g = self.read();
         let mut v: Vec<(f32, &Entry)> = g
@@ -472,7 +473,7 @@ impl MemoryStore {
             .filter(|e| e.local.embedding.len() == query_vec.len())
             .map(|e| {
                 let sim = dot(&e.local.embedding, query_vec);
-                (0.75 * sim + 0.25 * strength(e, now_ms), e)
+                (sim * (0.7 + 0.3 * strength(e, now_ms)), e)
             })
             .filter(|(s, _)| *s > 0.05)
             .collect();

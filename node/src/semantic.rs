@@ -472,34 +472,15 @@ pub async fn search(
         Some(c) => Some(node.store.resolve(c).map_err(NodeError::from)?),
         None => None,
     };
-    // Vector side, filtered after the fact (over-fetching to leave enough).
+    // Vector side: ids only; a message is read (and filtered) only when it reaches the page.
     let vec_hits = vector_hits(node, &p.q, want * 4).await.map_err(api)?;
-    let mut vec_views: Vec<HitView> = Vec::new();
-    for (acu, conv, sim) in vec_hits {
-        if vec_views.len() >= want {
-            break;
-        }
-        if conv_filter.is_some_and(|c| c != conv) {
-            continue;
-        }
-        let Some(v) = view_of(node, &acu, &conv, sim).await? else {
-            continue;
-        };
-        if p.provider.as_ref().is_some_and(|x| *x != v.provider)
-            || role.is_some_and(|r| r.as_str() != v.role)
-        {
-            continue;
-        }
-        let at = chrono::DateTime::parse_from_rfc3339(&v.created_at)
-            .map(|d| d.timestamp_millis() as u64)
-            .unwrap_or(0);
-        if p.from.is_some_and(|f| at < f) || p.to.is_some_and(|t| at > t) {
-            continue;
-        }
-        vec_views.push(v);
-    }
-    let fused: Vec<HitView> = if mode == Mode::Vector {
-        vec_views
+    let vec_hits: Vec<(Hash, ConvId, f32)> = vec_hits
+        .into_iter()
+        .filter(|h| conv_filter.is_none_or(|c| c == h.1))
+        .collect();
+    let mut text_views: HashMap<String, HitView> = HashMap::new();
+    let ranked: Vec<(String, f32)> = if mode == Mode::Vector {
+        vec_hits.iter().map(|h| (h.0.to_string(), h.2)).collect()
     } else {
         let text = crate::gateway::run_search(
             node,
@@ -515,30 +496,58 @@ pub async fn search(
                 mode: None,
             },
         )?;
-        let mut by_id: HashMap<String, HitView> = HashMap::new();
         let t_ids: Vec<String> = text.hits.iter().map(|h| h.acu.clone()).collect();
-        let v_ids: Vec<String> = vec_views.iter().map(|h| h.acu.clone()).collect();
-        // Text hits carry highlighted snippets: they win when both found a message.
-        for h in vec_views.into_iter().chain(text.hits) {
-            by_id.insert(h.acu.clone(), h);
+        let v_ids: Vec<String> = vec_hits.iter().map(|h| h.0.to_string()).collect();
+        // Text hits carry highlighted snippets: they are shown as such.
+        for h in text.hits {
+            text_views.insert(h.acu.clone(), h);
         }
         let t_ref: Vec<&str> = t_ids.iter().map(String::as_str).collect();
         let v_ref: Vec<&str> = v_ids.iter().map(String::as_str).collect();
         rrf(&[t_ref, v_ref])
             .into_iter()
-            .filter_map(|(id, s)| {
-                by_id.remove(id).map(|mut h| {
-                    h.score = s;
-                    h
-                })
-            })
+            .map(|(id, s)| (id.to_string(), s))
             .collect()
     };
-    let total = fused.len();
-    Ok(SearchResults {
-        total,
-        hits: fused.into_iter().skip(offset).take(limit).collect(),
-    })
+    let by_acu: HashMap<String, (Hash, ConvId)> = vec_hits
+        .iter()
+        .map(|h| (h.0.to_string(), (h.0, h.1)))
+        .collect();
+    let total = ranked.len();
+    let mut hits: Vec<HitView> = Vec::new();
+    let mut skipped = 0usize;
+    for (id, score) in ranked {
+        if hits.len() >= limit {
+            break;
+        }
+        let view = match text_views.remove(&id) {
+            Some(h) => Some(h),
+            None => {
+                let Some((acu, conv)) = by_acu.get(&id) else {
+                    continue;
+                };
+                let Some(v) = view_of(node, acu, conv, score).await? else {
+                    continue;
+                };
+                let at = chrono::DateTime::parse_from_rfc3339(&v.created_at)
+                    .map(|d| d.timestamp_millis() as u64)
+                    .unwrap_or(0);
+                let keep = p.provider.as_ref().is_none_or(|x| *x == v.provider)
+                    && role.is_none_or(|r| r.as_str() == v.role)
+                    && p.from.is_none_or(|f| at >= f)
+                    && p.to.is_none_or(|t| at <= t);
+                keep.then_some(v)
+            }
+        };
+        let Some(mut v) = view else { continue };
+        if skipped < offset {
+            skipped += 1;
+            continue;
+        }
+        v.score = score;
+        hits.push(v);
+    }
+    Ok(SearchResults { total, hits })
 }
 
 fn api(e: SemanticError) -> crate::gateway::ApiError {
