@@ -135,6 +135,19 @@ pub async fn stream_chat(
         }
     };
     let req = if anthropic {
+        // Anthropic wants alternating turns starting with the user: merge runs of one role.
+        let mut merged: Vec<ChatMessage> = Vec::with_capacity(messages.len());
+        for m in messages {
+            match merged.last_mut() {
+                Some(last) if last.role == m.role => {
+                    last.content.push_str("\n\n");
+                    last.content.push_str(&m.content);
+                }
+                None if m.role != "user" => {}
+                _ => merged.push(m.clone()),
+            }
+        }
+        let messages = &merged;
         let mut r = client
             .post(format!("{base}/v1/messages"))
             .header("anthropic-version", &cfg.anthropic_version)
