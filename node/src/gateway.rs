@@ -1197,7 +1197,7 @@ async fn network(State(gw): State<Arc<Gateway>>) -> ApiResult<Json<serde_json::V
 #[openapi(
     info(title = "VIVIM node gateway", description = "The local REST surface of a VIVIM node. Authenticate with `Authorization: Bearer <token>` (see `vivim token`)."),
     paths(identity, list_conversations, get_conversation, delete_conversation, export_conversation, get_acu, capture, search, import_source, import_upload, status, metrics, publish, fetch, resolve_did, peers, network, v2::related, v2::list_memories, v2::add_memory, v2::get_memory, v2::update_memory, v2::delete_memory, v2::extract_memories, v2::consolidate_memories, v2::context),
-    components(schemas(Published, FetchRequest, IdentityView, ConversationView, MessageView, ConversationDetail, ConversationPage, Captured, Capture, HitView, SearchResults, ImportSource, ImportResult, Status, ErrorBody, ErrorDetail, crate::semantic::EmbedStatus, crate::semantic::Related, crate::semantic::ContextRequest, crate::memory::MemoryView, crate::memory::NewMemory, crate::memory::MemoryPatch, crate::memory::Added, crate::context::Context, crate::context::SectionAccount, crate::provider::ChatMessage)),
+    components(schemas(Published, FetchRequest, IdentityView, ConversationView, MessageView, ConversationDetail, ConversationPage, Captured, Capture, HitView, SearchResults, ImportSource, ImportResult, Status, ErrorBody, ErrorDetail, crate::semantic::EmbedStatus, crate::semantic::Related, crate::semantic::Consolidated, crate::semantic::ContextRequest, crate::memory::MemoryView, crate::memory::NewMemory, crate::memory::MemoryPatch, crate::memory::Added, crate::context::Context, crate::context::SectionAccount, crate::provider::ChatMessage)),
     modifiers(&BearerAuth),
 )]
 struct ApiDoc;

@@ -527,6 +527,84 @@ impl MemoryStore {
         Ok(ids.len())
     }
 
+    /// Consolidates the active memories among themselves (after edits, imports by hand, or a
+    /// change of embedder): near-duplicates merge into the earliest, and of two memories that
+    /// fill one slot the later supersedes the earlier. Returns (merged, superseded).
+    pub fn consolidate_all(
+        &self,
+        key: &Keypair,
+        now_ms: u64,
+    ) -> Result<(usize, usize), MemoryError> {
+        let mut g = self.write();
+        let mut active: Vec<Hash> = g
+            .values()
+            .filter(|e| e.record.value().consolidation == Consolidation::Active)
+            .map(|e| e.record.value().id)
+            .collect();
+        active.sort_by_key(|id| g.get(id).map(|e| (e.record.value().valid_from_ms, *id)));
+        let (mut merged, mut superseded) = (0, 0);
+        let mut changed: Vec<Hash> = Vec::new();
+        for i in 0..active.len() {
+            let a = active[i];
+            for &b in active.iter().skip(i + 1) {
+                let (Some(ea), Some(eb)) = (g.get(&a), g.get(&b)) else {
+                    continue;
+                };
+                let (ma, mb) = (ea.record.value(), eb.record.value());
+                if ma.consolidation != Consolidation::Active
+                    || mb.consolidation != Consolidation::Active
+                {
+                    continue;
+                }
+                let dup = ma.memory_type == mb.memory_type
+                    && (norm(&ma.content) == norm(&mb.content)
+                        || (ea.local.embedder == eb.local.embedder
+                            && ea.local.embedding.len() == eb.local.embedding.len()
+                            && !ea.local.embedding.is_empty()
+                            && dot(&ea.local.embedding, &eb.local.embedding) >= DUPLICATE));
+                let clash = !dup && ea.local.slot.is_some() && ea.local.slot == eb.local.slot;
+                if !dup && !clash {
+                    continue;
+                }
+                let (mut ea, mut eb) = (ea.clone(), eb.clone());
+                let (mut ma, mut mb) = (ma.clone(), mb.clone());
+                if dup {
+                    // b (later) merges into a (earlier).
+                    for p in &mb.provenance {
+                        if !ma.provenance.contains(p) && ma.provenance.len() < MAX_PROVENANCE {
+                            ma.provenance.push(*p);
+                        }
+                    }
+                    ma.importance = ma.importance.max(mb.importance);
+                    ea.local.reinforcement = ea.local.reinforcement.saturating_add(1);
+                    mb.consolidation = Consolidation::Merged;
+                    mb.valid_to_ms = Some(now_ms.max(mb.valid_from_ms));
+                    eb.local.merged_into = Some(a.to_string());
+                    merged += 1;
+                } else {
+                    // b (later) supersedes a.
+                    ma.consolidation = Consolidation::Superseded;
+                    ma.valid_to_ms = Some(mb.valid_from_ms.max(ma.valid_from_ms));
+                    ea.local.superseded_by = Some(b.to_string());
+                    if !mb.provenance.contains(&a) && mb.provenance.len() < MAX_PROVENANCE {
+                        mb.provenance.push(a);
+                    }
+                    superseded += 1;
+                }
+                ea.record = sign(ma, key)?;
+                eb.record = sign(mb, key)?;
+                g.insert(a, ea);
+                g.insert(b, eb);
+                changed.extend([a, b]);
+            }
+        }
+        changed.sort_by_key(|h| h.0);
+        changed.dedup();
+        let refs: Vec<&Entry> = changed.iter().filter_map(|id| g.get(id)).collect();
+        self.persist(&refs)?;
+        Ok((merged, superseded))
+    }
+
     /// Adds a memory and consolidates it with the active ones (see the module docs).
     pub fn add(
         &self,

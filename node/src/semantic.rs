@@ -138,11 +138,16 @@ pub async fn get(node: &Node) -> Result<&Arc<Semantic>, SemanticError> {
         .get_or_try_init(|| async {
             let embedder = embed::from_config(&node.config.embed).await?;
             let dims = embedder.dims();
-            let (vectors, state) = VectorIndex::open(
-                &node.dir.root().join("vectors"),
-                &embedder.id(),
-                VectorOptions::new(dims),
-            )?;
+            let mut opts = VectorOptions::new(dims);
+            opts.quantization = crate::vector::parse_quantization(&node.config.embed.quantization)
+                .ok_or_else(|| {
+                    EmbedError::Config(format!(
+                        "quantization {:?}: use f32, bf16, f16 or i8",
+                        node.config.embed.quantization
+                    ))
+                })?;
+            let (vectors, state) =
+                VectorIndex::open(&node.dir.root().join("vectors"), &embedder.id(), opts)?;
             tracing::info!(embedder = %embedder.id(), ?state, vectors = vectors.len(), "vector index");
             let memory = MemoryStore::open(&node.dir.db_path().join("memory.redb"))?;
             let sem = Semantic {
@@ -178,7 +183,7 @@ pub fn status(node: &Node) -> Option<EmbedStatus> {
         embedder: s.embedder.id(),
         dims: s.embedder.dims(),
         vectors: s.vectors.len(),
-        conversations_done: s.vectors.done().len(),
+        conversations_done: s.vectors.done_count(),
         conversations_pending: s.pending.load(Ordering::Relaxed),
         embedded_this_pass: s.embedded.load(Ordering::Relaxed),
         running: s.running.load(Ordering::Relaxed),
@@ -192,13 +197,19 @@ pub fn status(node: &Node) -> Option<EmbedStatus> {
 pub fn spawn_worker(node: &Arc<Node>) {
     let weak = Arc::downgrade(node);
     tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(500);
         loop {
             let Some(node) = weak.upgrade() else { break };
-            if let Err(e) = catch_up(&node).await {
-                tracing::warn!("embedding pass: {e}");
+            match catch_up(&node).await {
+                Ok(_) => backoff = Duration::from_millis(500),
+                Err(e) => {
+                    // An unreachable endpoint is retried, less and less often (up to 5 min).
+                    tracing::warn!("embedding pass: {e}; retrying in {backoff:?}");
+                    backoff = (backoff * 2).min(Duration::from_secs(300));
+                }
             }
             drop(node);
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            tokio::time::sleep(backoff).await;
         }
     });
 }
@@ -264,10 +275,12 @@ async fn pass(node: &Node, sem: &Arc<Semantic>) -> Result<Pass, SemanticError> {
         sem.vectors.remove_conversation(conv)?;
         out.removed += 1;
     }
-    let pending: Vec<&ConvRow> = rows
+    // Oldest first: memories consolidate in the order things were said.
+    let mut pending: Vec<&ConvRow> = rows
         .iter()
         .filter(|r| done.get(&r.manifest.id) != Some(&marker(r)))
         .collect();
+    pending.sort_by_key(|r| (r.manifest.created_at_ms, r.manifest.id.0.0));
     sem.pending.store(pending.len() as u64, Ordering::Relaxed);
     let cfg = &node.config.embed;
     let batch = cfg.batch.clamp(1, 2048);
@@ -814,10 +827,29 @@ pub async fn memory_extract(node: &Node, conversation: Option<&str>) -> Result<u
     }
 }
 
-/// Expires working memories past their validity; returns how many.
-pub async fn memory_consolidate(node: &Node) -> Result<usize, SemanticError> {
+/// What a consolidation did.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Consolidated {
+    /// Working memories past their validity, now expired.
+    pub expired: usize,
+    /// Near-duplicates merged.
+    pub merged: usize,
+    /// Memories superseded by a later one filling the same slot.
+    pub superseded: usize,
+}
+
+/// Expires working memories past their validity and consolidates the active ones among
+/// themselves (merge near-duplicates, supersede contradicted ones).
+pub async fn memory_consolidate(node: &Node) -> Result<Consolidated, SemanticError> {
     let sem = ensure_fresh(node).await?;
-    Ok(sem.memory.expire(&node.key, now_ms())?)
+    let now = now_ms();
+    let expired = sem.memory.expire(&node.key, now)?;
+    let (merged, superseded) = sem.memory.consolidate_all(&node.key, now)?;
+    Ok(Consolidated {
+        expired,
+        merged,
+        superseded,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

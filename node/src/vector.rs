@@ -66,6 +66,8 @@ pub struct VectorOptions {
     pub expansion_search: usize,
     /// Threads used by [`VectorIndex::add_batch`].
     pub threads: usize,
+    /// How vectors are stored: `F32` (default), `BF16` or `F16` (half the memory).
+    pub quantization: ScalarKind,
 }
 
 impl VectorOptions {
@@ -80,6 +82,7 @@ impl VectorOptions {
             threads: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
+            quantization: ScalarKind::F32,
         }
     }
 
@@ -88,7 +91,7 @@ impl VectorOptions {
         IndexOptions {
             dimensions: self.dims,
             metric: MetricKind::Cos,
-            quantization: ScalarKind::F32,
+            quantization: self.quantization,
             connectivity: self.connectivity,
             expansion_add: self.expansion_add,
             expansion_search: self.expansion_search,
@@ -130,6 +133,35 @@ struct Meta {
     next_key: u64,
     count: usize,
     convs: usize,
+    #[serde(default = "f32_name")]
+    quantization: String,
+}
+
+fn f32_name() -> String {
+    "f32".into()
+}
+
+/// The name of a quantization (`f32`, `bf16`, `f16`, …).
+pub fn quantization_name(q: ScalarKind) -> &'static str {
+    match q {
+        ScalarKind::F64 => "f64",
+        ScalarKind::F32 => "f32",
+        ScalarKind::BF16 => "bf16",
+        ScalarKind::F16 => "f16",
+        ScalarKind::I8 => "i8",
+        _ => "other",
+    }
+}
+
+/// Parses a quantization name: `f32`, `bf16`, `f16` or `i8`.
+pub fn parse_quantization(s: &str) -> Option<ScalarKind> {
+    Some(match s {
+        "f32" => ScalarKind::F32,
+        "bf16" => ScalarKind::BF16,
+        "f16" => ScalarKind::F16,
+        "i8" => ScalarKind::I8,
+        _ => return None,
+    })
 }
 
 struct Inner {
@@ -235,6 +267,13 @@ impl VectorIndex {
                 meta.version
             ));
         }
+        if meta.quantization != quantization_name(opts.quantization) {
+            return Err(format!(
+                "stored as {}; the configured quantization is {}",
+                meta.quantization,
+                quantization_name(opts.quantization)
+            ));
+        }
         if meta.dims != opts.dims || meta.embedder != embedder {
             return Err(format!(
                 "built by {} ({} dims); the configured embedder is {embedder} ({} dims)",
@@ -324,6 +363,11 @@ impl VectorIndex {
     /// The embedded version marker of each conversation.
     pub fn done(&self) -> HashMap<ConvId, u64> {
         self.read().done.clone()
+    }
+
+    /// Conversations embedded at some version.
+    pub fn done_count(&self) -> usize {
+        self.read().done.len()
     }
 
     /// Records that `conv` is embedded up to version `marker`.
@@ -533,6 +577,7 @@ impl VectorIndex {
             next_key: g.next_key,
             count: g.keys.len(),
             convs: g.done.len(),
+            quantization: quantization_name(self.opts.quantization).into(),
         };
         write_atomic(
             &self.dir.join("meta.json"),

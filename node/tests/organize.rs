@@ -501,6 +501,66 @@ async fn memories_are_extracted_consolidated_with_provenance_and_editable() {
         .send(Method::GET, &format!("/api/v2/memories/{id}"), None)
         .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
+    // An edit that makes two memories say the same: consolidation merges them, keeping both
+    // provenances on the survivor.
+    let acu_b = acus_b["messages"][0]["id"].as_str().unwrap().to_string();
+    let acu_c = acus_c["messages"][0]["id"].as_str().unwrap().to_string();
+    let (_, x) = t
+        .send(
+            Method::POST,
+            "/api/v2/memories",
+            Some(json!({"content": "I cycle to work", "provenance": [acu_b]})),
+        )
+        .await;
+    let (_, y) = t
+        .send(
+            Method::POST,
+            "/api/v2/memories",
+            Some(json!({"content": "I drive to work", "provenance": [acu_c]})),
+        )
+        .await;
+    let y_id = y["memory"]["id"].as_str().unwrap().to_string();
+    t.ok(
+        Method::PATCH,
+        &format!("/api/v2/memories/{y_id}"),
+        Some(json!({"content": "I cycle to work."})),
+    )
+    .await;
+    let c = t
+        .ok(Method::POST, "/api/v2/memories/consolidate", None)
+        .await;
+    assert_eq!(c["merged"], json!(1), "{c}");
+    assert!(
+        c["expired"].as_u64().unwrap() >= 1,
+        "the 2023 reminder expired: {c}"
+    );
+    let x_after = t
+        .ok(
+            Method::GET,
+            &format!("/api/v2/memories/{}", x["memory"]["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    let y_after = t
+        .ok(Method::GET, &format!("/api/v2/memories/{y_id}"), None)
+        .await;
+    let (first, second) = if x_after["consolidation"] == json!("active") {
+        (&x_after, &y_after)
+    } else {
+        (&y_after, &x_after)
+    };
+    assert_eq!(second["consolidation"], json!("merged"));
+    assert_eq!(second["merged_into"], first["id"]);
+    let prov = first["provenance"].as_array().unwrap();
+    assert!(
+        prov.contains(&json!(acu_b)) && prov.contains(&json!(acu_c)),
+        "{first}"
+    );
+    assert_eq!(
+        second["provenance"].as_array().unwrap().len(),
+        1,
+        "the merged one keeps its own"
+    );
     for bad in [
         json!({"content": ""}),
         json!({"content": "x", "importance": 3.0}),
@@ -515,7 +575,12 @@ async fn memories_are_extracted_consolidated_with_provenance_and_editable() {
         assert!(v["error"]["message"].is_string());
     }
     // Memories and extraction state survive a restart.
-    let n = all.len();
+    let n = t
+        .ok(Method::GET, "/api/v2/memories?all=true&limit=1000", None)
+        .await
+        .as_array()
+        .unwrap()
+        .len();
     t.node.shutdown().await.unwrap();
     drop(t.app);
     let dir = DataDir::at(t._tmp.path());

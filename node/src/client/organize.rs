@@ -91,7 +91,8 @@ pub enum MemoryCommand {
         /// Conversation id or prefix.
         conversation: Option<String>,
     },
-    /// Expire working memories past their validity.
+    /// Expire working memories past their validity; merge near-duplicates and supersede
+    /// contradicted memories among the active ones.
     Consolidate,
 }
 
@@ -401,18 +402,17 @@ impl Client {
                 println!("{n} memories added or consolidated");
             }
             MemoryCommand::Consolidate => {
-                let n: u64 = match self {
-                    Client::Local(n) => {
-                        semantic::memory_consolidate(n).await.map_err(local)? as u64
-                    }
+                let c: semantic::Consolidated = match self {
+                    Client::Local(n) => semantic::memory_consolidate(n).await.map_err(local)?,
                     Client::Remote { .. } => {
-                        let v: serde_json::Value = self
-                            .call(M::POST, "/api/v2/memories/consolidate", None)
-                            .await?;
-                        v["expired"].as_u64().unwrap_or(0)
+                        self.call(M::POST, "/api/v2/memories/consolidate", None)
+                            .await?
                     }
                 };
-                println!("{n} working memories expired");
+                println!(
+                    "{} expired, {} merged, {} superseded",
+                    c.expired, c.merged, c.superseded
+                );
             }
         }
         Ok(())

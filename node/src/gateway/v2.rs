@@ -181,12 +181,11 @@ pub(super) async fn extract_memories(
     Ok(Json(serde_json::json!({ "memories": n })))
 }
 
-#[utoipa::path(post, path = "/api/v2/memories/consolidate", responses((status = 200, description = "{\"expired\": n}")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v2/memories/consolidate", responses((status = 200, body = semantic::Consolidated)), security(("bearer" = [])))]
 pub(super) async fn consolidate_memories(
     State(gw): State<Arc<Gateway>>,
-) -> ApiResult<Json<serde_json::Value>> {
-    let n = semantic::memory_consolidate(&gw.node).await?;
-    Ok(Json(serde_json::json!({ "expired": n })))
+) -> ApiResult<Json<semantic::Consolidated>> {
+    Ok(Json(semantic::memory_consolidate(&gw.node).await?))
 }
 
 #[utoipa::path(post, path = "/api/v2/context", request_body = ContextRequest, responses((status = 200, body = crate::context::Context, description = "the context; with `send: true`, an SSE stream: `context` (the context), `delta` ({\"text\"}), `done` ({\"conversation\", \"answer\"}) or `error`"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
