@@ -81,9 +81,9 @@ pub struct EmbedConfig {
     pub batch: usize,
     /// Characters of a message that are embedded (the rest is cut).
     pub max_chars: usize,
-    /// How the vector index stores vectors: `f32` (default), `bf16` or `f16` (half the
-    /// memory; see the benchmark in README for recall and speed). Changing it rebuilds the
-    /// index.
+    /// How the vector index stores vectors: `bf16` (default: half the memory of `f32` and
+    /// faster, recall@10 0.995 in the benchmark), `f32`, `f16` or `i8`. Changing it rebuilds
+    /// the index.
     pub quantization: String,
 }
 
@@ -97,7 +97,7 @@ impl Default for EmbedConfig {
             api_key: None,
             batch: 64,
             max_chars: 4000,
-            quantization: "f32".into(),
+            quantization: "bf16".into(),
         }
     }
 }

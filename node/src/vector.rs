@@ -66,13 +66,14 @@ pub struct VectorOptions {
     pub expansion_search: usize,
     /// Threads used by [`VectorIndex::add_batch`].
     pub threads: usize,
-    /// How vectors are stored: `F32` (default), `BF16` or `F16` (half the memory).
+    /// How vectors are stored: `BF16` (default), `F32`, `F16`, `I8`.
     pub quantization: ScalarKind,
 }
 
 impl VectorOptions {
-    /// Defaults for `dims` dimensions: connectivity 16, expansion 128 (add) / 64 (search), f32
-    /// vectors, cosine distance, as many insert threads as cores.
+    /// Defaults for `dims` dimensions: connectivity 16, expansion 128 (add) / 64 (search),
+    /// bf16 vectors (half the memory of f32, faster search, recall@10 0.995 on the benchmark),
+    /// cosine distance, as many insert threads as cores.
     pub fn new(dims: usize) -> Self {
         VectorOptions {
             dims,
@@ -82,7 +83,7 @@ impl VectorOptions {
             threads: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
-            quantization: ScalarKind::F32,
+            quantization: ScalarKind::BF16,
         }
     }
 
@@ -426,17 +427,27 @@ impl VectorIndex {
                 .iter()
                 .try_for_each(|(k, it)| index.add(*k, &it.2).map_err(ix))
         } else {
-            let chunk = fresh.len().div_ceil(threads);
+            // Threads take the next vector from a shared counter, so none idles while another
+            // still has a long tail.
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let (fresh, next) = (&fresh, &next);
             std::thread::scope(|s| {
-                let handles: Vec<_> = fresh
-                    .chunks(chunk)
-                    .map(|part| {
-                        s.spawn(move || part.iter().try_for_each(|(k, it)| index.add(*k, &it.2)))
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        s.spawn(move || {
+                            loop {
+                                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let Some((k, it)) = fresh.get(i) else {
+                                    return Ok::<(), VectorError>(());
+                                };
+                                index.add(*k, &it.2).map_err(ix)?;
+                            }
+                        })
                     })
                     .collect();
                 for h in handles {
                     match h.join() {
-                        Ok(r) => r.map_err(ix)?,
+                        Ok(r) => r?,
                         Err(_) => {
                             return Err(VectorError::Index("an insert thread panicked".into()));
                         }
