@@ -650,6 +650,11 @@ impl RemoteEmbedder {
                 return Err(EmbedError::Remote(format!("index {at} out of range")));
             }
             let mut v = item.embedding;
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err(EmbedError::Remote(
+                    "a vector with NaN or infinite values".into(),
+                ));
+            }
             if self.dims != 0 && v.len() != self.dims {
                 return Err(EmbedError::Remote(format!(
                     "a vector of {} dimensions, expected {}",

@@ -1048,9 +1048,22 @@ pub fn extract_deterministic(m: &Manifest, acus: &[Signed<Acu>]) -> Vec<Candidat
                 });
                 if steps.len() >= 3 && asked_how {
                     let q = last_user.clone().unwrap_or_default();
+                    let q = q.trim().trim_end_matches('?');
+                    let lower = q.to_lowercase();
+                    let task = [
+                        "how do i ",
+                        "how can i ",
+                        "how should i ",
+                        "how to ",
+                        "how do you ",
+                    ]
+                    .iter()
+                    .find(|p| lower.starts_with(*p))
+                    .map(|p| &q[p.len()..])
+                    .unwrap_or(q);
                     out.push(Candidate {
                         content: clip(
-                            &format!("How to {}: {}", clip(q.trim(), 120), steps.join(" ")),
+                            &format!("How to {}: {}", clip(task, 120), steps.join(" ")),
                             600,
                         ),
                         memory_type: MemoryType::Procedural,

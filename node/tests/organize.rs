@@ -362,6 +362,23 @@ async fn memories_are_extracted_consolidated_with_provenance_and_editable() {
             t0 + 3 * day,
         )
         .await;
+    let e = t
+        .capture(
+            None,
+            "logs",
+            "user",
+            "How do I rotate the nginx logs?",
+            t0 + 4 * day,
+        )
+        .await;
+    t.capture(
+        Some(&e),
+        "",
+        "assistant",
+        "Like this:\n1. Move access.log aside\n2. Send USR1 to the master process\n3. Compress the old file",
+        t0 + 4 * day + 1,
+    )
+    .await;
 
     let all = t
         .ok(Method::GET, "/api/v2/memories?all=true&limit=1000", None)
@@ -444,6 +461,15 @@ async fn memories_are_extracted_consolidated_with_provenance_and_editable() {
             >= 4
     );
     assert!(find("I live in Lyon")[0]["memory_type"] == json!("semantic"));
+    // A numbered answer to a "how" question is a procedure, drawn from the answer.
+    let how = find("How to rotate the nginx logs: 1. Move");
+    assert_eq!(how.len(), 1, "{all:?}");
+    assert_eq!(how[0]["memory_type"], json!("procedural"));
+    assert!(how[0]["content"].as_str().unwrap().contains("2. Send USR1"));
+    let acus_e = t
+        .ok(Method::GET, &format!("/api/v1/conversations/{e}"), None)
+        .await;
+    assert_eq!(how[0]["provenance"], json!([acus_e["messages"][1]["id"]]));
 
     // Active listing hides superseded and merged memories; search ranks by meaning.
     let active = t.ok(Method::GET, "/api/v2/memories", None).await;
