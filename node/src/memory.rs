@@ -1059,7 +1059,7 @@ pub fn extract_deterministic(m: &Manifest, acus: &[Signed<Acu>]) -> Vec<Candidat
                     ]
                     .iter()
                     .find(|p| lower.starts_with(*p))
-                    .map(|p| &q[p.len()..])
+                    .and_then(|p| q.get(p.len()..))
                     .unwrap_or(q);
                     out.push(Candidate {
                         content: clip(
