@@ -907,10 +907,27 @@ fn sign(m: Memory, key: &Keypair) -> Result<Signed<Memory>, MemoryError> {
     Signed::sign(m, key).map_err(|e| MemoryError::Invalid(e.to_string()))
 }
 
+/// Sentences of at least four words: split at `!`, `?`, line breaks, and at `.` only before a
+/// space or the end (so "the .NET runtime" or "v1.2" stay whole).
 fn sentences(text: &str) -> impl Iterator<Item = &str> {
-    text.split(['.', '!', '?', '\n'])
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        let end = match c {
+            '!' | '?' | '\n' => true,
+            '.' => bytes.get(i + 1).is_none_or(|b| b.is_ascii_whitespace()),
+            _ => false,
+        };
+        if end {
+            out.push(&text[start..i]);
+            start = i + c.len_utf8();
+        }
+    }
+    out.push(&text[start..]);
+    out.into_iter()
         .map(str::trim)
-        .filter(|s| (8..=300).contains(&s.len()))
+        .filter(|s| (8..=300).contains(&s.len()) && s.split_whitespace().count() >= 4)
 }
 
 fn clip(s: &str, max: usize) -> String {
@@ -1196,6 +1213,17 @@ pub async fn extract_with_provider(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sentences_keep_dotted_words() {
+        let v: Vec<&str> =
+            sentences("We will use the .NET runtime v1.2 here. Ok. Why not try it?\nfine")
+                .collect();
+        assert_eq!(
+            v,
+            ["We will use the .NET runtime v1.2 here", "Why not try it"]
+        );
+    }
 
     #[test]
     fn slots() {
