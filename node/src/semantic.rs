@@ -317,6 +317,8 @@ async fn pass(node: &Node, sem: &Arc<Semantic>) -> Result<Pass, SemanticError> {
         }
     }
     save(sem).await?;
+    // Working memories past their validity end with the pass.
+    sem.memory.expire(&node.key, now_ms())?;
     Ok(out)
 }
 
