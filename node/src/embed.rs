@@ -82,7 +82,7 @@ pub struct EmbedConfig {
     /// Characters of a message that are embedded (the rest is cut).
     pub max_chars: usize,
     /// How the vector index stores vectors: `bf16` (default: half the memory of `f32` and
-    /// faster, recall@10 0.995 in the benchmark), `f32`, `f16` or `i8`. Changing it rebuilds
+    /// faster, recall@10 0.99 in the benchmark), `f32`, `f16` or `i8`. Changing it rebuilds
     /// the index.
     pub quantization: String,
 }

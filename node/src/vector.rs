@@ -72,7 +72,7 @@ pub struct VectorOptions {
 
 impl VectorOptions {
     /// Defaults for `dims` dimensions: connectivity 16, expansion 128 (add) / 64 (search),
-    /// bf16 vectors (half the memory of f32, faster search, recall@10 0.995 on the benchmark),
+    /// bf16 vectors (half the memory of f32, faster search, recall@10 0.99 on the benchmark),
     /// cosine distance, as many insert threads as cores.
     pub fn new(dims: usize) -> Self {
         VectorOptions {
