@@ -258,14 +258,14 @@ pub async fn circle(client: &Client, cmd: CircleCommand) -> Result<()> {
                 "visibility": if public { "public" } else { "private" },
                 "members": members,
             });
-            let v = client.call("POST", "/api/v2/circles", Some(&body)).await?;
+            let v = client.route("POST", "/api/v2/circles", Some(&body)).await?;
             out(&v, json, |v| {
                 print_circle(v);
                 print_members(v);
             })
         }
         CircleCommand::List { json } => {
-            let v = client.call("GET", "/api/v2/circles", None).await?;
+            let v = client.route("GET", "/api/v2/circles", None).await?;
             out(&v, json, |v| {
                 let list = v.as_array().cloned().unwrap_or_default();
                 if list.is_empty() {
@@ -276,7 +276,7 @@ pub async fn circle(client: &Client, cmd: CircleCommand) -> Result<()> {
         }
         CircleCommand::Show { id, json } => {
             let v = client
-                .call("GET", &format!("/api/v2/circles/{}", enc(&id)), None)
+                .route("GET", &format!("/api/v2/circles/{}", enc(&id)), None)
                 .await?;
             out(&v, json, |v| {
                 print_circle(v);
@@ -291,7 +291,7 @@ pub async fn circle(client: &Client, cmd: CircleCommand) -> Result<()> {
         } => {
             let body = json!({"did": did, "role": role});
             let v = client
-                .call(
+                .route(
                     "POST",
                     &format!("/api/v2/circles/{}/members", enc(&id)),
                     Some(&body),
@@ -304,7 +304,7 @@ pub async fn circle(client: &Client, cmd: CircleCommand) -> Result<()> {
         }
         CircleCommand::Remove { id, did, json } => {
             let v = client
-                .call(
+                .route(
                     "DELETE",
                     &format!("/api/v2/circles/{}/members/{}", enc(&id), enc(&did)),
                     None,
@@ -317,7 +317,7 @@ pub async fn circle(client: &Client, cmd: CircleCommand) -> Result<()> {
         }
         CircleCommand::Delete { id } => {
             client
-                .call("DELETE", &format!("/api/v2/circles/{}", enc(&id)), None)
+                .route("DELETE", &format!("/api/v2/circles/{}", enc(&id)), None)
                 .await?;
             println!("deleted {id}");
             Ok(())
@@ -342,7 +342,7 @@ fn print_friend(f: &Value) {
 pub async fn friend(client: &Client, cmd: FriendCommand) -> Result<()> {
     let (action, did, json) = match cmd {
         FriendCommand::List { json } => {
-            let v = client.call("GET", "/api/v3/friends", None).await?;
+            let v = client.route("GET", "/api/v3/friends", None).await?;
             return out(&v, json, |v| {
                 let list = v.as_array().cloned().unwrap_or_default();
                 if list.is_empty() {
@@ -359,7 +359,7 @@ pub async fn friend(client: &Client, cmd: FriendCommand) -> Result<()> {
         FriendCommand::Unblock { did, json } => ("unblock", did, json),
     };
     let v = client
-        .call(
+        .route(
             "POST",
             &format!("/api/v3/friends/{}/{action}", enc(&did)),
             None,
@@ -371,7 +371,7 @@ pub async fn friend(client: &Client, cmd: FriendCommand) -> Result<()> {
 /// Runs `vivim follow <did>`.
 pub async fn follow(client: &Client, did: &str, json: bool) -> Result<()> {
     let v = client
-        .call("POST", "/api/v3/follows", Some(&json!({"did": did})))
+        .route("POST", "/api/v3/follows", Some(&json!({"did": did})))
         .await?;
     out(&v, json, |v| {
         println!(
@@ -385,7 +385,7 @@ pub async fn follow(client: &Client, did: &str, json: bool) -> Result<()> {
 /// Runs `vivim unfollow <did>`.
 pub async fn unfollow(client: &Client, did: &str) -> Result<()> {
     client
-        .call("DELETE", &format!("/api/v3/follows/{}", enc(did)), None)
+        .route("DELETE", &format!("/api/v3/follows/{}", enc(did)), None)
         .await?;
     println!("unfollowed {did}");
     Ok(())
@@ -393,7 +393,7 @@ pub async fn unfollow(client: &Client, did: &str) -> Result<()> {
 
 /// Runs `vivim follows`.
 pub async fn follows(client: &Client, json: bool) -> Result<()> {
-    let v = client.call("GET", "/api/v3/follows", None).await?;
+    let v = client.route("GET", "/api/v3/follows", None).await?;
     out(&v, json, |v| {
         for (title, key) in [("following", "following"), ("followers", "followers")] {
             println!("{title}:");
@@ -416,7 +416,7 @@ pub async fn profile(
     follow_approval: Option<bool>,
 ) -> Result<()> {
     let body = json!({"name": name, "bio": bio, "follow_approval": follow_approval});
-    client.call("POST", "/api/v3/profile", Some(&body)).await?;
+    client.route("POST", "/api/v3/profile", Some(&body)).await?;
     println!("profile updated");
     Ok(())
 }
@@ -446,18 +446,18 @@ pub async fn group(client: &Client, base: &str, cmd: GroupCommand) -> Result<()>
         } => {
             let mut body = json!({"name": name, "kind": kind, "description": description});
             body[if team { "access" } else { "visibility" }] = access.into();
-            let v = client.call("POST", base, Some(&body)).await?;
+            let v = client.route("POST", base, Some(&body)).await?;
             out(&v, json, print_group)
         }
         GroupCommand::List { json } => {
-            let v = client.call("GET", base, None).await?;
+            let v = client.route("GET", base, None).await?;
             out(&v, json, |v| {
                 v.as_array().into_iter().flatten().for_each(print_group)
             })
         }
         GroupCommand::Show { id, json } => {
             let v = client
-                .call("GET", &format!("{base}/{}", enc(&id)), None)
+                .route("GET", &format!("{base}/{}", enc(&id)), None)
                 .await?;
             out(&v, json, |v| {
                 print_group(v);
@@ -469,7 +469,7 @@ pub async fn group(client: &Client, base: &str, cmd: GroupCommand) -> Result<()>
         }
         GroupCommand::Join { id, message } => {
             client
-                .call(
+                .route(
                     "POST",
                     &format!("{base}/{}/join", enc(&id)),
                     Some(&json!({"message": message})),
@@ -480,7 +480,7 @@ pub async fn group(client: &Client, base: &str, cmd: GroupCommand) -> Result<()>
         }
         GroupCommand::Leave { id } => {
             client
-                .call("POST", &format!("{base}/{}/leave", enc(&id)), None)
+                .route("POST", &format!("{base}/{}/leave", enc(&id)), None)
                 .await?;
             println!("left {id}");
             Ok(())
@@ -492,7 +492,7 @@ pub async fn group(client: &Client, base: &str, cmd: GroupCommand) -> Result<()>
             json,
         } => {
             let v = client
-                .call(
+                .route(
                     "POST",
                     &format!("{base}/{}/members", enc(&id)),
                     Some(&json!({"did": did, "role": role})),
@@ -505,7 +505,7 @@ pub async fn group(client: &Client, base: &str, cmd: GroupCommand) -> Result<()>
         }
         GroupCommand::Remove { id, did, json } => {
             let v = client
-                .call(
+                .route(
                     "DELETE",
                     &format!("{base}/{}/members/{}", enc(&id), enc(&did)),
                     None,
@@ -518,7 +518,7 @@ pub async fn group(client: &Client, base: &str, cmd: GroupCommand) -> Result<()>
         }
         GroupCommand::Delete { id } => {
             client
-                .call("DELETE", &format!("{base}/{}", enc(&id)), None)
+                .route("DELETE", &format!("{base}/{}", enc(&id)), None)
                 .await?;
             println!("deleted {id}");
             Ok(())

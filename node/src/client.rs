@@ -5,11 +5,13 @@ use std::{path::Path, sync::Arc, time::Duration};
 
 use serde::de::DeserializeOwned;
 
+pub mod organize;
+
 use crate::{
     datadir::DataDir,
     gateway::{
         ConversationDetail, ConversationPage, ConversationView, MessageView, SearchParams,
-        SearchResults, run_search,
+        SearchResults,
     },
     import::Format,
     node::{ImportProgress, Node, NodeError},
@@ -183,13 +185,15 @@ impl Client {
         }
     }
 
-    /// Full-text search.
+    /// Search: full text, vector or hybrid (`p.mode`).
     pub async fn search(&self, p: &SearchParams) -> Result<SearchResults, ClientError> {
         match self {
-            Client::Local(n) => run_search(n, p).map_err(|e| ClientError::Api {
-                status: e.status().as_u16(),
-                message: e.message().to_string(),
-            }),
+            Client::Local(n) => crate::semantic::search(n, p)
+                .await
+                .map_err(|e| ClientError::Api {
+                    status: e.status().as_u16(),
+                    message: e.message().to_string(),
+                }),
             Client::Remote { .. } => {
                 let mut qs = vec![
                     ("q", p.q.clone()),
@@ -206,6 +210,9 @@ impl Client {
                 }
                 if let Some(v) = p.to {
                     qs.push(("to", v.to_string()));
+                }
+                if let Some(v) = &p.mode {
+                    qs.push(("mode", v.clone()));
                 }
                 let query = serde_urlencoded_pairs(&qs);
                 self.get(&format!("/api/v1/search?{query}")).await
@@ -287,7 +294,7 @@ impl Client {
     /// Any gateway route, on the running node or — without one — on the data dir opened here
     /// (the same handlers serve both, in-process through the router). `method` is GET, POST or
     /// DELETE; an answer without a body is `null`.
-    pub async fn call(
+    pub async fn route(
         &self,
         method: &str,
         path: &str,

@@ -15,6 +15,10 @@ pub struct Config {
     pub import: ImportConfig,
     /// Peer to peer.
     pub network: NetworkConfig,
+    /// Embeddings for semantic search and memory.
+    pub embed: crate::embed::EmbedConfig,
+    /// The AI provider for memory extraction and `/api/v2/context` with `send`.
+    pub provider: crate::provider::ProviderConfig,
 }
 
 /// Peer-to-peer settings (`vivim up` flags override them).

@@ -59,7 +59,8 @@ impl ApiError {
         }
     }
 
-    fn bad_request(message: impl Into<String>) -> Self {
+    /// A 400 with this message.
+    pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
@@ -158,6 +159,8 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+mod v2;
+
 /// Gateway state shared by the handlers.
 pub struct Gateway {
     node: Arc<Node>,
@@ -214,6 +217,7 @@ pub fn router(node: Arc<Node>, token: String) -> Router {
         .route("/api/admin/metrics", get(metrics))
         .route("/api/ws", get(ws_events))
         .merge(social::routes())
+        .merge(v2::routes())
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .route("/api/openapi.json", get(openapi))
         .fallback(|| async { ApiError::not_found("no such route") })
@@ -738,6 +742,9 @@ pub struct SearchParams {
     pub to: Option<u64>,
     /// Only this conversation.
     pub conversation: Option<String>,
+    /// `text` (BM25, default), `vector` (embeddings) or `hybrid` (both, fused by reciprocal
+    /// rank).
+    pub mode: Option<String>,
 }
 
 /// A search hit.
@@ -820,7 +827,7 @@ async fn search(
     query: Result<QueryParams<SearchParams>, QueryRejection>,
 ) -> ApiResult<Json<SearchResults>> {
     let QueryParams(p) = query.map_err(query_rejection)?;
-    Ok(Json(run_search(&gw.node, &p)?))
+    Ok(Json(crate::semantic::search(&gw.node, &p).await?))
 }
 
 /// Import parameters.
@@ -953,6 +960,9 @@ pub struct Status {
     pub index_docs: u64,
     /// Data dir.
     pub data_dir: String,
+    /// Embedding progress and the vector index (absent until first used).
+    #[serde(default)]
+    pub semantic: Option<crate::semantic::EmbedStatus>,
 }
 
 #[utoipa::path(get, path = "/api/admin/status", responses((status = 200, body = Status)), security(("bearer" = [])))]
@@ -966,6 +976,7 @@ async fn status(State(gw): State<Arc<Gateway>>) -> Json<Status> {
         acus: n.store.acu_count(),
         index_docs: n.index.doc_count(),
         data_dir: n.dir.root().display().to_string(),
+        semantic: crate::semantic::status(n),
     })
 }
 
@@ -1205,8 +1216,8 @@ async fn network(State(gw): State<Arc<Gateway>>) -> ApiResult<Json<serde_json::V
 #[openapi(
     info(title = "VIVIM node gateway", description = "The local REST surface of a VIVIM node. Authenticate with `Authorization: Bearer <token>` (see `vivim token`). `/api/v3/teams…` has the same routes and shapes as `/api/v3/groups…`, with `access` (OPEN, INVITE) for `visibility`. `/api/yjs/{doc}` speaks the y-websocket protocol (token as `?token=`)."),
     paths(identity, list_conversations, get_conversation, delete_conversation, export_conversation, get_acu, capture, search, import_source, import_upload, status, metrics, publish, fetch, resolve_did, peers, network,
-        social::list_circles, social::create_circle, social::get_circle, social::delete_circle, social::add_circle_member, social::remove_circle_member, social::set_profile, social::list_friends, social::friend_action, social::list_follows, social::follow, social::unfollow, social::approve, social::list_groups, social::create_group, social::get_group, social::delete_group, social::join_group, social::leave_group, social::add_group_member, social::remove_group_member),
-    components(schemas(crate::graph::CircleOut, crate::graph::MemberOut, crate::graph::FriendOut, crate::graph::FollowOut, crate::graph::FollowsOut, crate::graph::GroupOut, social::NewCircle, social::NewMember, social::ProfileUpdate, social::FollowRequest, social::NewGroup, social::JoinRequest, Published, FetchRequest, IdentityView, ConversationView, MessageView, ConversationDetail, ConversationPage, Captured, Capture, HitView, SearchResults, ImportSource, ImportResult, Status, ErrorBody, ErrorDetail)),
+        social::list_circles, social::create_circle, social::get_circle, social::delete_circle, social::add_circle_member, social::remove_circle_member, social::set_profile, social::list_friends, social::friend_action, social::list_follows, social::follow, social::unfollow, social::approve, social::list_groups, social::create_group, social::get_group, social::delete_group, social::join_group, social::leave_group, social::add_group_member, social::remove_group_member, v2::related, v2::list_memories, v2::add_memory, v2::get_memory, v2::update_memory, v2::delete_memory, v2::extract_memories, v2::consolidate_memories, v2::context),
+    components(schemas(crate::graph::CircleOut, crate::graph::MemberOut, crate::graph::FriendOut, crate::graph::FollowOut, crate::graph::FollowsOut, crate::graph::GroupOut, social::NewCircle, social::NewMember, social::ProfileUpdate, social::FollowRequest, social::NewGroup, social::JoinRequest, Published, FetchRequest, IdentityView, ConversationView, MessageView, ConversationDetail, ConversationPage, Captured, Capture, HitView, SearchResults, ImportSource, ImportResult, Status, ErrorBody, ErrorDetail, crate::semantic::EmbedStatus, crate::semantic::Related, crate::semantic::Consolidated, crate::semantic::ContextRequest, crate::memory::MemoryView, crate::memory::NewMemory, crate::memory::MemoryPatch, crate::memory::Added, crate::context::Context, crate::context::SectionAccount, crate::provider::ChatMessage)),
     modifiers(&BearerAuth),
 )]
 struct ApiDoc;

@@ -15,18 +15,24 @@
 
 pub mod client;
 pub mod config;
+pub mod context;
 pub mod datadir;
 pub mod docsync;
+pub mod embed;
 pub mod export;
 pub mod gateway;
 pub mod graph;
 pub mod ids;
 pub mod import;
 pub mod ingest;
+pub mod memory;
 pub mod net;
 pub mod node;
 pub mod p2p;
+pub mod provider;
 pub mod search;
+pub mod semantic;
 pub mod social;
 pub mod store;
 pub mod testdata;
+pub mod vector;

@@ -182,9 +182,46 @@ enum Command {
         /// Only this role (user, assistant, …).
         #[arg(long)]
         role: Option<String>,
-        /// text (full-text). vector and hybrid arrive with semantic search.
+        /// text (BM25 full text), vector (embeddings) or hybrid (both, fused by rank).
         #[arg(long, default_value = "text")]
         mode: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Conversations related to one (by meaning).
+    Related {
+        /// Conversation id or prefix.
+        id: String,
+        /// How many.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Memories: what you learned, decided and prefer, drawn from your conversations.
+    Memory {
+        #[command(subcommand)]
+        command: vivim_node::client::organize::MemoryCommand,
+    },
+    /// Assemble the context for a question under a token budget (memories, retrieved
+    /// messages, recent turns); --send asks the configured provider and stores the exchange.
+    Context {
+        /// The question.
+        query: String,
+        /// Token budget for the whole prompt.
+        #[arg(long, default_value_t = 2000)]
+        budget: usize,
+        /// Model whose tokenizer counts (default: the provider's, else gpt-4o).
+        #[arg(long)]
+        model: Option<String>,
+        /// Conversation for the recent turns (default: the latest).
+        #[arg(long)]
+        conversation: Option<String>,
+        /// Send it to the provider and stream the answer.
+        #[arg(long)]
+        send: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -392,6 +429,8 @@ async fn up(dir: DataDir, pass: Option<Vec<u8>>, args: UpArgs, relay: bool) -> R
     }
     println!("  data dir: {}", dir.root().display());
     tracing::info!(%bound, "gateway listening");
+    // Embeddings and memories for new conversations, in the background.
+    vivim_node::semantic::spawn_worker(&node);
     let served = gateway::serve(node.clone(), listener, shutdown_signal()).await;
     let _ = std::fs::remove_file(dir.gateway_addr_path());
     node.shutdown().await?;
@@ -707,6 +746,12 @@ async fn run(cli: Cli) -> Result<()> {
             client.close().await?;
             result?;
         }
+        c @ (Command::Related { .. } | Command::Memory { .. } | Command::Context { .. }) => {
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let result = organize(&client, c).await;
+            client.close().await?;
+            result?;
+        }
         Command::Search {
             query,
             limit,
@@ -715,9 +760,6 @@ async fn run(cli: Cli) -> Result<()> {
             mode,
             json,
         } => {
-            if mode != "text" {
-                bail!("search mode {mode:?} is not available yet: use --mode text");
-            }
             let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
             let params = SearchParams {
                 q: query,
@@ -728,6 +770,7 @@ async fn run(cli: Cli) -> Result<()> {
                 from: None,
                 to: None,
                 conversation: None,
+                mode: Some(mode),
             };
             let result = client.search(&params).await;
             client.close().await?;
@@ -760,6 +803,70 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+async fn organize(client: &Client, command: Command) -> Result<()> {
+    match command {
+        Command::Related { id, limit, json } => {
+            let v = client.related(&id, limit).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else if v.is_empty() {
+                println!("nothing related yet");
+            } else {
+                for r in v {
+                    println!("{}  {:.3}  {}", &r.conversation[..12], r.score, r.title);
+                }
+            }
+        }
+        Command::Memory { command } => client.memory_command(command).await?,
+        Command::Context {
+            query,
+            budget,
+            model,
+            conversation,
+            send,
+            json,
+        } => {
+            let req = vivim_node::semantic::ContextRequest {
+                query,
+                budget_tokens: budget,
+                model,
+                conversation,
+                system: None,
+                send,
+                memories: None,
+                retrieved: None,
+                recent: None,
+            };
+            if send {
+                let (ctx, conv) = client.context_send(&req).await?;
+                eprintln!(
+                    "context: {} of {} tokens ({}); stored as conversation {conv}",
+                    ctx.total_tokens, ctx.budget_tokens, ctx.tokenizer
+                );
+            } else {
+                let ctx = client.context(&req).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&ctx)?);
+                } else {
+                    println!("{}\n", ctx.prompt);
+                    for s in &ctx.sections {
+                        eprintln!(
+                            "{:<10} {:>6} tokens  {} items, {} left out, {} duplicates",
+                            s.name, s.tokens, s.items, s.dropped, s.duplicates
+                        );
+                    }
+                    eprintln!(
+                        "total      {:>6} tokens of {} ({})",
+                        ctx.total_tokens, ctx.budget_tokens, ctx.tokenizer
+                    );
+                }
+            }
+        }
+        _ => {}
     }
     Ok(())
 }

@@ -219,6 +219,8 @@ pub struct Node {
     pub generation: AtomicU64,
     /// The peer-to-peer side, once started (`vivim up`).
     pub p2p: std::sync::OnceLock<Arc<crate::p2p::P2p>>,
+    /// Embeddings, vectors and memories, opened on first use (`crate::semantic`).
+    pub semantic: tokio::sync::OnceCell<Arc<crate::semantic::Semantic>>,
     started: Instant,
 }
 
@@ -268,6 +270,7 @@ impl Node {
             counters: Counters::default(),
             generation: AtomicU64::new(0),
             p2p: std::sync::OnceLock::new(),
+            semantic: tokio::sync::OnceCell::new(),
             started: Instant::now(),
         };
         let dirty = node.dir.root().join(INDEX_DIRTY).exists();
@@ -694,6 +697,11 @@ impl Node {
             p.shutdown().await;
         }
         self.index.commit()?;
+        if let Some(s) = self.semantic.get()
+            && let Err(e) = s.vectors.save()
+        {
+            tracing::warn!("saving the vector index: {e}");
+        }
         self.social.sync()?;
         self.store.shutdown().await?;
         Ok(())

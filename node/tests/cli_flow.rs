@@ -249,6 +249,70 @@ fn user_flow(dir: &Path, scratch: &Path) -> String {
     let err = fails(dir, &["search", "python", "--limit", "0"]);
     assert!(err.contains("limit"), "{err}");
 
+    // Semantic search, related conversations, memories and context, with no network.
+    for mode in ["vector", "hybrid"] {
+        let r = json(
+            dir,
+            &[
+                "search",
+                "python list comprehension",
+                "--mode",
+                mode,
+                "--json",
+            ],
+        );
+        let hits = r["hits"].as_array().unwrap();
+        assert!(!hits.is_empty(), "{mode}: {r}");
+        assert!(
+            hits.iter().any(|h| h["snippet"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("python")),
+            "{mode}: {r}"
+        );
+    }
+    let err = fails(dir, &["search", "python", "--mode", "psychic"]);
+    assert!(err.contains("mode"), "{err}");
+    let related = json(
+        dir,
+        &[
+            "related",
+            conv["id"].as_str().unwrap(),
+            "--json",
+            "--limit",
+            "3",
+        ],
+    );
+    assert_eq!(related.as_array().unwrap().len(), 3, "{related}");
+    let mems = json(dir, &["memory", "list", "--json", "--limit", "1000"]);
+    assert!(
+        mems.as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["memory_type"] == "episodic"),
+        "one episode per conversation: {mems:.300}"
+    );
+    let ctx = json(
+        dir,
+        &[
+            "context",
+            "how do I sort a list in python",
+            "--budget",
+            "300",
+            "--json",
+        ],
+    );
+    assert!(ctx["total_tokens"].as_u64().unwrap() <= 300, "{ctx}");
+    assert!(
+        ctx["prompt"]
+            .as_str()
+            .unwrap()
+            .ends_with("how do I sort a list in python")
+    );
+    let err = fails(dir, &["context", "q", "--send"]);
+    assert!(err.contains("provider"), "{err}");
+
     // Delete the conversation of the best python hit; it leaves the listing and the results.
     let victim = hits[0]["conversation"].as_str().unwrap().to_string();
     let out = ok(dir, &["conversations", "delete", &victim[..10]]);
