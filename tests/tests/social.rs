@@ -107,8 +107,11 @@ async fn circles_reach_members_catch_up_and_refuse_forgeries() {
             w.set_meta("name", "Research 2")
         })
         .unwrap();
-    eventually("B sees the new member", || {
-        (member_count(&b.node, &circle.id) == Some(4)).then_some(())
+    eventually("B sees the new member and the new name", || {
+        b.node
+            .circle(&circle.id)
+            .ok()
+            .filter(|x| x.members.len() == 4 && x.name == "Research 2")
     })
     .await;
     assert_eq!(member_count(&c.node, &circle.id), Some(3), "C was offline");
@@ -117,13 +120,15 @@ async fn circles_reach_members_catch_up_and_refuse_forgeries() {
     cfg.net.bootstrap = boot;
     let c2 = P2p::start(c.node.clone(), cfg).await.unwrap();
     c2.publish_peer_record().await.unwrap();
+    // Updates apply one by one in order: wait for the last one (the rename).
     let caught = eventually("C catches up after restarting", || {
         c.node
             .circle(&circle.id)
             .ok()
-            .filter(|x| x.members.len() == 4)
+            .filter(|x| x.name == "Research 2")
     })
     .await;
+    assert_eq!(caught.members.len(), 4);
     assert_eq!(caught.name, "Research 2");
     assert_eq!(c.node.social.applied(&circle.id.parse().unwrap()), 3);
 
