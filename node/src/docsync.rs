@@ -156,12 +156,18 @@ impl P2p {
     }
 
     async fn sync_with_writer(self: &Arc<Self>, id: &DocId) {
-        let t = std::time::Instant::now();
-        let peer = self.connect_did(id.writer()).await;
-        tracing::debug!(%id, ms = t.elapsed().as_secs_f64() * 1e3, ok = peer.is_ok(), "connected to the writer");
-        match peer {
-            Ok(peer) => self.sync_with(peer, id).await,
-            Err(e) => tracing::debug!(%id, "writer unreachable, waiting for peers: {e}"),
+        // Right after start the DHT may not know the writer's record yet: try a few times.
+        for wait in [0u64, 500, 1_500, 4_000] {
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            let t = std::time::Instant::now();
+            match self.connect_did(id.writer()).await {
+                Ok(peer) => {
+                    tracing::debug!(%id, ms = t.elapsed().as_secs_f64() * 1e3, "connected to the writer");
+                    self.sync_with(peer, id).await;
+                    return;
+                }
+                Err(e) => tracing::debug!(%id, "writer unreachable: {e}"),
+            }
         }
     }
 
