@@ -2,6 +2,7 @@
 //! operations on the node's documents. The CLI (without a running node) and the gateway both
 //! call these; changes spread through [`crate::p2p::P2p`] when the network is up.
 
+use crate::now_ms;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -110,13 +111,6 @@ pub struct GroupOut {
     pub created: u64,
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 fn random_u64() -> Result<u64, NodeError> {
     let mut b = [0u8; 8];
     getrandom::getrandom(&mut b).map_err(|e| NodeError::Invalid(format!("randomness: {e}")))?;
@@ -184,6 +178,17 @@ impl Node {
         F: FnOnce(&mut Writer<'_, '_>),
     {
         let signed = self.social.write(id, f)?;
+        Ok(self.spread(id, signed, || notify.to_vec()))
+    }
+
+    /// After a local change: the event for `/api/ws`, and the signed update (with the people
+    /// to tell) to the network when it is up. Returns the document's last update number.
+    fn spread(
+        &self,
+        id: &DocId,
+        signed: Option<vivim_protocol::Signed<vivim_protocol::DocUpdate>>,
+        notify: impl FnOnce() -> Vec<Did>,
+    ) -> u64 {
         let seq = self.social.applied(id);
         if let Some(signed) = signed {
             let _ = self.events.send(Event::DocChanged {
@@ -192,29 +197,17 @@ impl Node {
                 local: true,
             });
             if let Some(p2p) = self.p2p.get() {
-                p2p.doc_written(id.clone(), signed, notify.to_vec());
+                p2p.doc_written(id.clone(), signed, notify());
             }
         }
-        Ok(seq)
+        seq
     }
 
     /// Applies an update from a local Yjs client (the PWA) to one of my documents; it is
     /// signed and spread like any other change.
     pub fn write_doc_update(&self, id: &DocId, update: &[u8]) -> Result<u64, NodeError> {
         let signed = self.social.write_update(id, update)?;
-        let seq = self.social.applied(id);
-        if let Some(signed) = signed {
-            let _ = self.events.send(Event::DocChanged {
-                doc: id.to_string(),
-                seq,
-                local: true,
-            });
-            if let Some(p2p) = self.p2p.get() {
-                let notify = self.concerned(id);
-                p2p.doc_written(id.clone(), signed, notify);
-            }
-        }
-        Ok(seq)
+        Ok(self.spread(id, signed, || self.concerned(id)))
     }
 
     /// Starts following someone else's document (and fetches it when the network is up).

@@ -1,6 +1,7 @@
 //! The node runtime: one identity, its store and index, and the operations every surface (CLI,
 //! gateway, bindings) shares.
 
+use crate::now_ms;
 use std::{
     path::{Path, PathBuf},
     sync::{
@@ -231,13 +232,6 @@ impl std::fmt::Debug for Node {
             .field("dir", &self.dir.root())
             .finish_non_exhaustive()
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 const INDEX_DIRTY: &str = "index-dirty";

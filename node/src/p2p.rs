@@ -10,6 +10,7 @@
 //!   soon as it is complete; nothing is stored until all of it verified. A conversation that
 //!   fails any check is dropped whole and counted.
 
+use crate::now_ms;
 use std::{
     net::SocketAddr,
     sync::{
@@ -179,13 +180,6 @@ impl std::fmt::Debug for P2p {
             .field("peer_id", &self.net.peer_id)
             .finish()
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 impl P2p {

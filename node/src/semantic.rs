@@ -10,6 +10,7 @@
 //! ([`spawn_worker`]); searches run it inline when nothing is running and the store changed,
 //! so a CLI without a node sees fresh results too.
 
+use crate::now_ms;
 use std::{
     collections::{HashMap, HashSet},
     sync::{
@@ -106,13 +107,6 @@ impl std::fmt::Debug for Semantic {
             .field("vectors", &self.vectors.len())
             .finish_non_exhaustive()
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// The version marker of a stored conversation.

@@ -16,6 +16,7 @@
 //! | `doc_log` | (doc id, update number) | the signed [`DocUpdate`] |
 //! | `doc_full` | doc id | the newest signed full state received (non-writers) |
 
+use crate::now_ms;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -143,13 +144,6 @@ impl std::fmt::Debug for Social {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Social").finish_non_exhaustive()
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -491,9 +485,11 @@ impl Social {
         let Some(slot) = self.slot(id, false)? else {
             return Ok(Vec::new());
         };
+        let mine = id.writer() == &self.key.did();
+        // Only the writer answers with a full state; it is taken with the number it covers.
         let (applied, state) = {
             let inbox = lock(&slot.inbox);
-            (inbox.applied(), slot.replica.snapshot())
+            (inbox.applied(), mine.then(|| slot.replica.snapshot()))
         };
         if have >= applied {
             return Ok(Vec::new());
@@ -507,11 +503,12 @@ impl Social {
             .transpose()?
             .map(|(k, _)| k.value().1);
         let log_covers = first.is_some_and(|f| f <= have + 1);
-        let mine = id.writer() == &self.key.did();
         let mut out = Vec::new();
         let mut size = 0usize;
         let mut from = have + 1;
-        if mine && (!log_covers || applied - have > 256) {
+        if let Some(state) = state
+            && (!log_covers || applied - have > 256)
+        {
             // Shorter as one freshly signed state.
             return Ok(vec![
                 self.sign(id, applied, DocUpdateKind::State, state)?

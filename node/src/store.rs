@@ -26,6 +26,7 @@
 //! whatever the data size; sled, which the design first named, grew its memory and its files
 //! (3.3 GB for a 1 GB export) with the data.
 
+use crate::now_ms;
 use std::{
     ops::Bound,
     path::Path,
@@ -202,13 +203,6 @@ impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").finish_non_exhaustive()
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 fn conv_time_key(updated_at_ms: u64, id: &ConvId) -> [u8; 40] {
