@@ -228,7 +228,7 @@ fn print_members(v: &Value) {
     }
 }
 
-fn out(v: &Value, json: bool, human: impl FnOnce(&Value)) -> Result<()> {
+pub(crate) fn out(v: &Value, json: bool, human: impl FnOnce(&Value)) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(v)?);
     } else {
@@ -237,7 +237,7 @@ fn out(v: &Value, json: bool, human: impl FnOnce(&Value)) -> Result<()> {
     Ok(())
 }
 
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     // DIDs and document ids are URL-safe except for ':'; keep it readable.
     s.replace('/', "%2F")
         .replace('?', "%3F")

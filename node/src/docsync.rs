@@ -34,6 +34,24 @@ enum DocRequest {
     Sync { doc: String, have: u64 },
     /// "This document concerns you."
     Notify { doc: String },
+    /// "Here is a sharing intent for you" (the signed intent).
+    Share { intent: serde_bytes::ByteBuf },
+    /// "A sharing intent for you is too large to send: fetch this blob from me."
+    ShareRef { hash: serde_bytes::ByteBuf },
+}
+
+/// The request that delivers a signed sharing intent.
+pub(crate) fn share_request(intent: &[u8]) -> Vec<u8> {
+    cbor(&DocRequest::Share {
+        intent: serde_bytes::ByteBuf::from(intent.to_vec()),
+    })
+}
+
+/// The request that names an intent blob to fetch.
+pub(crate) fn share_ref_request(hash: vivim_protocol::Hash) -> Vec<u8> {
+    cbor(&DocRequest::ShareRef {
+        hash: serde_bytes::ByteBuf::from(hash.0.to_vec()),
+    })
 }
 
 /// An answer: signed updates in order.
@@ -374,6 +392,21 @@ impl P2p {
                     self.sync_with(peer, &id).await;
                     return;
                 }
+            }
+            Ok(DocRequest::Share { intent }) => {
+                let _ = self.net.respond(rid, cbor(&out)).await;
+                self.on_intent(&intent, false).await;
+                return;
+            }
+            Ok(DocRequest::ShareRef { hash }) => {
+                let _ = self.net.respond(rid, cbor(&out)).await;
+                if let (Ok(from), Ok(h)) = (
+                    ids::did_of_peer(&peer),
+                    <[u8; 32]>::try_from(hash.as_slice()),
+                ) {
+                    self.fetch_intent_blob(&from, vivim_protocol::Hash(h)).await;
+                }
+                return;
             }
             Err(_) => {
                 self.stats.rejected.fetch_add(1, Ordering::Relaxed);

@@ -159,6 +159,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+mod share;
 mod v2;
 
 /// Gateway state shared by the handlers.
@@ -218,6 +219,7 @@ pub fn router(node: Arc<Node>, token: String) -> Router {
         .route("/api/ws", get(ws_events))
         .merge(social::routes())
         .merge(v2::routes())
+        .merge(share::routes())
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .route("/api/openapi.json", get(openapi))
         .fallback(|| async { ApiError::not_found("no such route") })
@@ -1216,8 +1218,8 @@ async fn network(State(gw): State<Arc<Gateway>>) -> ApiResult<Json<serde_json::V
 #[openapi(
     info(title = "VIVIM node gateway", description = "The local REST surface of a VIVIM node. Authenticate with `Authorization: Bearer <token>` (see `vivim token`). `/api/v3/teams…` has the same routes and shapes as `/api/v3/groups…`, with `access` (OPEN, INVITE) for `visibility`. `/api/yjs/{doc}` speaks the y-websocket protocol (token as `?token=`)."),
     paths(identity, list_conversations, get_conversation, delete_conversation, export_conversation, get_acu, capture, search, import_source, import_upload, status, metrics, publish, fetch, resolve_did, peers, network,
-        social::list_circles, social::create_circle, social::get_circle, social::delete_circle, social::add_circle_member, social::remove_circle_member, social::set_profile, social::list_friends, social::friend_action, social::list_follows, social::follow, social::unfollow, social::approve, social::list_groups, social::create_group, social::get_group, social::delete_group, social::join_group, social::leave_group, social::add_group_member, social::remove_group_member, v2::related, v2::list_memories, v2::add_memory, v2::get_memory, v2::update_memory, v2::delete_memory, v2::extract_memories, v2::consolidate_memories, v2::context),
-    components(schemas(crate::graph::CircleOut, crate::graph::MemberOut, crate::graph::FriendOut, crate::graph::FollowOut, crate::graph::FollowsOut, crate::graph::GroupOut, social::NewCircle, social::NewMember, social::ProfileUpdate, social::FollowRequest, social::NewGroup, social::JoinRequest, Published, FetchRequest, IdentityView, ConversationView, MessageView, ConversationDetail, ConversationPage, Captured, Capture, HitView, SearchResults, ImportSource, ImportResult, Status, ErrorBody, ErrorDetail, crate::semantic::EmbedStatus, crate::semantic::Related, crate::semantic::Consolidated, crate::semantic::ContextRequest, crate::memory::MemoryView, crate::memory::NewMemory, crate::memory::MemoryPatch, crate::memory::Added, crate::context::Context, crate::context::SectionAccount, crate::provider::ChatMessage)),
+        social::list_circles, social::create_circle, social::get_circle, social::delete_circle, social::add_circle_member, social::remove_circle_member, social::set_profile, social::list_friends, social::friend_action, social::list_follows, social::follow, social::unfollow, social::approve, social::list_groups, social::create_group, social::get_group, social::delete_group, social::join_group, social::leave_group, social::add_group_member, social::remove_group_member, v2::related, v2::list_memories, v2::add_memory, v2::get_memory, v2::update_memory, v2::delete_memory, v2::extract_memories, v2::consolidate_memories, v2::context, share::create_share, share::list_shares, share::get_share, share::revoke_share, share::open_link, share::fork, share::provenance, share::feed),
+    components(schemas(crate::share::ShareOut, crate::share::FeedItem, crate::share::FeedPage, crate::share::ForkOut, crate::share::Provenance, crate::share::AcuProvenance, crate::sharenet::Opened, share::NewShare, share::OpenLink, share::NewFork, crate::graph::CircleOut, crate::graph::MemberOut, crate::graph::FriendOut, crate::graph::FollowOut, crate::graph::FollowsOut, crate::graph::GroupOut, social::NewCircle, social::NewMember, social::ProfileUpdate, social::FollowRequest, social::NewGroup, social::JoinRequest, Published, FetchRequest, IdentityView, ConversationView, MessageView, ConversationDetail, ConversationPage, Captured, Capture, HitView, SearchResults, ImportSource, ImportResult, Status, ErrorBody, ErrorDetail, crate::semantic::EmbedStatus, crate::semantic::Related, crate::semantic::Consolidated, crate::semantic::ContextRequest, crate::memory::MemoryView, crate::memory::NewMemory, crate::memory::MemoryPatch, crate::memory::Added, crate::context::Context, crate::context::SectionAccount, crate::provider::ChatMessage)),
     modifiers(&BearerAuth),
 )]
 struct ApiDoc;

@@ -330,6 +330,10 @@ impl Node {
         self.write_doc(&id, std::slice::from_ref(did), |w| {
             w.add_member(did, role, now)
         })?;
+        // The new member gets the keys of what was shared with the circle.
+        if let Err(e) = self.regrant_circle(&id) {
+            tracing::warn!(%id, "granting shares to a new member: {e}");
+        }
         self.circle(&id.to_string())
     }
 
@@ -463,6 +467,11 @@ impl Node {
         self.write_doc(&self.graph_id(), std::slice::from_ref(did), |w| {
             w.follow(did, now)
         })?;
+        if let Some(p2p) = self.p2p.get() {
+            // Their publications reach my feed.
+            let (p2p, topic) = (p2p.clone(), crate::p2p::user_topic(did));
+            tokio::spawn(async move { p2p.net.subscribe(&topic).await });
+        }
         self.following(did)
             .ok_or_else(|| NodeError::NotFound(format!("follow of {did}")))
     }

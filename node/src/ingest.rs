@@ -129,6 +129,7 @@ pub fn build(
         message_count,
         total_tokens: tokens,
         head,
+        forked_from: None,
         sig: None,
     };
     let manifest = Signed::sign(manifest, key).map_err(|e| BuildError::Manifest(e.to_string()))?;

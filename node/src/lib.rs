@@ -32,6 +32,8 @@ pub mod p2p;
 pub mod provider;
 pub mod search;
 pub mod semantic;
+pub mod share;
+pub mod sharenet;
 pub mod social;
 pub mod store;
 pub mod testdata;

@@ -1,5 +1,6 @@
 //! `vivim`: the command-line face of a VIVIM node.
 
+mod cli_share;
 mod cli_social;
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
@@ -78,6 +79,56 @@ enum Command {
         /// Fetch from this DID (default: the owner, then any node that pinned it).
         #[arg(long, value_name = "DID")]
         from: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Share a conversation (or one message) with a circle, people, a link, or everyone —
+    /// sealed end to end for anything but public.
+    Share(cli_share::ShareArgs),
+    /// Shares you made and received: list, show, revoke.
+    Shares {
+        #[command(subcommand)]
+        command: cli_share::SharesCommand,
+    },
+    /// Open a share link (vivim://share/…): fetch, decrypt, verify, store.
+    Open {
+        /// The link.
+        link: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fork a conversation (or a prefix of it) into your space, keeping provenance.
+    Fork {
+        /// Conversation id or prefix.
+        id: String,
+        /// Copy up to this message (ACU id or prefix; default: the head).
+        #[arg(long, value_name = "ACU")]
+        upto: Option<String>,
+        /// Title of the fork.
+        #[arg(long)]
+        title: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Where a conversation came from: checks a fork against its signed originals.
+    Provenance {
+        /// Conversation id or prefix.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What was shared with you and what the people you follow published, newest first.
+    Feed {
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Continue after this cursor.
+        #[arg(long)]
+        cursor: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -526,6 +577,51 @@ async fn run(cli: Cli) -> Result<()> {
                     }
                 );
             }
+        }
+        Command::Share(args) => {
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let r = cli_share::share(&client, args).await;
+            client.close().await?;
+            r?;
+        }
+        Command::Shares { command } => {
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let r = cli_share::shares(&client, command).await;
+            client.close().await?;
+            r?;
+        }
+        Command::Open { link, json } => {
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let r = cli_share::open(&client, &link, json).await;
+            client.close().await?;
+            r?;
+        }
+        Command::Fork {
+            id,
+            upto,
+            title,
+            json,
+        } => {
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let r = cli_share::fork(&client, &id, upto, title, json).await;
+            client.close().await?;
+            r?;
+        }
+        Command::Provenance { id, json } => {
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let r = cli_share::provenance(&client, &id, json).await;
+            client.close().await?;
+            r?;
+        }
+        Command::Feed {
+            limit,
+            cursor,
+            json,
+        } => {
+            let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;
+            let r = cli_share::feed(&client, limit, cursor, json).await;
+            client.close().await?;
+            r?;
         }
         Command::Circle { command } => {
             let client = Client::connect(dir()?, passphrase(g)?.as_deref()).await?;

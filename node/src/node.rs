@@ -82,6 +82,12 @@ pub enum Event {
         /// Its summary.
         summary: ImportSummary,
     },
+    /// Something arrived in the feed (a share for me, a publication by someone I follow), or
+    /// a feed entry changed (opened, expired, revoked).
+    FeedItem {
+        /// The entry.
+        item: crate::share::FeedItem,
+    },
     /// A social-graph document changed (here or on its writer's node).
     DocChanged {
         /// Document id.
@@ -220,6 +226,8 @@ pub struct Node {
     pub generation: AtomicU64,
     /// The peer-to-peer side, once started (`vivim up`).
     pub p2p: std::sync::OnceLock<Arc<crate::p2p::P2p>>,
+    /// Which shared blobs are served until when.
+    pub share_state: crate::share::ShareState,
     /// Embeddings, vectors and memories, opened on first use (`crate::semantic`).
     pub semantic: tokio::sync::OnceCell<Arc<crate::semantic::Semantic>>,
     started: Instant,
@@ -264,9 +272,11 @@ impl Node {
             counters: Counters::default(),
             generation: AtomicU64::new(0),
             p2p: std::sync::OnceLock::new(),
+            share_state: Default::default(),
             semantic: tokio::sync::OnceCell::new(),
             started: Instant::now(),
         };
+        node.open_share_tables()?;
         let dirty = node.dir.root().join(INDEX_DIRTY).exists();
         if dirty
             || state == OpenState::RebuiltEmpty
@@ -582,6 +592,7 @@ impl Node {
                         message_count: 0,
                         total_tokens: 0,
                         head: None,
+                        forked_from: None,
                         sig: None,
                     },
                     Vec::new(),
@@ -642,6 +653,23 @@ impl Node {
             conversation: id.to_string(),
         });
         Ok((acu_id, id))
+    }
+
+    /// Stores a conversation made on this node (a fork) durably, indexes it, and tells
+    /// subscribers.
+    pub async fn store_own(&self, new: NewConversation) -> Result<(), NodeError> {
+        self.store.put_conversation(&new).await?;
+        let m = new.manifest.value();
+        self.index.delete_conversation(&m.id)?;
+        self.index.add_new(docs_for(m, &new.acus))?;
+        self.index.commit()?;
+        self.changed();
+        let _ = self.events.send(Event::ConversationImported {
+            id: m.id.to_string(),
+            title: m.title.clone(),
+            message_count: m.message_count,
+        });
+        Ok(())
     }
 
     /// Stores a conversation fetched from a peer (already verified), indexes it, and tells

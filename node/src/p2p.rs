@@ -38,6 +38,8 @@ use crate::{
 pub const PEER_RECORD_TTL: Duration = Duration::from_secs(3600);
 /// How long to wait for a provider to answer a connection before trying the next one.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often ended shares are swept (their blobs are refused from the moment they end).
+pub const SHARE_SWEEP: Duration = Duration::from_secs(30);
 /// Gossip topic every announcement also goes to (relays pin from it).
 pub const ANNOUNCE_TOPIC: &str = "vivim/announce/1";
 
@@ -168,7 +170,7 @@ pub struct P2p {
     router: Router,
     /// Counters.
     pub stats: P2pStats,
-    pin: bool,
+    pub(crate) pin: bool,
     relay: tokio::sync::Mutex<Option<iroh_relay::server::Server>>,
     relay_url: Option<iroh::RelayUrl>,
     last_record_ms: AtomicU64,
@@ -230,7 +232,10 @@ impl P2p {
             .bind()
             .await
             .map_err(|e| P2pError::Iroh(e.to_string()))?;
-        let blobs = ServeBlobs(BlobsProtocol::new(node.store.blobs(), None));
+        let blobs = ServeBlobs(BlobsProtocol::new(
+            node.store.blobs(),
+            Some(serve_guard(Arc::downgrade(&node))),
+        ));
         let router = Router::builder(endpoint.clone())
             .accept(iroh_blobs::ALPN, blobs)
             .spawn();
@@ -248,6 +253,10 @@ impl P2p {
         let _ = p2p.node.p2p.set(p2p.clone());
         p2p.net.subscribe(ANNOUNCE_TOPIC).await?;
         p2p.net.subscribe(&user_topic(&p2p.node.key.did())).await?;
+        if p2p.pin {
+            p2p.net.subscribe(crate::sharenet::PIN_TOPIC).await?;
+        }
+        p2p.follow_topics().await;
         // In the background: a DHT put waits for the closest peers, which a node that just
         // dialed its bootstrap peers does not know yet.
         let me = p2p.clone();
@@ -258,6 +267,8 @@ impl P2p {
         });
         tokio::spawn(Self::background(Arc::downgrade(&p2p)));
         p2p.start_docs().await?;
+        // Shares made while the network was down (or not yet acknowledged).
+        p2p.redeliver(None);
         Ok(p2p)
     }
 
@@ -267,8 +278,15 @@ impl P2p {
         drop(p);
         let mut republish = tokio::time::interval(PEER_RECORD_TTL / 2);
         republish.tick().await;
+        let mut sweep = tokio::time::interval(SHARE_SWEEP);
         loop {
             tokio::select! {
+                _ = sweep.tick() => {
+                    let Some(p) = me.upgrade() else { return };
+                    if let Err(e) = p.node.sweep_shares().await {
+                        tracing::warn!("sweeping ended shares: {e}");
+                    }
+                }
                 _ = republish.tick() => {
                     let Some(p) = me.upgrade() else { return };
                     if let Err(e) = p.publish_peer_record().await {
@@ -279,6 +297,7 @@ impl P2p {
                     let Some(p) = me.upgrade() else { return };
                     if let Ok(ev) = &ev {
                         p.on_doc_event(ev);
+                        p.on_share_event(ev);
                     }
                     match ev {
                         Ok(NetEvent::Gossip { topic, data, .. }) if topic == ANNOUNCE_TOPIC && p.pin => {
@@ -485,7 +504,7 @@ impl P2p {
         found.ok_or_else(|| P2pError::NotFound(format!("no announcement of conversation {id}")))
     }
 
-    async fn endpoint_of(&self, did: &Did) -> Result<EndpointAddr, P2pError> {
+    pub(crate) async fn endpoint_of(&self, did: &Did) -> Result<EndpointAddr, P2pError> {
         let rec = self.resolve(did).await?;
         let mut addr = EndpointAddr::new(ids::endpoint_id(&did.public_key()));
         for a in &rec.value().iroh_addrs {
@@ -738,6 +757,70 @@ fn verify_stream(
         acus.push(acu);
     }
     Ok((manifest, acus))
+}
+
+/// The blob server's gate: every get request is checked against the node's ended shares, so
+/// an expired or revoked share's ciphertext is refused from the moment it ends (the blobs
+/// themselves go at the next sweep and garbage collection).
+fn serve_guard(node: std::sync::Weak<Node>) -> iroh_blobs::provider::events::EventSender {
+    use iroh_blobs::provider::events::{
+        AbortReason, EventMask, EventSender, ProviderMessage, RequestMode,
+    };
+    let mask = EventMask {
+        get: RequestMode::Intercept,
+        get_many: RequestMode::Intercept,
+        ..EventMask::DEFAULT
+    };
+    let (tx, mut rx) = EventSender::channel(64, mask);
+    tokio::spawn(async move {
+        while let Some(msg) = rx.recv().await {
+            let allowed = |hashes: &[iroh_blobs::Hash]| {
+                let Some(node) = node.upgrade() else {
+                    return false;
+                };
+                let now = now_ms();
+                hashes
+                    .iter()
+                    .all(|h| node.share_state.may_serve(h.as_bytes(), now))
+            };
+            match msg {
+                ProviderMessage::GetRequestReceived(m) => {
+                    let ok = allowed(std::slice::from_ref(&m.inner.request.hash));
+                    let _ =
+                        m.tx.send(if ok {
+                            Ok(())
+                        } else {
+                            Err(AbortReason::Permission)
+                        })
+                        .await;
+                }
+                ProviderMessage::GetManyRequestReceived(m) => {
+                    let ok = allowed(&m.inner.request.hashes);
+                    let _ =
+                        m.tx.send(if ok {
+                            Ok(())
+                        } else {
+                            Err(AbortReason::Permission)
+                        })
+                        .await;
+                }
+                ProviderMessage::ClientConnected(m) => {
+                    let _ = m.tx.send(Ok(())).await;
+                }
+                ProviderMessage::PushRequestReceived(m) => {
+                    let _ = m.tx.send(Err(AbortReason::Permission)).await;
+                }
+                ProviderMessage::ObserveRequestReceived(m) => {
+                    let _ = m.tx.send(Ok(())).await;
+                }
+                ProviderMessage::Throttle(m) => {
+                    let _ = m.tx.send(Ok(())).await;
+                }
+                _ => {}
+            }
+        }
+    });
+    tx
 }
 
 /// Serves the node's blob store without owning it: iroh-blobs' own handler shuts the store down

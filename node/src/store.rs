@@ -691,6 +691,58 @@ impl Store {
         Ok(seq_hash)
     }
 
+    /// The signed bytes of a stored conversation's manifest (they hash to `row.manifest_id`).
+    pub fn manifest_bytes(row: &ConvRow) -> Result<Vec<u8>, StoreError> {
+        let mut out = Vec::new();
+        ciborium::into_writer(&row.manifest, &mut out).map_err(|e| StoreError::Corrupt {
+            tree: "conv",
+            detail: e.to_string(),
+        })?;
+        if Hash::of(&out) != row.manifest_id {
+            return Err(StoreError::Corrupt {
+                tree: "conv",
+                detail: "the manifest does not re-encode to its id".into(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Adds blobs and their hash sequence to the blob store under `tag` (replacing what the
+    /// tag held). Returns the sequence's hash and the items' hashes.
+    pub async fn put_seq(
+        &self,
+        tag: &str,
+        items: Vec<Vec<u8>>,
+    ) -> Result<(Hash, Vec<Hash>), StoreError> {
+        let batch = self.blobs.blobs().batch().await.map_err(blob_err)?;
+        let mut temp = Vec::with_capacity(items.len() + 1);
+        let mut ids = Vec::with_capacity(items.len());
+        for bytes in items {
+            ids.push(Hash::of(&bytes));
+            temp.push(
+                batch
+                    .add_bytes(bytes::Bytes::from(bytes))
+                    .temp_tag()
+                    .await
+                    .map_err(blob_err)?,
+            );
+        }
+        let seq = batch
+            .add_bytes_with_opts((hash_seq_bytes(ids.iter().copied()), BlobFormat::HashSeq))
+            .temp_tag()
+            .await
+            .map_err(blob_err)?;
+        let seq_hash = Hash(*seq.hash().as_bytes());
+        self.blobs
+            .tags()
+            .set(tag, HashAndFormat::hash_seq(to_blob_hash(seq_hash)))
+            .await
+            .map_err(blob_err)?;
+        self.blobs.sync_db().await.map_err(blob_err)?;
+        drop(temp);
+        Ok((seq_hash, ids))
+    }
+
     /// All ACUs of a conversation, verified, in stored order.
     pub async fn acus(&self, id: &ConvId) -> Result<Vec<Signed<Acu>>, StoreError> {
         self.slots(id)?

@@ -48,6 +48,7 @@ async fn acu_id_equals_iroh_blobs_hash() {
         message_count: 3,
         total_tokens: 0,
         head: ids.last().copied(),
+        forked_from: None,
         sig: None,
     };
     let m = Signed::sign(manifest, &kp).unwrap();

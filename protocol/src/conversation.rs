@@ -57,6 +57,21 @@ impl std::str::FromStr for ConvId {
     }
 }
 
+/// Where a forked conversation came from. Each of the fork's ACUs also names the original
+/// ACU it copies (`provider_meta["vivim.fork.of"]`), whose id commits to its author's signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForkOf {
+    /// The original conversation.
+    pub conversation: ConvId,
+    /// Its owner.
+    pub owner: PublicKey,
+    /// The original manifest's id (the version forked).
+    pub manifest: Hash,
+    /// The last original ACU copied (the fork copies the path from the root to it).
+    pub upto: Hash,
+}
+
 /// A conversation manifest: what the conversation is, signed by its owner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,6 +102,9 @@ pub struct Manifest {
     pub total_tokens: u64,
     /// The last ACU of the branch the user last saw.
     pub head: Option<Hash>,
+    /// Where a fork came from (absent for conversations that are not forks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forked_from: Option<ForkOf>,
     /// The owner's signature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sig: Option<Signature>,

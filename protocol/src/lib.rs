@@ -29,6 +29,7 @@ mod doc;
 mod envelope;
 mod hash;
 pub mod limits;
+mod link;
 mod memory;
 mod peer;
 mod seal;
@@ -36,11 +37,14 @@ mod sharing;
 
 pub use acu::{Acu, Body, Kind, Role};
 pub use codec::{DecodeError, EncodeError, Record, Signed, decode_unsigned, encode_unsigned};
-pub use conversation::{ConvId, Manifest, hash_seq_bytes, parse_hash_seq};
+pub use conversation::{ConvId, ForkOf, Manifest, hash_seq_bytes, parse_hash_seq};
 pub use doc::{DocUpdate, DocUpdateKind, MAX_DOC_UPDATE_BYTES};
 pub use envelope::{Envelope, FreshnessError};
 pub use hash::{Hash, ParseHashError};
+pub use link::{LINK_PREFIX, LinkError, MAX_LINK_CHARS, ShareLink};
 pub use memory::{Consolidation, Memory, MemoryType};
 pub use peer::{Announce, MAX_ADDRS, MAX_DHT_RECORD_BYTES, PeerRecord};
-pub use seal::{ContentKey, SealError, SealedBody, open_grant, seal_for, wrap_key};
+pub use seal::{
+    ContentKey, MAX_SEALED_BYTES, SealError, SealedBody, open_grant, seal_for, wrap_key,
+};
 pub use sharing::{AccessGrant, Audience, ContentType, IntentKind, IntentStatus, SharingIntent};

@@ -45,7 +45,16 @@ pub enum SealError {
     /// More recipients than allowed.
     #[error("{0} recipients, over the limit of {MAX_GRANTS}")]
     TooManyRecipients(usize),
+    /// A sealed blob is larger than any sealed record can be.
+    #[error("a sealed blob of {0} bytes is over the limit of {MAX_SEALED_BYTES}")]
+    TooLarge(usize),
+    /// A sealed blob is not a sealed body.
+    #[error("not a sealed body: {0}")]
+    Malformed(String),
 }
+
+/// Largest sealed blob: the largest record (an ACU) plus the sealing's own fields.
+pub const MAX_SEALED_BYTES: usize = crate::limits::MAX_ACU_BYTES + 256;
 
 /// A symmetric content key. Zeroed on drop.
 #[derive(Clone)]
@@ -111,6 +120,25 @@ impl ContentKey {
             nonce,
             ciphertext,
         }
+    }
+
+    /// Seals a record's bytes into a blob: the canonical CBOR of a [`SealedBody`]. This is what
+    /// a sealed share's hash sequence holds, one blob per manifest or ACU.
+    pub fn seal_blob(&self, plaintext: &[u8]) -> Vec<u8> {
+        let body = self.seal(plaintext);
+        let mut out = Vec::with_capacity(body.ciphertext.len() + 96);
+        ciborium::into_writer(&body, &mut out).expect("writing CBOR to a Vec does not fail");
+        out
+    }
+
+    /// Opens a blob made by [`ContentKey::seal_blob`], checking its size before parsing.
+    pub fn open_blob(&self, blob: &[u8]) -> Result<Vec<u8>, SealError> {
+        if blob.len() > MAX_SEALED_BYTES {
+            return Err(SealError::TooLarge(blob.len()));
+        }
+        let body: SealedBody =
+            ciborium::from_reader(blob).map_err(|e| SealError::Malformed(e.to_string()))?;
+        self.open(&body)
     }
 
     /// Decrypts a body sealed under this key.
@@ -264,6 +292,25 @@ mod tests {
         let mut stolen = grants[0].clone();
         stolen.recipient = c.public();
         assert_eq!(open_grant(&stolen, &c).unwrap_err(), SealError::Unwrap);
+    }
+
+    #[test]
+    fn blobs_round_trip_and_refuse_garbage() {
+        let k = ContentKey::generate();
+        let blob = k.seal_blob(b"a signed record");
+        assert_eq!(k.open_blob(&blob).unwrap(), b"a signed record");
+        assert!(matches!(
+            k.open_blob(&[0xff; 40]),
+            Err(SealError::Malformed(_))
+        ));
+        assert!(matches!(
+            k.open_blob(&vec![0; MAX_SEALED_BYTES + 1]),
+            Err(SealError::TooLarge(_))
+        ));
+        assert!(matches!(
+            ContentKey::generate().open_blob(&blob),
+            Err(SealError::WrongKey { .. })
+        ));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use vivim_identity::{PublicKey, Purpose, Signature};
 use crate::{
     Hash,
     codec::Record,
-    limits::{MAX_GRANTS, MAX_INTENT_BYTES},
+    limits::{MAX_GRANTS, MAX_INTENT_BYTES, MAX_SHORT_STRING},
 };
 
 /// What the actor means to do.
@@ -43,8 +43,8 @@ pub enum ContentType {
 pub enum Audience {
     /// Anyone.
     Public,
-    /// The members of a circle (its document id).
-    Circle(Hash),
+    /// The members of a circle (its document id, `circle.<writer>.<name>`).
+    Circle(String),
     /// These people.
     Users(Vec<PublicKey>),
     /// Whoever holds the link (the key travels in the URL fragment).
@@ -99,12 +99,22 @@ pub struct SharingIntent {
     pub content_type: ContentType,
     /// The content's id (conversation id, ACU hash, …).
     pub content: Hash,
+    /// The iroh-blobs hash sequence that carries it: for a sealed share
+    /// `[sealed manifest, sealed ACU…]`, each item a [`crate::SealedBody`] over the original
+    /// signed record; for a public one the conversation's own sequence. `None` for a fork,
+    /// which carries nothing.
+    pub payload: Option<Hash>,
     /// Who may read.
     pub audience: Audience,
     /// Lifecycle state.
     pub status: IntentStatus,
     /// Created (ms since the Unix epoch).
     pub created_at_ms: u64,
+    /// Revision: each change of status or grants is re-signed with the next number; the
+    /// highest revision of an id wins.
+    pub revision: u32,
+    /// When this revision was signed (ms since the Unix epoch).
+    pub updated_at_ms: u64,
     /// Expires (ms since the Unix epoch), if ever.
     pub expires_at_ms: Option<u64>,
     /// Content keys wrapped for the audience.
@@ -137,11 +147,64 @@ impl Record for SharingIntent {
         {
             return Err(format!("{} users, over {MAX_GRANTS}", u.len()));
         }
+        if let Audience::Circle(c) = &self.audience {
+            crate::codec::check_len("circle", c, MAX_SHORT_STRING)?;
+        }
+        if self.updated_at_ms < self.created_at_ms {
+            return Err("updated before it was created".into());
+        }
         if let Some(exp) = self.expires_at_ms
             && exp < self.created_at_ms
         {
             return Err("expires before it was created".into());
         }
         Ok(())
+    }
+}
+
+impl SharingIntent {
+    /// Whether the intent is past its expiry at `now_ms`.
+    pub fn expired_at(&self, now_ms: u64) -> bool {
+        self.expires_at_ms.is_some_and(|e| e <= now_ms)
+    }
+
+    /// The status in effect at `now_ms` (an active intent past its expiry is expired).
+    pub fn status_at(&self, now_ms: u64) -> IntentStatus {
+        match self.status {
+            IntentStatus::Active | IntentStatus::Pending if self.expired_at(now_ms) => {
+                IntentStatus::Expired
+            }
+            s => s,
+        }
+    }
+
+    /// The grant addressed to `who`, if any.
+    pub fn grant_for(&self, who: &PublicKey) -> Option<&AccessGrant> {
+        self.grants.iter().find(|g| &g.recipient == who)
+    }
+}
+
+impl IntentStatus {
+    /// The lowercase name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            IntentStatus::Draft => "draft",
+            IntentStatus::Pending => "pending",
+            IntentStatus::Active => "active",
+            IntentStatus::Expired => "expired",
+            IntentStatus::Revoked => "revoked",
+        }
+    }
+}
+
+impl IntentKind {
+    /// The lowercase name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            IntentKind::Share => "share",
+            IntentKind::Publish => "publish",
+            IntentKind::Embed => "embed",
+            IntentKind::Fork => "fork",
+        }
     }
 }

@@ -46,6 +46,7 @@ fn manifest(kp: &Keypair) -> Manifest {
         message_count: 4,
         total_tokens: 99,
         head: Some(Hash::of(b"h")),
+        forked_from: None,
         sig: None,
     }
 }
@@ -76,9 +77,12 @@ fn intent(kp: &Keypair) -> SharingIntent {
         intent: IntentKind::Share,
         content_type: ContentType::Conversation,
         content: Hash::of(b"conv"),
+        payload: Some(Hash::of(b"seq")),
         audience: Audience::Users(vec![key(2).public(), key(3).public()]),
         status: IntentStatus::Active,
         created_at_ms: 5,
+        revision: 0,
+        updated_at_ms: 5,
         expires_at_ms: Some(6),
         grants,
         sig: None,

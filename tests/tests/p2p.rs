@@ -223,6 +223,7 @@ async fn tampered_and_forged_content_is_rejected() {
                 message_count: 1,
                 total_tokens: 1,
                 head: Some(acu_hash),
+                forked_from: None,
                 sig: None,
             },
             &mk,

@@ -1,0 +1,213 @@
+//! `/api/v2/shares`, `/api/v2/open`, `/api/v2/forks`, `/api/v2/feed` and provenance.
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    extract::{Path, Query as QueryParams, State, rejection::QueryRejection},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use vivim_protocol::{IntentKind, ShareLink};
+
+use super::{ApiError, ApiResult, ErrorBody, Gateway, json_rejection, query_rejection};
+use crate::{
+    graph::parse_did,
+    share::{FeedPage, ForkOut, Provenance, ShareOut, ShareSpec, Target},
+    sharenet::Opened,
+};
+
+pub(super) fn routes() -> Router<Arc<Gateway>> {
+    Router::new()
+        .route("/api/v2/shares", get(list_shares).post(create_share))
+        .route("/api/v2/shares/{id}", get(get_share))
+        .route("/api/v2/shares/{id}/revoke", post(revoke_share))
+        .route("/api/v2/open", post(open_link))
+        .route("/api/v2/forks", post(fork))
+        .route("/api/v2/conversations/{id}/provenance", get(provenance))
+        .route("/api/v2/feed", get(feed))
+}
+
+type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+/// A share to make: exactly one of `circle`, `to`, `public`, `link`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewShare {
+    /// Conversation id or prefix, or an ACU id (64 hex characters).
+    pub content: String,
+    /// Share with the members of this circle (document id).
+    pub circle: Option<String>,
+    /// Share with these people (DIDs).
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// Publish for everyone.
+    #[serde(default)]
+    pub public: bool,
+    /// Make a link that carries the key.
+    #[serde(default)]
+    pub link: bool,
+    /// Ends this many seconds from now.
+    pub expires_in_s: Option<u64>,
+    /// `share` (default), `publish` or `embed`.
+    pub intent: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v2/shares", request_body = NewShare, responses((status = 201, body = ShareOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub(super) async fn create_share(
+    State(gw): State<Arc<Gateway>>,
+    body: JsonBody<NewShare>,
+) -> ApiResult<Response> {
+    let Json(req) = body.map_err(json_rejection)?;
+    let chosen = [
+        req.circle.is_some(),
+        !req.to.is_empty(),
+        req.public,
+        req.link,
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if chosen != 1 {
+        return Err(ApiError::bad_request(
+            "give exactly one audience: circle, to, public or link",
+        ));
+    }
+    let target = if let Some(c) = req.circle {
+        Target::Circle(c)
+    } else if !req.to.is_empty() {
+        if req.to.len() > vivim_protocol::limits::MAX_GRANTS {
+            return Err(ApiError::bad_request("too many recipients"));
+        }
+        Target::Users(
+            req.to
+                .iter()
+                .map(|d| parse_did(d))
+                .collect::<Result<_, _>>()?,
+        )
+    } else if req.public {
+        Target::Public
+    } else {
+        Target::Link
+    };
+    let kind = match req.intent.as_deref().unwrap_or("share") {
+        "share" => IntentKind::Share,
+        "publish" => IntentKind::Publish,
+        "embed" => IntentKind::Embed,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "intent {other:?}: share, publish or embed (forks: POST /api/v2/forks)"
+            )));
+        }
+    };
+    let spec = ShareSpec {
+        content: req.content,
+        target,
+        expires_in_ms: req.expires_in_s.map(|s| s.saturating_mul(1000)),
+        kind,
+    };
+    let out = gw.node.share(spec).await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v2/shares", responses((status = 200, body = Vec<ShareOut>)), security(("bearer" = [])))]
+pub(super) async fn list_shares(State(gw): State<Arc<Gateway>>) -> ApiResult<Json<Vec<ShareOut>>> {
+    Ok(Json(gw.node.shares()?))
+}
+
+#[utoipa::path(get, path = "/api/v2/shares/{id}", params(("id" = String, Path, description = "share id or prefix")), responses((status = 200, body = ShareOut), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub(super) async fn get_share(
+    State(gw): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ShareOut>> {
+    let row = gw.node.find_share(&id)?;
+    Ok(Json(gw.node.share_out(&row)?))
+}
+
+#[utoipa::path(post, path = "/api/v2/shares/{id}/revoke", params(("id" = String, Path, description = "share id or prefix")), responses((status = 200, body = ShareOut), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub(super) async fn revoke_share(
+    State(gw): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ShareOut>> {
+    Ok(Json(gw.node.share_revoke(&id).await?))
+}
+
+/// A link to open.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenLink {
+    /// `vivim://share/<hash>?from=<did>#<key>`
+    pub link: String,
+}
+
+#[utoipa::path(post, path = "/api/v2/open", request_body = OpenLink, responses((status = 200, body = Opened), (status = 400, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)), security(("bearer" = [])))]
+pub(super) async fn open_link(
+    State(gw): State<Arc<Gateway>>,
+    body: JsonBody<OpenLink>,
+) -> ApiResult<Json<Opened>> {
+    let Json(req) = body.map_err(json_rejection)?;
+    let link: ShareLink = req
+        .link
+        .parse()
+        .map_err(|e: vivim_protocol::LinkError| ApiError::bad_request(e.to_string()))?;
+    let p = super::p2p(&gw)?;
+    Ok(Json(p.open_link(&link).await.map_err(super::p2p_error)?))
+}
+
+/// A fork to make.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewFork {
+    /// Conversation id or prefix.
+    pub conversation: String,
+    /// Copy up to this ACU (id or prefix; default: the head).
+    pub upto: Option<String>,
+    /// Title (default: "Fork of …").
+    pub title: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v2/forks", request_body = NewFork, responses((status = 201, body = ForkOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub(super) async fn fork(
+    State(gw): State<Arc<Gateway>>,
+    body: JsonBody<NewFork>,
+) -> ApiResult<Response> {
+    let Json(req) = body.map_err(json_rejection)?;
+    let out = gw
+        .node
+        .fork(&req.conversation, req.upto.as_deref(), req.title.as_deref())
+        .await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v2/conversations/{id}/provenance", params(("id" = String, Path, description = "conversation id or prefix")), responses((status = 200, body = Provenance), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub(super) async fn provenance(
+    State(gw): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Provenance>> {
+    Ok(Json(gw.node.provenance(&id).await?))
+}
+
+/// `?cursor=&limit=`
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct FeedParams {
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// 1–500 (default 50).
+    pub limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/api/v2/feed", params(FeedParams), responses((status = 200, body = FeedPage), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+pub(super) async fn feed(
+    State(gw): State<Arc<Gateway>>,
+    query: Result<QueryParams<FeedParams>, QueryRejection>,
+) -> ApiResult<Json<FeedPage>> {
+    let QueryParams(p) = query.map_err(query_rejection)?;
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 500"));
+    }
+    Ok(Json(gw.node.feed(p.cursor.as_deref(), limit)?))
+}

@@ -1,0 +1,479 @@
+//! Shares on the network.
+//!
+//! - **Delivery**: a signed intent goes to each recipient directly over the request-response
+//!   protocol (`Share`, or `ShareRef` naming an intent blob to fetch when it is over the
+//!   request limit); a recipient who is offline gets it when it next meets this node
+//!   (`PeerUp`) or when this node starts again. Intents also go to relays on the gossip topic
+//!   `vivim/pin/1`, so they keep the ciphertext available while the sharer is offline.
+//! - **Payload**: the recipient downloads the sealed hash sequence with iroh-blobs (BLAKE3
+//!   verified) from the sharer, or from any provider of `/vivim/share/<payload>`, keeps the
+//!   ciphertext (so it can serve it on), unwraps its grant, decrypts, and checks every record's
+//!   signature before storing anything.
+//! - **Links** open the same way with the key from the link's fragment.
+//! - **Feed**: announcements gossiped by the people this node's user follows (on their user
+//!   topics) become `published` entries.
+
+use std::sync::{Arc, atomic::Ordering};
+
+use serde::Serialize;
+use vivim_identity::Did;
+use vivim_protocol::{
+    Announce, Audience, ConvId, Hash, IntentStatus, MAX_SEALED_BYTES, ShareLink, SharingIntent,
+    Signed,
+};
+
+use crate::{
+    ids,
+    net::{MAX_GOSSIP_BYTES, NetEvent},
+    now_ms,
+    p2p::{CONNECT_TIMEOUT, P2p, P2pError, user_topic},
+    share::{ShareRow, share_tag, unseal},
+};
+
+/// Gossip topic relays listen on for sealed shares to keep available.
+pub const PIN_TOPIC: &str = "vivim/pin/1";
+/// Largest intent sent inside a request (bigger ones are fetched as a blob).
+const MAX_INLINE_INTENT: usize = 60 * 1024;
+
+/// The DHT key of a sealed payload's providers.
+pub fn share_key(payload: &Hash) -> Vec<u8> {
+    format!("/vivim/share/{payload}").into_bytes()
+}
+
+/// What opening a link or share did.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Opened {
+    /// The conversation now stored here.
+    pub conversation: String,
+    /// Its title.
+    pub title: String,
+    /// Its owner.
+    pub owner: String,
+    /// ACUs stored.
+    pub acus: usize,
+    /// Who served the package.
+    pub source: String,
+    /// Wall time (seconds).
+    pub seconds: f64,
+}
+
+impl P2p {
+    /// Sends an intent to its recipients (all grant holders but me, or only `only`) and to
+    /// relays. Runs in the background.
+    pub fn spread_intent(self: &Arc<Self>, signed: Signed<SharingIntent>, only: Option<Vec<Did>>) {
+        let p = self.clone();
+        tokio::spawn(async move {
+            let me = p.node().key.public();
+            let i = signed.value();
+            let recipients: Vec<Did> = match only {
+                Some(o) => o,
+                None => i
+                    .grants
+                    .iter()
+                    .map(|g| g.recipient)
+                    .chain(match &i.audience {
+                        Audience::Users(u) => u.clone(),
+                        _ => Vec::new(),
+                    })
+                    .filter(|k| *k != me)
+                    .map(|k| k.did())
+                    .collect(),
+            };
+            let mut seen = std::collections::HashSet::new();
+            for did in recipients {
+                if !seen.insert(did) {
+                    continue;
+                }
+                let p = p.clone();
+                let signed = signed.clone();
+                tokio::spawn(async move { p.deliver(&did, &signed).await });
+            }
+            if signed.bytes().len() <= MAX_GOSSIP_BYTES - 1024
+                && !matches!(i.audience, Audience::Public)
+                && let Err(e) = p.net.publish(PIN_TOPIC, signed.bytes().to_vec()).await
+            {
+                tracing::debug!("gossiping an intent to relays: {e}");
+            }
+        });
+    }
+
+    /// Delivers an intent to one recipient and records the acknowledgement.
+    async fn deliver(self: &Arc<Self>, did: &Did, signed: &Signed<SharingIntent>) {
+        let i = signed.value();
+        let result = async {
+            let peer = self.connect_did(did).await?;
+            let req = if signed.bytes().len() <= MAX_INLINE_INTENT {
+                crate::docsync::share_request(signed.bytes())
+            } else {
+                let (h, _) = self
+                    .node()
+                    .store
+                    .put_seq(&format!("intent/{}", i.id), vec![signed.bytes().to_vec()])
+                    .await
+                    .map_err(|e| P2pError::Node(e.into()))?;
+                crate::docsync::share_ref_request(h)
+            };
+            self.net.request(peer, req).await?;
+            Ok::<_, P2pError>(())
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                let node = self.node();
+                if let Ok(Some(mut row)) = node.share_row(&i.id)
+                    && row.signed().is_ok_and(|s| s.value().revision == i.revision)
+                    && !row.delivered.contains(&did.public_key())
+                {
+                    row.delivered.push(did.public_key());
+                    if let Err(e) = node.put_share(&row) {
+                        tracing::warn!("recording a delivery: {e}");
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(%did, id = %i.id, "share not delivered yet: {e}"),
+        }
+    }
+
+    /// Delivers every active share of mine that `did` (or, with `None`, anyone) has not
+    /// acknowledged yet.
+    pub(crate) fn redeliver(self: &Arc<Self>, did: Option<Did>) {
+        let node = self.node();
+        let me = node.key.public();
+        let now = now_ms();
+        let Ok(rows) = node.share_rows() else { return };
+        for row in rows.into_iter().filter(|r| r.mine) {
+            let Ok(s) = row.signed() else { continue };
+            let i = s.value();
+            let live = i.status_at(now) == IntentStatus::Active
+                || i.status == IntentStatus::Revoked && i.expires_at_ms.is_none_or(|e| e > now);
+            if !live || matches!(i.audience, Audience::Public) || i.payload.is_none() {
+                continue;
+            }
+            let missing: Vec<Did> = i
+                .grants
+                .iter()
+                .map(|g| g.recipient)
+                .filter(|k| *k != me && !row.delivered.contains(k))
+                .map(|k| k.did())
+                .filter(|d| did.is_none_or(|x| x == *d))
+                .collect();
+            if !missing.is_empty() {
+                self.spread_intent(s.clone(), Some(missing));
+            }
+        }
+    }
+
+    /// A recipient's side: an intent arrived (directly, or a relay's copy by gossip).
+    pub(crate) async fn on_intent(self: &Arc<Self>, bytes: &[u8], relay: bool) {
+        match self.node().accept_intent(bytes, relay) {
+            Ok(Some(row)) => {
+                if let Err(e) = self.open_row(row).await {
+                    tracing::info!("a share could not be opened yet: {e}");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::debug!("dropping a sharing intent: {e}");
+                self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Downloads a share's sealed package, keeps the ciphertext (a relay provides it on the
+    /// DHT), and opens it when this node holds a grant. Returns the conversation it opened as.
+    pub async fn open_row(self: &Arc<Self>, row: ShareRow) -> Result<Option<ConvId>, P2pError> {
+        let s = row.signed()?;
+        let i = s.value();
+        let payload = i
+            .payload
+            .ok_or_else(|| P2pError::NotFound(format!("share {} carries no payload", i.id)))?;
+        if i.expired_at(now_ms()) || i.status == IntentStatus::Revoked {
+            return Err(P2pError::NotFound(format!(
+                "share {} is {}",
+                i.id,
+                i.status_at(now_ms()).as_str()
+            )));
+        }
+        let (blobs, _) = self
+            .download_from_any(&i.actor.did(), payload, &format!("share {}", i.id))
+            .await?;
+        self.node()
+            .store
+            .put_seq(&share_tag(&i.id), blobs.clone())
+            .await
+            .map_err(|e| P2pError::Node(e.into()))?;
+        if self.pin && row.state == "pinned" {
+            self.net.provide(share_key(&payload)).await?;
+            self.stats.pinned.fetch_add(1, Ordering::Relaxed);
+        }
+        if i.grant_for(&self.node().key.public()).is_none() {
+            if row.state == "pinned" {
+                return Ok(None);
+            }
+            return Err(P2pError::Rejected {
+                what: format!("share {}", i.id),
+                why: format!(
+                    "it is sealed for its audience and {} has no key grant",
+                    self.node().key.did()
+                ),
+            });
+        }
+        let conv = self.node().open_package(row, blobs).await?;
+        self.stats.fetched.fetch_add(1, Ordering::Relaxed);
+        Ok(Some(conv))
+    }
+
+    /// Fetches the package of an intent given by hand (say, copied from a relay), keeps its
+    /// ciphertext, and opens it if this node holds a grant.
+    pub async fn fetch_intent(self: &Arc<Self>, bytes: &[u8]) -> Result<Option<ConvId>, P2pError> {
+        let signed = Signed::<SharingIntent>::decode(bytes).map_err(|e| P2pError::Rejected {
+            what: "a sharing intent".into(),
+            why: e.to_string(),
+        })?;
+        match self.node().accept_intent(bytes, true)? {
+            Some(row) => self.open_row(row).await,
+            None => match self.node().share_row(&signed.value().id)? {
+                Some(row) => self.open_row(row).await,
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// Opens a share link: downloads the sealed package from the link's node (or any
+    /// provider), decrypts it with the link's key, verifies and stores it.
+    pub async fn open_link(self: &Arc<Self>, link: &ShareLink) -> Result<Opened, P2pError> {
+        let started = std::time::Instant::now();
+        let (blobs, source) = self
+            .download_from_any(&link.from, link.payload, "the shared conversation")
+            .await?;
+        let key = link.key.clone();
+        let new = tokio::task::spawn_blocking(move || unseal(&key, &blobs, None))
+            .await
+            .map_err(|e| P2pError::Iroh(e.to_string()))?
+            .map_err(|why| P2pError::Rejected {
+                what: "the linked conversation".into(),
+                why,
+            })?;
+        let m = new.manifest.value().clone();
+        let n = new.acus.len();
+        self.node().store_fetched(new).await?;
+        self.stats.fetched.fetch_add(1, Ordering::Relaxed);
+        Ok(Opened {
+            conversation: m.id.to_string(),
+            title: m.title,
+            owner: m.owner.did().to_string(),
+            acus: n,
+            source: source.to_string(),
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Downloads a hash sequence from `first`, then from the DHT's providers of it.
+    async fn download_from_any(
+        &self,
+        first: &Did,
+        seq: Hash,
+        what: &str,
+    ) -> Result<(Vec<Vec<u8>>, Did), P2pError> {
+        let mut sources = vec![*first];
+        let mut last = String::new();
+        let mut asked_dht = false;
+        let mut k = 0;
+        while k < sources.len() || !asked_dht {
+            if k == sources.len() {
+                asked_dht = true;
+                for p in self
+                    .net
+                    .providers(share_key(&seq))
+                    .await
+                    .unwrap_or_default()
+                {
+                    if let Ok(d) = ids::did_of_peer(&p)
+                        && !sources.contains(&d)
+                        && d != self.node().key.did()
+                    {
+                        sources.push(d);
+                    }
+                }
+                continue;
+            }
+            let src = sources[k];
+            k += 1;
+            match self.download(&src, seq, true, MAX_SEALED_BYTES).await {
+                Ok(b) => return Ok((b, src)),
+                Err(e @ P2pError::Rejected { .. }) => return Err(e),
+                Err(e) => last = format!("{src}: {e}"),
+            }
+        }
+        Err(P2pError::Unavailable {
+            what: what.into(),
+            tried: sources.len(),
+            last,
+        })
+    }
+
+    /// Downloads a blob (or a hash sequence's items) from `src`, each item at most `max_item`
+    /// bytes, BLAKE3-verified as it streams.
+    pub(crate) async fn download(
+        &self,
+        src: &Did,
+        root: Hash,
+        seq: bool,
+        max_item: usize,
+    ) -> Result<Vec<Vec<u8>>, P2pError> {
+        use iroh_blobs::get::fsm;
+        let rejected = |why: String| P2pError::Rejected {
+            what: format!("download of {root}"),
+            why,
+        };
+        let addr = self.endpoint_of(src).await?;
+        let conn = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            self.endpoint.connect(addr, iroh_blobs::ALPN),
+        )
+        .await
+        .map_err(|_| P2pError::Iroh(format!("connecting to {src}: timed out")))?
+        .map_err(|e| P2pError::Iroh(format!("connecting to {src}: {e}")))?;
+        let dl = |e: &dyn std::fmt::Display| P2pError::Iroh(format!("download from {src}: {e}"));
+        let hash = iroh_blobs::Hash::from(root.0);
+        let request = if seq {
+            iroh_blobs::protocol::GetRequest::all(hash)
+        } else {
+            iroh_blobs::protocol::GetRequest::blob(hash)
+        };
+        let connected = fsm::start(conn, request, Default::default())
+            .next()
+            .await
+            .map_err(|e| dl(&e))?;
+        let fsm::ConnectedNext::StartRoot(start) = connected.next().await.map_err(|e| dl(&e))?
+        else {
+            return Err(P2pError::NotFound(format!("{src} does not serve {root}")));
+        };
+        let (content, size) = start.next().next().await.map_err(|e| dl(&e))?;
+        let limit = if seq {
+            (vivim_protocol::limits::MAX_SEQ_ITEMS * 32) as u64
+        } else {
+            max_item as u64
+        };
+        if size > limit {
+            return Err(rejected(format!(
+                "{size} bytes is over the limit of {limit}"
+            )));
+        }
+        let (mut curr, root_bytes) = content.concatenate_into_vec().await.map_err(|e| dl(&e))?;
+        if !seq {
+            return Ok(vec![root_bytes]);
+        }
+        let children =
+            vivim_protocol::parse_hash_seq(&root_bytes).map_err(|e| rejected(e.to_string()))?;
+        let mut out = Vec::with_capacity(children.len());
+        let closing = loop {
+            match curr.next() {
+                fsm::EndBlobNext::MoreChildren(more) => {
+                    let Some(h) = children.get(out.len()) else {
+                        break more.finish();
+                    };
+                    let (content, size) = more
+                        .next(iroh_blobs::Hash::from(h.0))
+                        .next()
+                        .await
+                        .map_err(|e| dl(&e))?;
+                    if size > max_item as u64 {
+                        return Err(rejected(format!(
+                            "blob {h} of {size} bytes is over the limit"
+                        )));
+                    }
+                    let (next, bytes) = content.concatenate_into_vec().await.map_err(|e| dl(&e))?;
+                    out.push(bytes);
+                    curr = next;
+                }
+                fsm::EndBlobNext::Closing(c) => break c,
+            }
+        };
+        closing.next().await.map_err(|e| dl(&e))?;
+        if out.len() != children.len() {
+            return Err(P2pError::Unavailable {
+                what: format!("{root}"),
+                tried: 1,
+                last: format!("{src} sent {} of {} blobs", out.len(), children.len()),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Fetches an intent too large for a request from the peer that announced it.
+    pub(crate) async fn fetch_intent_blob(self: &Arc<Self>, from: &Did, hash: Hash) {
+        match self
+            .download(from, hash, true, vivim_protocol::limits::MAX_INTENT_BYTES)
+            .await
+        {
+            Ok(mut b) if b.len() == 1 => {
+                let bytes = b.remove(0);
+                self.on_intent(&bytes, false).await;
+            }
+            Ok(_) => {
+                self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => tracing::debug!(%from, "fetching a large intent: {e}"),
+        }
+    }
+
+    /// Subscribes to the user topics of everyone this node's user follows.
+    pub(crate) async fn follow_topics(&self) {
+        let me = self.node().key.did();
+        let Some(g) = self
+            .node()
+            .social
+            .read(&self.node().graph_id(), vivim_crdt::schema::GraphView::read)
+        else {
+            return;
+        };
+        for did in g.follows.keys().filter(|d| **d != me) {
+            if let Err(e) = self.net.subscribe(&user_topic(did)).await {
+                tracing::debug!(%did, "subscribing to a followed user: {e}");
+            }
+        }
+    }
+
+    /// Handles what the network says about shares and publications (from the event loop).
+    pub(crate) fn on_share_event(self: &Arc<Self>, ev: &NetEvent) {
+        match ev {
+            NetEvent::Gossip { topic, data, .. } if topic == PIN_TOPIC && self.pin => {
+                let p = self.clone();
+                let data = data.clone();
+                tokio::spawn(async move { p.on_intent(&data, true).await });
+            }
+            NetEvent::Gossip { topic, data, .. } if topic.starts_with("vivim/user/1/") => {
+                let Some(did) = topic
+                    .strip_prefix("vivim/user/1/")
+                    .and_then(|d| d.parse::<Did>().ok())
+                else {
+                    return;
+                };
+                if did == self.node().key.did() {
+                    return;
+                }
+                match Signed::<Announce>::decode(data) {
+                    Ok(a) if a.value().owner == did.public_key() => {
+                        let v = a.value();
+                        if let Err(e) =
+                            self.node()
+                                .feed_published(&a.id(), &did, &v.title, &v.conversation)
+                        {
+                            tracing::warn!("adding a publication to the feed: {e}");
+                        }
+                    }
+                    _ => {
+                        self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            NetEvent::PeerUp(peer) => {
+                if let Ok(did) = ids::did_of_peer(peer) {
+                    self.redeliver(Some(did));
+                }
+            }
+            _ => {}
+        }
+    }
+}
