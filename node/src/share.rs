@@ -972,6 +972,10 @@ impl Node {
             at_ms: now,
         });
         row.intent = bytes.to_vec();
+        if mine && row.state == "pinned" {
+            // A copy we held for others now carries a grant for us (we joined the circle).
+            row.state = "pending".into();
+        }
         let status = i.status_at(now);
         let ended = matches!(status, IntentStatus::Revoked | IntentStatus::Expired);
         if ended && row.state == "pending" {
@@ -984,9 +988,11 @@ impl Node {
             });
         }
         let open = !ended
-            && (row.state == "pending"
-                || row.state == "failed"
-                || (row.state == "pinned" && relay));
+            && match row.state.as_str() {
+                "pending" | "failed" | "sealed" => mine,
+                "pinned" => relay,
+                _ => false,
+            };
         Ok(open.then_some(row))
     }
 

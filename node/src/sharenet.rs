@@ -230,12 +230,23 @@ impl P2p {
             what: "a sharing intent".into(),
             why: e.to_string(),
         })?;
-        match self.node().accept_intent(bytes, true)? {
-            Some(row) => self.open_row(row).await,
-            None => match self.node().share_row(&signed.value().id)? {
-                Some(row) => self.open_row(row).await,
-                None => Ok(None),
-            },
+        let row = match self.node().accept_intent(bytes, true)? {
+            Some(row) => row,
+            None => self
+                .node()
+                .share_row(&signed.value().id)?
+                .ok_or_else(|| P2pError::NotFound(format!("share {}", signed.value().id)))?,
+        };
+        match self.open_row(row).await? {
+            Some(conv) => Ok(Some(conv)),
+            None if self.pin => Ok(None),
+            None => Err(P2pError::Rejected {
+                what: format!("share {}", signed.value().id),
+                why: format!(
+                    "it is sealed for its audience and {} has no key grant",
+                    self.node().key.did()
+                ),
+            }),
         }
     }
 

@@ -1,0 +1,374 @@
+//! Sharing between nodes on loopback, in one process: a circle share reaches its members
+//! sealed; a non-member and the relay hold only ciphertext; a member added later is granted the
+//! key and a member removed cannot read what is shared afterwards; links open on a stranger's
+//! node; forks keep verifiable provenance; expired shares stop being served; revocations and
+//! the feed.
+#![allow(clippy::unwrap_used)]
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use vivim_crdt::schema::Role;
+use vivim_node::{
+    datadir::DataDir,
+    node::{Capture, Node},
+    p2p::{P2p, P2pConfig},
+    share::{ShareSpec, Target},
+};
+use vivim_protocol::{ConvId, Hash, IntentKind, ShareLink};
+
+struct Peer {
+    node: Arc<Node>,
+    p2p: Arc<P2p>,
+    tmp: tempfile::TempDir,
+}
+
+async fn peer(bootstrap: &[libp2p::Multiaddr], relay: bool) -> Peer {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = Node::open(DataDir::at(tmp.path()), None, true)
+        .await
+        .unwrap();
+    let mut cfg = P2pConfig::loopback();
+    cfg.net.bootstrap = bootstrap.to_vec();
+    cfg.net.relay_server = relay;
+    cfg.pin_announced = relay;
+    let p2p = P2p::start(node.clone(), cfg).await.unwrap();
+    Peer { node, p2p, tmp }
+}
+
+async fn network(n: usize) -> (Peer, Vec<Peer>) {
+    let relay = peer(&[], true).await;
+    let boot = relay.p2p.bootstrap_addrs().await;
+    let mut peers = Vec::new();
+    for _ in 0..n {
+        peers.push(peer(&boot, false).await);
+    }
+    for p in &peers {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while p.p2p.net.peers().await.is_empty() {
+            assert!(tokio::time::Instant::now() < deadline, "no peers");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        p.p2p.publish_peer_record().await.unwrap();
+    }
+    (relay, peers)
+}
+
+async fn eventually<T, F>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Option<T>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A conversation of three messages on `node`, the last two containing `secret`.
+async fn conversation(node: &Node, title: &str, secret: &str) -> ConvId {
+    let mut conv = None;
+    for (role, text) in [
+        ("user", format!("How do I keep {title} private?")),
+        ("assistant", format!("Seal it. By the way: {secret}")),
+        ("user", format!("Thanks, noted {secret}")),
+    ] {
+        let (_, id) = node
+            .capture(Capture {
+                conversation: conv.map(|c: ConvId| c.to_string()),
+                provider: Some("chatgpt".into()),
+                source_id: None,
+                title: Some(title.into()),
+                parent: None,
+                role: role.into(),
+                kind: None,
+                lang: None,
+                text,
+                created_at_ms: None,
+            })
+            .await
+            .unwrap();
+        conv = Some(id);
+    }
+    conv.unwrap()
+}
+
+/// Whether any file under `dir` contains `needle`.
+fn dir_contains(dir: &Path, needle: &[u8]) -> bool {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p)
+                && bytes.windows(needle.len()).any(|w| w == needle)
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+async fn holds_text(node: &Node, conv: &ConvId, text: &str) -> bool {
+    match node.store.acus(conv).await {
+        Ok(acus) => acus
+            .iter()
+            .any(|a| a.value().body.as_text().is_some_and(|t| t.contains(text))),
+        Err(_) => false,
+    }
+}
+
+fn spec(content: &ConvId, target: Target, expires_in_ms: Option<u64>) -> ShareSpec {
+    ShareSpec {
+        content: content.to_string(),
+        target,
+        expires_in_ms,
+        kind: IntentKind::Share,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn circle_shares_are_sealed_for_members_only() {
+    let (relay, peers) = network(3).await;
+    let (a, b, c) = (&peers[0], &peers[1], &peers[2]);
+    let (b_did, c_did) = (b.node.key.did(), c.node.key.did());
+    const SECRET: &str = "the launch code is ZEBRA-7731";
+    let conv = conversation(&a.node, "Project Zebra", SECRET).await;
+    let circle = a.node.circle_create("Core", "private", &[b_did]).unwrap();
+
+    // A shares with the circle {B}: B reads it.
+    let share = a
+        .node
+        .share(spec(&conv, Target::Circle(circle.id.clone()), None))
+        .await
+        .unwrap();
+    assert_eq!(share.status, "active");
+    assert_eq!(share.recipients.len(), 2, "B and A herself");
+    assert!(!share.recipients.contains(&c_did.to_string()));
+    eventually("B opens the share", || {
+        b.node
+            .shares()
+            .ok()?
+            .into_iter()
+            .find(|s| s.id == share.id && s.state == "opened")
+    })
+    .await;
+    assert!(holds_text(&b.node, &conv, SECRET).await);
+    let feed = b.node.feed(None, 10).unwrap();
+    let item = feed.items.iter().find(|i| i.id == share.id).unwrap();
+    assert_eq!(item.kind, "shared");
+    assert_eq!(item.status, "opened");
+    assert_eq!(item.title.as_deref(), Some("Project Zebra"));
+    assert_eq!(item.actor, a.node.key.did().to_string());
+
+    // C, not a member, gets the intent (as anyone watching a relay could) and fetches the
+    // blobs — but cannot decrypt them.
+    let row = a.node.find_share(&share.id).unwrap();
+    let err = c.p2p.fetch_intent(&row.intent).await.unwrap_err();
+    assert!(err.to_string().contains("no key grant"), "{err}");
+    let payload: Hash = share.payload.as_deref().unwrap().parse().unwrap();
+    assert!(
+        c.node
+            .store
+            .blobs()
+            .blobs()
+            .has(iroh_blobs::Hash::from(payload.0))
+            .await
+            .unwrap(),
+        "C holds the ciphertext"
+    );
+    assert!(c.node.store.row(&conv).unwrap().is_none());
+    // The relay pinned the ciphertext too.
+    eventually("the relay pins the sealed share", || {
+        (relay
+            .p2p
+            .stats
+            .pinned
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0)
+        .then_some(())
+    })
+    .await;
+    c.node.store.sync().unwrap();
+    relay.node.store.sync().unwrap();
+    for (who, p) in [("C", c), ("the relay", &relay)] {
+        assert!(
+            !dir_contains(p.tmp.path(), b"ZEBRA-7731"),
+            "{who}'s data dir holds the plaintext"
+        );
+    }
+    b.node.store.sync().unwrap();
+    assert!(
+        dir_contains(b.tmp.path(), b"ZEBRA-7731"),
+        "the scan finds plaintext where it is (B opened it)"
+    );
+
+    // C joins the circle later: A grants C the key of the circle's share; C opens it.
+    a.node.circle_add(&circle.id, &c_did, Role::Member).unwrap();
+    eventually("C is granted the earlier share and opens it", || {
+        c.node
+            .shares()
+            .ok()?
+            .into_iter()
+            .find(|s| s.id == share.id && s.state == "opened")
+    })
+    .await;
+    assert!(holds_text(&c.node, &conv, SECRET).await);
+    let revised = a.node.find_share(&share.id).unwrap();
+    assert_eq!(revised.signed().unwrap().value().revision, 1);
+
+    // B is removed; what A shares afterwards is sealed without B.
+    a.node.circle_remove(&circle.id, &b_did).unwrap();
+    const LATER: &str = "the new code is OKAPI-9904";
+    let conv2 = conversation(&a.node, "Project Okapi", LATER).await;
+    let share2 = a
+        .node
+        .share(spec(&conv2, Target::Circle(circle.id.clone()), None))
+        .await
+        .unwrap();
+    assert!(!share2.recipients.contains(&b_did.to_string()));
+    eventually("C (still a member) opens the new share", || {
+        c.node
+            .shares()
+            .ok()?
+            .into_iter()
+            .find(|s| s.id == share2.id && s.state == "opened")
+    })
+    .await;
+    let row2 = a.node.find_share(&share2.id).unwrap();
+    let err = b.p2p.fetch_intent(&row2.intent).await.unwrap_err();
+    assert!(err.to_string().contains("no key grant"), "{err}");
+    assert!(b.node.store.row(&conv2).unwrap().is_none());
+    b.node.store.sync().unwrap();
+    assert!(!dir_contains(b.tmp.path(), b"OKAPI-9904"));
+
+    // A revokes the first share: B's feed says so; A no longer serves it.
+    a.node.share_revoke(&share.id).await.unwrap();
+    eventually("B sees the revocation", || {
+        b.node
+            .feed(None, 50)
+            .ok()?
+            .items
+            .into_iter()
+            .find(|i| i.id == share.id && i.status == "revoked")
+    })
+    .await;
+    assert!(
+        !a.node
+            .share_state
+            .may_serve(&payload.0, vivim_node::now_ms())
+    );
+
+    // The feed pages newest first.
+    let first = c.node.feed(None, 1).unwrap();
+    assert_eq!(first.items.len(), 1);
+    assert_eq!(first.items[0].id, share2.id);
+    let second = c.node.feed(first.next_cursor.as_deref(), 1).unwrap();
+    assert_eq!(second.items[0].id, share.id);
+    assert!(second.next_cursor.is_none());
+    assert!(c.node.feed(Some("zz"), 1).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_forks_people_and_expiry() {
+    let (_relay, peers) = network(3).await;
+    let (a, b, d) = (&peers[0], &peers[1], &peers[2]);
+    const SECRET: &str = "the password is HERON-5512";
+    let conv = conversation(&a.node, "Heron", SECRET).await;
+
+    // A link opens on D, who has no relationship with A.
+    let share = a.node.share(spec(&conv, Target::Link, None)).await.unwrap();
+    let link: ShareLink = share.link.as_deref().unwrap().parse().unwrap();
+    assert_eq!(link.from, a.node.key.did());
+    let opened = d.p2p.open_link(&link).await.unwrap();
+    assert_eq!(opened.conversation, conv.to_string());
+    assert_eq!(opened.acus, 3);
+    assert!(holds_text(&d.node, &conv, SECRET).await);
+    // A wrong key opens nothing.
+    let mut wrong = link.clone();
+    wrong.key = vivim_protocol::ContentKey::generate();
+    let err = b.p2p.open_link(&wrong).await.unwrap_err();
+    assert!(err.to_string().contains("key"), "{err}");
+    assert!(b.node.store.row(&conv).unwrap().is_none());
+
+    // A shares with B by DID; B forks the first two messages.
+    let direct = a
+        .node
+        .share(spec(&conv, Target::Users(vec![b.node.key.did()]), None))
+        .await
+        .unwrap();
+    eventually("B opens the direct share", || {
+        b.node
+            .shares()
+            .ok()?
+            .into_iter()
+            .find(|s| s.id == direct.id && s.state == "opened")
+    })
+    .await;
+    let acus = b.node.store.acus(&conv).await.unwrap();
+    let second = acus[1].id().to_string();
+    let fork = b
+        .node
+        .fork(&conv.to_string(), Some(&second[..12]), None)
+        .await
+        .unwrap();
+    assert_eq!(fork.acus, 2);
+    let fork_id: ConvId = fork.conversation.parse().unwrap();
+    let prov = b.node.provenance(&fork.conversation).await.unwrap();
+    assert!(prov.verified, "{prov:?}");
+    assert_eq!(prov.forked_from.as_deref(), Some(conv.to_string().as_str()));
+    assert_eq!(prov.original_owner, Some(a.node.key.did().to_string()));
+    assert_eq!(prov.acus.len(), 2);
+    for (p, orig) in prov.acus.iter().zip(&acus) {
+        assert_eq!(p.original, orig.id().to_string());
+        assert_eq!(p.signed_by, b.node.key.did().to_string());
+        assert_eq!(p.original_author, Some(a.node.key.did().to_string()));
+    }
+    let row = b.node.store.row(&fork_id).unwrap().unwrap();
+    assert_eq!(row.manifest.owner, b.node.key.public());
+    assert_eq!(
+        row.manifest.forked_from.as_ref().unwrap().upto,
+        acus[1].id()
+    );
+    // The original conversation is not a fork.
+    assert!(!b.node.provenance(&conv.to_string()).await.unwrap().verified);
+
+    // B shares the fork by link; D opens it: the fork's provenance travels with it (D holds the
+    // originals from the earlier link, so it verifies there too).
+    let fork_link = b
+        .node
+        .share(spec(&fork_id, Target::Link, None))
+        .await
+        .unwrap();
+    d.p2p
+        .open_link(&fork_link.link.as_deref().unwrap().parse().unwrap())
+        .await
+        .unwrap();
+    let on_d = d.node.provenance(&fork.conversation).await.unwrap();
+    assert!(on_d.verified, "{on_d:?}");
+
+    // An expired share stops being served, here and by the relay that pinned it.
+    let brief = a
+        .node
+        .share(spec(&conv, Target::Link, Some(1_500)))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_700)).await;
+    let brief_link: ShareLink = brief.link.as_deref().unwrap().parse().unwrap();
+    let err = b.p2p.open_link(&brief_link).await.unwrap_err();
+    assert!(
+        err.to_string().contains("could not download"),
+        "an expired share was served: {err}"
+    );
+    let listed = a.node.find_share(&brief.id).unwrap();
+    assert_eq!(a.node.share_out(&listed).unwrap().status, "expired");
+    a.node.sweep_shares().await.unwrap();
+    assert_eq!(a.node.find_share(&brief.id).unwrap().state, "expired");
+}
