@@ -3,104 +3,18 @@
 //! fetch from the relay's pin once the author has gone offline.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::{
-    path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
+    path::PathBuf,
+    process::Output,
     time::{Duration, Instant},
 };
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn vivim(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vivim"))
-        .args(args)
-        .env("VIVIM_DATA_DIR", dir)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "vivim failed: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_str(&ok(o)).unwrap()
-}
-
-/// Starts `vivim up|relay` on loopback only and waits for its gateway.
-fn start(dir: &Path, cmd: &str, bootstrap: Option<&str>) -> (Proc, String) {
-    let _ = std::fs::remove_file(dir.join("gateway.addr"));
-    let mut args = vec![
-        cmd,
-        "--gateway",
-        "127.0.0.1:0",
-        "--listen",
-        "/ip4/127.0.0.1/tcp/0",
-        "--iroh-bind",
-        "127.0.0.1:0",
-        "--no-mdns",
-    ];
-    if let Some(b) = bootstrap {
-        args.extend(["--bootstrap", b]);
-    }
-    if cmd == "relay" {
-        args.extend(["--iroh-relay-bind", "127.0.0.1:0"]);
-    }
-    let child = Command::new(env!("CARGO_BIN_EXE_vivim"))
-        .args(&args)
-        .env("VIVIM_DATA_DIR", dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let p = Proc(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(a) = std::fs::read_to_string(dir.join("gateway.addr"))
-            && !a.trim().is_empty()
-        {
-            return (p, format!("http://{}", a.trim()));
-        }
-        assert!(Instant::now() < deadline, "{cmd} did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn get(base: &str, dir: &Path, path: &str) -> serde_json::Value {
-    let token = std::fs::read_to_string(dir.join("token")).unwrap();
-    let out = Command::new("curl")
-        .args(["-s", "--noproxy", "*", "-H"])
-        .arg(format!("Authorization: Bearer {}", token.trim()))
-        .arg(format!("{base}{path}"))
-        .output();
-    match out {
-        Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).unwrap_or_default(),
-        _ => serde_json::Value::Null,
-    }
-}
+use common::{eventually, get, json, ok, start, vivim};
 
 fn retry(what: &str, mut f: impl FnMut() -> Option<Output>) -> Output {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(o) = f() {
-            return o;
-        }
-        assert!(Instant::now() < deadline, "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    eventually(what, || f())
 }
 
 #[test]

@@ -3,84 +3,15 @@
 //! node, gossiped — reaches a second node. Both nodes are separate `vivim up` processes.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::{
     path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
-    time::{Duration, Instant},
+    process::Command,
+    time::Duration,
 };
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn vivim(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vivim"))
-        .args(args)
-        .env("VIVIM_DATA_DIR", dir)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "command failed: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn start(dir: &Path, cmd: &str, bootstrap: Option<&str>) -> (Proc, String) {
-    let _ = std::fs::remove_file(dir.join("gateway.addr"));
-    let mut args = vec![
-        cmd,
-        "--gateway",
-        "127.0.0.1:0",
-        "--listen",
-        "/ip4/127.0.0.1/tcp/0",
-        "--iroh-bind",
-        "127.0.0.1:0",
-        "--no-mdns",
-    ];
-    if let Some(b) = bootstrap {
-        args.extend(["--bootstrap", b]);
-    }
-    let child = Command::new(env!("CARGO_BIN_EXE_vivim"))
-        .args(&args)
-        .env("VIVIM_DATA_DIR", dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let p = Proc(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(a) = std::fs::read_to_string(dir.join("gateway.addr"))
-            && !a.trim().is_empty()
-        {
-            return (p, a.trim().to_string());
-        }
-        assert!(Instant::now() < deadline, "{cmd} did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
+use common::{eventually, ok, start, vivim};
 
 /// tests/js with its npm packages installed (`.ci/run` installs them; a bare `cargo test`
 /// installs them here from the lock file).
