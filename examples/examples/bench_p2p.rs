@@ -5,86 +5,17 @@
 //!
 //! `cargo run --release -p vivim-examples --example bench_p2p`
 
-use std::{collections::BTreeMap, sync::Arc, time::Instant};
+use std::time::Instant;
 
 use iroh::{EndpointAddr, RelayMode, endpoint::presets, protocol::Router};
 use iroh_blobs::{BlobsProtocol, HashAndFormat, store::fs::FsStore};
-use vivim_node::{
-    datadir::DataDir,
-    import::{ImportedConversation, ImportedMessage},
-    ingest,
-    node::Node,
-    p2p::{P2p, P2pConfig},
-    testdata::Rng,
-};
-use vivim_protocol::{ConvId, Kind, Role};
+use vivim_node::{ingest, node::Node, testdata::Rng};
+use vivim_protocol::ConvId;
+
+use vivim_examples::{conversation, pct, peer};
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-struct Peer {
-    node: Arc<Node>,
-    p2p: Arc<P2p>,
-    _tmp: tempfile::TempDir,
-}
-
-async fn peer(bootstrap: Vec<libp2p::Multiaddr>) -> anyhow::Result<Peer> {
-    let tmp = tempfile::tempdir()?;
-    let node = Node::open(DataDir::at(tmp.path()), None, true).await?;
-    let mut cfg = P2pConfig::loopback();
-    cfg.net.bootstrap = bootstrap;
-    let p2p = P2p::start(node.clone(), cfg).await?;
-    Ok(Peer {
-        node,
-        p2p,
-        _tmp: tmp,
-    })
-}
-
-fn conversation(n: usize, bytes_each: usize, seed: u64) -> ImportedConversation {
-    let mut rng = Rng::new(seed);
-    let words = bytes_each / 7 + 1;
-    let messages = (0..n)
-        .map(|i| {
-            let mut text = rng.words(words.min(200));
-            while text.len() < bytes_each {
-                text.push_str(&text.clone());
-            }
-            text.truncate(bytes_each);
-            ImportedMessage {
-                id: format!("m{i}"),
-                parent: i.checked_sub(1).map(|p| format!("m{p}")),
-                role: if i % 2 == 0 {
-                    Role::User
-                } else {
-                    Role::Assistant
-                },
-                kind: Kind::Text,
-                lang: None,
-                text,
-                created_at_ms: Some(1_700_000_000_000 + i as u64),
-                visible: true,
-                meta: BTreeMap::new(),
-            }
-        })
-        .collect();
-    ImportedConversation {
-        provider: "bench".into(),
-        source_id: format!("bench-{seed}"),
-        title: format!("bench {n}x{bytes_each}"),
-        source_url: None,
-        created_at_ms: 1_700_000_000_000,
-        updated_at_ms: 1_700_000_000_000,
-        model: None,
-        messages,
-        head: None,
-    }
-}
-
-fn pct(v: &mut [f64], q: f64) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[((v.len() as f64 - 1.0) * q).round() as usize]
-}
 
 /// The anchor: the same hash sequence from one FsStore to another over a plain iroh endpoint.
 async fn raw_transfer(src: &Node, seq: vivim_protocol::Hash) -> anyhow::Result<f64> {

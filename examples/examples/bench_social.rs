@@ -10,41 +10,14 @@ use std::{
 };
 
 use vivim_node::{
-    datadir::DataDir,
     net::NetEvent,
-    node::Node,
     p2p::{P2p, P2pConfig},
 };
 
+use vivim_examples::{pct, peer};
+
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-struct Peer {
-    node: Arc<Node>,
-    p2p: Arc<P2p>,
-    _tmp: tempfile::TempDir,
-}
-
-async fn peer(bootstrap: Vec<libp2p::Multiaddr>) -> anyhow::Result<Peer> {
-    let tmp = tempfile::tempdir()?;
-    let node = Node::open(DataDir::at(tmp.path()), None, true).await?;
-    let mut cfg = P2pConfig::loopback();
-    cfg.net.bootstrap = bootstrap;
-    let p2p = P2p::start(node.clone(), cfg).await?;
-    Ok(Peer {
-        node,
-        p2p,
-        _tmp: tmp,
-    })
-}
-
-fn pct(v: &mut [f64], q: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[((v.len() as f64 - 1.0) * q).round() as usize]
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

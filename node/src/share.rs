@@ -34,7 +34,8 @@ use vivim_crdt::{DocId, DocKind, schema::CircleView};
 use vivim_identity::{Did, PublicKey};
 use vivim_protocol::{
     AccessGrant, Acu, Audience, ContentKey, ContentType, ConvId, ForkOf, Hash, IntentKind,
-    IntentStatus, Manifest, ShareLink, SharingIntent, Signed, open_grant, wrap_key,
+    IntentStatus, Manifest, ShareLink, SharingIntent, Signed, open_grant, pack_records,
+    unpack_records, wrap_key,
 };
 
 use crate::{
@@ -281,53 +282,114 @@ impl ShareState {
     }
 }
 
-/// Decrypts and checks a sealed package: the first blob is the signed manifest, the others
-/// signed ACUs of that conversation; with `expect`, the manifest must be that conversation's.
+/// Decrypts and checks a sealed package: bundles of signed records, the first the manifest,
+/// the others ACUs of that conversation; with `expect`, the manifest must be that
+/// conversation's.
 pub fn unseal(
     key: &ContentKey,
     blobs: &[Vec<u8>],
     expect: Option<&ConvId>,
 ) -> Result<NewConversation, String> {
-    let (first, rest) = blobs.split_first().ok_or("an empty package")?;
-    let m = key.open_blob(first).map_err(|e| e.to_string())?;
-    let manifest = Signed::<Manifest>::decode(&m).map_err(|e| format!("manifest: {e}"))?;
+    let mut records = Vec::new();
+    for b in blobs {
+        let plain = key.open_blob(b).map_err(|e| e.to_string())?;
+        records.extend(unpack_records(&plain).map_err(|e| e.to_string())?);
+        if records.len() > vivim_protocol::limits::MAX_SEQ_ITEMS {
+            return Err("more records than a conversation may have".into());
+        }
+    }
+    let (first, rest) = records.split_first().ok_or("an empty package")?;
+    let manifest = Signed::<Manifest>::decode(first).map_err(|e| format!("manifest: {e}"))?;
     let id = manifest.value().id;
     if expect.is_some_and(|e| *e != id) {
         return Err(format!(
             "the package holds conversation {id}, not the one shared"
         ));
     }
-    let mut acus = Vec::with_capacity(rest.len());
-    for b in rest {
-        let plain = key.open_blob(b).map_err(|e| e.to_string())?;
-        let acu = Signed::<Acu>::decode(&plain).map_err(|e| format!("ACU: {e}"))?;
-        if acu.value().conversation != id {
-            return Err(format!("ACU {} belongs to another conversation", acu.id()));
+    // Checking signatures is most of the work: spread it over the cores.
+    let check = |part: &[Vec<u8>]| -> Result<Vec<Signed<Acu>>, String> {
+        part.iter()
+            .map(|r| {
+                let acu = Signed::<Acu>::decode(r).map_err(|e| format!("ACU: {e}"))?;
+                if acu.value().conversation != id {
+                    return Err(format!("ACU {} belongs to another conversation", acu.id()));
+                }
+                Ok(acu)
+            })
+            .collect()
+    };
+    let threads = if rest.len() < 64 {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(8)
+    };
+    let chunk = rest.len().div_ceil(threads).max(1);
+    let acus = std::thread::scope(|s| {
+        let parts: Vec<_> = rest
+            .chunks(chunk)
+            .map(|c| s.spawn(move || check(c)))
+            .collect();
+        let mut acus = Vec::with_capacity(rest.len());
+        for p in parts {
+            acus.extend(
+                p.join()
+                    .map_err(|_| "a checking thread panicked".to_string())??,
+            );
         }
-        acus.push(acu);
-    }
+        Ok::<_, String>(acus)
+    })?;
     Ok(NewConversation { manifest, acus })
 }
 
-/// Seals signed records (manifest first) into blobs, in parallel for large packages.
+/// Seals signed records (manifest first) into a package: bundles of records, each sealed
+/// under `key`, on all cores for large packages.
 pub fn seal_records(key: &ContentKey, records: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    let total: usize = records.iter().map(|r| r.len()).sum();
-    if total < (1 << 20) {
-        return records.iter().map(|r| key.seal_blob(r)).collect();
+    let bundles = pack_records(records);
+    if bundles.len() < 2 {
+        return bundles.iter().map(|b| key.seal_blob(b)).collect();
     }
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .min(8);
-    let chunk = records.len().div_ceil(threads).max(1);
+    let chunk = bundles.len().div_ceil(threads).max(1);
     std::thread::scope(|s| {
-        let parts: Vec<_> = records
+        let parts: Vec<_> = bundles
             .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().map(|r| key.seal_blob(r)).collect::<Vec<_>>()))
+            .map(|c| s.spawn(move || c.iter().map(|b| key.seal_blob(b)).collect::<Vec<_>>()))
             .collect();
         parts
             .into_iter()
             .flat_map(|p| p.join().unwrap_or_default())
             .collect()
+    })
+}
+
+/// Wraps `key` for every recipient, on all cores when there are many (each wrap is an X25519
+/// agreement, ~40 µs).
+pub fn wrap_for(key: &ContentKey, recipients: &[PublicKey]) -> Result<Vec<AccessGrant>, String> {
+    if recipients.len() < 32 {
+        return wrap_key(key, recipients).map_err(|e| e.to_string());
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8);
+    let chunk = recipients.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = recipients
+            .chunks(chunk)
+            .map(|c| s.spawn(move || wrap_key(key, c)))
+            .collect();
+        let mut out = Vec::with_capacity(recipients.len());
+        for p in parts {
+            out.extend(
+                p.join()
+                    .map_err(|_| "a wrapping thread panicked".to_string())?
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        Ok(out)
     })
 }
 
@@ -679,13 +741,7 @@ impl Node {
             .row(&conv)?
             .ok_or_else(|| NodeError::NotFound(format!("conversation {conv}")))?;
         let mut records = vec![crate::store::Store::manifest_bytes(&row)?];
-        records.extend(
-            self.store
-                .acus(&conv)
-                .await?
-                .iter()
-                .map(|a| a.bytes().to_vec()),
-        );
+        records.extend(self.store.acu_bytes(&conv)?);
         Ok((ContentType::Conversation, conv.0, conv, records))
     }
 
@@ -727,12 +783,13 @@ impl Node {
         };
         let (content_type, content, _conv, records) = self.package_records(&spec.content).await?;
         let key = ContentKey::generate();
-        let grants =
-            wrap_key(&key, &recipients).map_err(|e| NodeError::Invalid(format!("sealing: {e}")))?;
         let k2 = key.clone();
-        let blobs = tokio::task::spawn_blocking(move || seal_records(&k2, &records))
-            .await
-            .map_err(|e| NodeError::Invalid(format!("sealing: {e}")))?;
+        let (grants, blobs) = tokio::task::spawn_blocking(move || {
+            wrap_for(&k2, &recipients).map(|g| (g, seal_records(&k2, &records)))
+        })
+        .await
+        .map_err(|e| NodeError::Invalid(format!("sealing: {e}")))?
+        .map_err(|e| NodeError::Invalid(format!("sealing: {e}")))?;
         let id = random_hash();
         let (payload, items) = self.store.put_seq(&share_tag(&id), blobs).await?;
         let intent = SharingIntent {

@@ -197,16 +197,30 @@ impl P2p {
         let (blobs, _) = self
             .download_from_any(&i.actor.did(), payload, &format!("share {}", i.id))
             .await?;
-        self.node()
-            .store
-            .put_seq(&share_tag(&i.id), blobs.clone())
-            .await
-            .map_err(|e| P2pError::Node(e.into()))?;
-        if self.pin && row.state == "pinned" {
-            self.net.provide(share_key(&payload)).await?;
-            self.stats.pinned.fetch_add(1, Ordering::Relaxed);
+        let granted = i.grant_for(&self.node().key.public()).is_some();
+        if !granted {
+            // Hold the ciphertext for others (a relay provides it on the DHT).
+            self.node()
+                .store
+                .put_seq(&share_tag(&i.id), blobs.clone())
+                .await
+                .map_err(|e| P2pError::Node(e.into()))?;
+            if self.pin && row.state == "pinned" {
+                self.net.provide(share_key(&payload)).await?;
+                self.stats.pinned.fetch_add(1, Ordering::Relaxed);
+            }
+        } else {
+            // A recipient keeps the ciphertext too (it can serve other members), once the
+            // conversation is readable.
+            let node = self.node().clone();
+            let (tag, copy) = (share_tag(&i.id), blobs.clone());
+            tokio::spawn(async move {
+                if let Err(e) = node.store.put_seq(&tag, copy).await {
+                    tracing::debug!("keeping a share's ciphertext: {e}");
+                }
+            });
         }
-        if i.grant_for(&self.node().key.public()).is_none() {
+        if !granted {
             if row.state == "pinned" {
                 return Ok(None);
             }

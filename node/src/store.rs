@@ -591,6 +591,12 @@ impl Store {
         Ok(Page { rows, next })
     }
 
+    /// The stored signed bytes of a conversation's ACUs, in stored order, unverified (they
+    /// were verified when stored; for passing on, where the receiver verifies them).
+    pub fn acu_bytes(&self, id: &ConvId) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.slots(id)
+    }
+
     fn slots(&self, id: &ConvId) -> Result<Vec<Vec<u8>>, StoreError> {
         let tx = self.db.begin_read()?;
         let t = tx.open_table(CONV_ACUS)?;

@@ -45,6 +45,7 @@ pub use link::{LINK_PREFIX, LinkError, MAX_LINK_CHARS, ShareLink};
 pub use memory::{Consolidation, Memory, MemoryType};
 pub use peer::{Announce, MAX_ADDRS, MAX_DHT_RECORD_BYTES, PeerRecord};
 pub use seal::{
-    ContentKey, MAX_SEALED_BYTES, SealError, SealedBody, open_grant, seal_for, wrap_key,
+    BUNDLE_BYTES, ContentKey, MAX_SEALED_BYTES, SealError, SealedBody, open_grant, pack_records,
+    seal_for, unpack_records, wrap_key,
 };
 pub use sharing::{AccessGrant, Audience, ContentType, IntentKind, IntentStatus, SharingIntent};

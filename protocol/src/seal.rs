@@ -56,6 +56,47 @@ pub enum SealError {
 /// Largest sealed blob: the largest record (an ACU) plus the sealing's own fields.
 pub const MAX_SEALED_BYTES: usize = crate::limits::MAX_ACU_BYTES + 256;
 
+/// Most plaintext in one bundle of records (a record larger than this goes alone).
+pub const BUNDLE_BYTES: usize = crate::limits::MAX_ACU_BYTES;
+
+/// Packs signed records, in order, into bundles — each the CBOR array of the records' bytes,
+/// at most [`BUNDLE_BYTES`] encoded unless one record alone is larger. A sealed share is one
+/// sealed blob per bundle: a 1,000-message conversation of small messages is a couple of blobs,
+/// not a thousand (sealed content never dedups, so per-record blobs buy nothing).
+pub fn pack_records(records: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < records.len() {
+        let mut end = start;
+        // The array's header and each byte string's header take up to 9 bytes.
+        let mut size = 9;
+        while end < records.len() && (end == start || size + records[end].len() + 9 <= BUNDLE_BYTES)
+        {
+            size += records[end].len() + 9;
+            end += 1;
+        }
+        let bundle: Vec<&serde_bytes::Bytes> = records[start..end]
+            .iter()
+            .map(|r| serde_bytes::Bytes::new(r))
+            .collect();
+        let mut buf = Vec::with_capacity(size);
+        ciborium::into_writer(&bundle, &mut buf).expect("writing CBOR to a Vec does not fail");
+        out.push(buf);
+        start = end;
+    }
+    out
+}
+
+/// Reads a bundle made by [`pack_records`] (the plaintext of one sealed blob).
+pub fn unpack_records(bundle: &[u8]) -> Result<Vec<Vec<u8>>, SealError> {
+    if bundle.len() > MAX_SEALED_BYTES {
+        return Err(SealError::TooLarge(bundle.len()));
+    }
+    let records: Vec<serde_bytes::ByteBuf> =
+        ciborium::from_reader(bundle).map_err(|e| SealError::Malformed(e.to_string()))?;
+    Ok(records.into_iter().map(|r| r.into_vec()).collect())
+}
+
 /// A symmetric content key. Zeroed on drop.
 #[derive(Clone)]
 pub struct ContentKey(Zeroizing<[u8; 32]>);
@@ -311,6 +352,27 @@ mod tests {
             ContentKey::generate().open_blob(&blob),
             Err(SealError::WrongKey { .. })
         ));
+    }
+
+    #[test]
+    fn bundles_keep_order_and_bounds() {
+        let records: Vec<Vec<u8>> = (0..50)
+            .map(|i| vec![i as u8; if i == 7 { BUNDLE_BYTES } else { 40_000 }])
+            .chain((0..3000).map(|i| vec![i as u8; 300]))
+            .collect();
+        let bundles = pack_records(&records);
+        assert!(bundles.len() < 10, "{} bundles", bundles.len());
+        assert!(bundles.iter().all(|b| b.len() <= BUNDLE_BYTES + 16));
+        let mut back = Vec::new();
+        for b in &bundles {
+            let k = ContentKey::generate();
+            let sealed = k.seal_blob(b);
+            assert!(sealed.len() <= MAX_SEALED_BYTES, "{}", sealed.len());
+            back.extend(unpack_records(&k.open_blob(&sealed).unwrap()).unwrap());
+        }
+        assert_eq!(back, records);
+        assert!(pack_records(&[]).is_empty());
+        assert!(unpack_records(&[0xa0]).is_err());
     }
 
     #[test]
