@@ -394,8 +394,9 @@ impl P2p {
                 }
             }
             Ok(DocRequest::Share { intent }) => {
+                // Stored durably before the sharer hears it arrived, then opened.
+                let _opening = self.on_intent(&intent, false);
                 let _ = self.net.respond(rid, cbor(&out)).await;
-                self.on_intent(&intent, false).await;
                 return;
             }
             Ok(DocRequest::ShareRef { hash }) => {

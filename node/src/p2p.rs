@@ -267,8 +267,10 @@ impl P2p {
         });
         tokio::spawn(Self::background(Arc::downgrade(&p2p)));
         p2p.start_docs().await?;
-        // Shares made while the network was down (or not yet acknowledged).
+        // Shares made while the network was down (or not yet acknowledged), and shares
+        // received but not opened before the node stopped.
         p2p.redeliver(None);
+        p2p.reopen_pending();
         Ok(p2p)
     }
 

@@ -476,10 +476,20 @@ impl Node {
 
     /// Writes a share row (durably) and its feed entry (received shares).
     pub(crate) fn put_share(&self, row: &ShareRow) -> Result<(), NodeError> {
+        self.put_share_with(row, true)
+    }
+
+    /// [`Node::put_share`], optionally without fsync (for what can be redone: opening a share
+    /// again after a crash; pending shares are reopened at start).
+    fn put_share_with(&self, row: &ShareRow, durable: bool) -> Result<(), NodeError> {
         let s = row.signed()?;
         let i = s.value();
         let db = self.store.database();
-        let tx = db.begin_write().map_err(store_err)?;
+        let mut tx = db.begin_write().map_err(store_err)?;
+        if !durable {
+            tx.set_durability(redb::Durability::None)
+                .map_err(store_err)?;
+        }
         {
             let mut t = tx.open_table(SHARES).map_err(store_err)?;
             t.insert(&i.id.0[..], cbor(row).as_slice())
@@ -1106,7 +1116,8 @@ impl Node {
                 row.conversation = Some(conv);
                 row.title = Some(title);
                 row.error = None;
-                self.put_share(&row)?;
+                // The conversation itself is stored the same way (refetchable).
+                self.put_share_with(&row, false)?;
                 let _ = self.events.send(Event::FeedItem {
                     item: self.feed_item(&row, &i),
                 });
@@ -1126,6 +1137,25 @@ impl Node {
                 Err(e)
             }
         }
+    }
+
+    /// Received shares that are granted to me, active, and not opened yet (say, the node
+    /// stopped while opening them).
+    pub(crate) fn unopened_shares(&self) -> Result<Vec<ShareRow>, NodeError> {
+        let now = now_ms();
+        let me = self.key.public();
+        Ok(self
+            .share_rows()?
+            .into_iter()
+            .filter(|r| {
+                !r.mine
+                    && matches!(r.state.as_str(), "pending" | "failed")
+                    && r.signed().is_ok_and(|s| {
+                        s.value().grant_for(&me).is_some()
+                            && s.value().status_at(now) == IntentStatus::Active
+                    })
+            })
+            .collect())
     }
 
     /// Marks ended shares, drops their sealed packages' tags (the collector frees the blobs),

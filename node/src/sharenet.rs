@@ -163,19 +163,47 @@ impl P2p {
         }
     }
 
-    /// A recipient's side: an intent arrived (directly, or a relay's copy by gossip).
-    pub(crate) async fn on_intent(self: &Arc<Self>, bytes: &[u8], relay: bool) {
+    /// A recipient's side: an intent arrived (directly, or a relay's copy by gossip). It is
+    /// checked and stored durably before this returns; the returned task opens it.
+    pub(crate) fn on_intent(
+        self: &Arc<Self>,
+        bytes: &[u8],
+        relay: bool,
+    ) -> Option<tokio::task::JoinHandle<()>> {
         match self.node().accept_intent(bytes, relay) {
             Ok(Some(row)) => {
-                if let Err(e) = self.open_row(row).await {
-                    tracing::info!("a share could not be opened yet: {e}");
-                }
+                let p = self.clone();
+                Some(tokio::spawn(async move {
+                    if let Err(e) = p.open_row(row).await {
+                        tracing::info!("a share could not be opened yet: {e}");
+                    }
+                }))
             }
-            Ok(None) => {}
+            Ok(None) => None,
             Err(e) => {
                 tracing::debug!("dropping a sharing intent: {e}");
                 self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                None
             }
+        }
+    }
+
+    /// Opens the received shares that are still unopened (at start).
+    pub(crate) fn reopen_pending(self: &Arc<Self>) {
+        let rows = match self.node().unopened_shares() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("listing unopened shares: {e}");
+                return;
+            }
+        };
+        for row in rows {
+            let p = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = p.open_row(row).await {
+                    tracing::info!("a share could not be opened yet: {e}");
+                }
+            });
         }
     }
 
@@ -434,7 +462,7 @@ impl P2p {
         {
             Ok(mut b) if b.len() == 1 => {
                 let bytes = b.remove(0);
-                self.on_intent(&bytes, false).await;
+                self.on_intent(&bytes, false);
             }
             Ok(_) => {
                 self.stats.rejected.fetch_add(1, Ordering::Relaxed);
@@ -466,7 +494,7 @@ impl P2p {
             NetEvent::Gossip { topic, data, .. } if topic == PIN_TOPIC && self.pin => {
                 let p = self.clone();
                 let data = data.clone();
-                tokio::spawn(async move { p.on_intent(&data, true).await });
+                tokio::spawn(async move { p.on_intent(&data, true) });
             }
             NetEvent::Gossip { topic, data, .. } if topic.starts_with("vivim/user/1/") => {
                 let Some(did) = topic
