@@ -40,6 +40,9 @@ pub const PEER_RECORD_TTL: Duration = Duration::from_secs(3600);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How often ended shares are swept (their blobs are refused from the moment they end).
 pub const SHARE_SWEEP: Duration = Duration::from_secs(30);
+/// How often shares not yet acknowledged by a recipient are offered again (a recipient that
+/// comes online is also served at once when it connects).
+pub const REDELIVER_EVERY: Duration = Duration::from_secs(5);
 /// Gossip topic every announcement also goes to (relays pin from it).
 pub const ANNOUNCE_TOPIC: &str = "vivim/announce/1";
 
@@ -281,8 +284,14 @@ impl P2p {
         let mut republish = tokio::time::interval(PEER_RECORD_TTL / 2);
         republish.tick().await;
         let mut sweep = tokio::time::interval(SHARE_SWEEP);
+        let mut redeliver = tokio::time::interval(REDELIVER_EVERY);
+        redeliver.tick().await;
         loop {
             tokio::select! {
+                _ = redeliver.tick() => {
+                    let Some(p) = me.upgrade() else { return };
+                    p.redeliver(None);
+                }
                 _ = sweep.tick() => {
                     let Some(p) = me.upgrade() else { return };
                     if let Err(e) = p.node.sweep_shares().await {

@@ -254,9 +254,32 @@ pub struct Provenance {
 pub struct ShareState {
     /// Blob hash → served until (ms; `0` = never again, `u64::MAX` = no expiry).
     serving: RwLock<HashMap<[u8; 32], u64>>,
+    /// (intent, recipient) → (failed deliveries, next attempt at ms).
+    attempts: std::sync::Mutex<HashMap<(Hash, Did), (u32, u64)>>,
 }
 
 impl ShareState {
+    /// Whether a delivery to `to` is due (failed ones back off: 5 s, 10 s, … up to 10 min).
+    pub fn delivery_due(&self, intent: &Hash, to: &Did, now: u64) -> bool {
+        self.attempts
+            .lock()
+            .map(|m| m.get(&(*intent, *to)).is_none_or(|(_, next)| now >= *next))
+            .unwrap_or(true)
+    }
+
+    /// Records a delivery's outcome.
+    pub fn delivered(&self, intent: &Hash, to: &Did, ok: bool, now: u64) {
+        if let Ok(mut m) = self.attempts.lock() {
+            if ok {
+                m.remove(&(*intent, *to));
+            } else {
+                let e = m.entry((*intent, *to)).or_insert((0, 0));
+                e.0 = e.0.saturating_add(1);
+                e.1 = now + (2_500u64 << e.0.min(8)).min(600_000);
+            }
+        }
+    }
+
     /// Whether this node still serves `hash` at `now` (blobs of ended shares are refused).
     pub fn may_serve(&self, hash: &[u8; 32], now: u64) -> bool {
         match self.serving.read() {

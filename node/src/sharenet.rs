@@ -117,6 +117,9 @@ impl P2p {
             Ok::<_, P2pError>(())
         }
         .await;
+        self.node()
+            .share_state
+            .delivered(&i.id, did, result.is_ok(), now_ms());
         match result {
             Ok(()) => {
                 let node = self.node();
@@ -155,7 +158,10 @@ impl P2p {
                 .map(|g| g.recipient)
                 .filter(|k| *k != me && !row.delivered.contains(k))
                 .map(|k| k.did())
-                .filter(|d| did.is_none_or(|x| x == *d))
+                .filter(|d| match did {
+                    Some(x) => x == *d,
+                    None => node.share_state.delivery_due(&i.id, d, now),
+                })
                 .collect();
             if !missing.is_empty() {
                 self.spread_intent(s.clone(), Some(missing));

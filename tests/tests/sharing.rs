@@ -372,3 +372,42 @@ async fn links_forks_people_and_expiry() {
     a.node.sweep_shares().await.unwrap();
     assert_eq!(a.node.find_share(&brief.id).unwrap().state, "expired");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_recipient_gets_the_share_when_back() {
+    let (relay, peers) = network(2).await;
+    let (a, b) = (&peers[0], &peers[1]);
+    let conv = conversation(&a.node, "Later", "meet at PELICAN-2231").await;
+    b.p2p.shutdown().await;
+    let share = a
+        .node
+        .share(spec(&conv, Target::Users(vec![b.node.key.did()]), None))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mine = a.node.find_share(&share.id).unwrap();
+    assert_eq!(
+        a.node.share_out(&mine).unwrap().delivered,
+        1,
+        "only A herself"
+    );
+
+    // B comes back: A offers the share again and B opens it.
+    let mut cfg = P2pConfig::loopback();
+    cfg.net.bootstrap = relay.p2p.bootstrap_addrs().await;
+    let _back = P2p::start(b.node.clone(), cfg).await.unwrap();
+    eventually("B gets the share it missed", || {
+        b.node
+            .shares()
+            .ok()?
+            .into_iter()
+            .find(|s| s.id == share.id && s.state == "opened")
+    })
+    .await;
+    assert!(holds_text(&b.node, &conv, "PELICAN-2231").await);
+    eventually("A records the delivery", || {
+        let row = a.node.find_share(&share.id).ok()?;
+        (a.node.share_out(&row).ok()?.delivered == 2).then_some(())
+    })
+    .await;
+}
