@@ -693,7 +693,7 @@ impl Node {
     pub fn shares(&self) -> Result<Vec<ShareOut>, NodeError> {
         let mut rows = self.share_rows()?;
         rows.retain(|r| r.state != "pinned");
-        rows.sort_by(|a, b| b.at_ms.cmp(&a.at_ms));
+        rows.sort_by_key(|r| std::cmp::Reverse(r.at_ms));
         rows.iter().map(|r| self.share_out(r)).collect()
     }
 

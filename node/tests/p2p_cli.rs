@@ -13,8 +13,8 @@ use std::{
 
 use common::{eventually, get, json, ok, start, vivim};
 
-fn retry(what: &str, mut f: impl FnMut() -> Option<Output>) -> Output {
-    eventually(what, || f())
+fn retry(what: &str, f: impl FnMut() -> Option<Output>) -> Output {
+    eventually(what, f)
 }
 
 #[test]
