@@ -124,6 +124,7 @@ async fn share_to_readable() -> anyhow::Result<()> {
                     target: Target::Users(vec![b.node.key.did()]),
                     expires_in_ms: None,
                     kind: IntentKind::Share,
+                    draft: false,
                 })
                 .await?;
             loop {

@@ -28,6 +28,9 @@ pub struct ShareArgs {
     /// Ends after this long: `90s`, `10m`, `2h`, `7d`.
     #[arg(long, value_name = "DURATION")]
     pub expires: Option<String>,
+    /// Seal it now, deliver it later (`vivim shares activate <id>`).
+    #[arg(long)]
+    pub draft: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -44,6 +47,14 @@ pub enum SharesCommand {
     },
     /// One share.
     Show {
+        /// Share id or prefix.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deliver a draft share.
+    Activate {
         /// Share id or prefix.
         id: String,
         /// Print JSON.
@@ -117,7 +128,13 @@ fn print_share(v: &Value) {
 
 /// Runs `vivim share …`.
 pub async fn share(client: &Client, a: ShareArgs) -> Result<()> {
-    let mut body = json!({ "content": a.id, "public": a.public, "link": a.link, "to": a.to });
+    let mut body = json!({
+        "content": a.id,
+        "public": a.public,
+        "link": a.link,
+        "to": a.to,
+        "draft": a.draft,
+    });
     if let Some(c) = &a.circle {
         body["circle"] = c.clone().into();
     }
@@ -162,6 +179,16 @@ pub async fn shares(client: &Client, cmd: SharesCommand) -> Result<()> {
         SharesCommand::Show { id, json } => {
             let v = client
                 .route("GET", &format!("/api/v2/shares/{}", enc(&id)), None)
+                .await?;
+            out(&v, json, print_share)
+        }
+        SharesCommand::Activate { id, json } => {
+            let v = client
+                .route(
+                    "POST",
+                    &format!("/api/v2/shares/{}/activate", enc(&id)),
+                    Some(&json!({})),
+                )
                 .await?;
             out(&v, json, print_share)
         }

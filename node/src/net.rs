@@ -240,8 +240,14 @@ impl std::fmt::Debug for Net {
 }
 
 fn message_id(m: &gossipsub::Message) -> gossipsub::MessageId {
-    // Reproducible by any implementation: the BLAKE3 hash of the payload.
-    gossipsub::MessageId::from(blake3::hash(&m.data).as_bytes().to_vec())
+    // Reproducible by any implementation: BLAKE3 of the topic, a zero byte, and the payload.
+    // The topic is in it so that the same bytes on two topics (an announcement goes to the
+    // author's topic and to the relays' one) are two messages, not a duplicate.
+    let mut h = blake3::Hasher::new();
+    h.update(m.topic.as_str().as_bytes());
+    h.update(&[0]);
+    h.update(&m.data);
+    gossipsub::MessageId::from(h.finalize().as_bytes().to_vec())
 }
 
 impl Net {

@@ -200,6 +200,8 @@ pub struct ShareSpec {
     pub expires_in_ms: Option<u64>,
     /// `Share` (default), `Publish` or `Embed`.
     pub kind: IntentKind,
+    /// Seal and sign it, but deliver it only when activated.
+    pub draft: bool,
 }
 
 /// What a fork made.
@@ -785,6 +787,11 @@ impl Node {
         let now = now_ms();
         let expires_at_ms = spec.expires_in_ms.map(|d| now.saturating_add(d));
         if let Target::Public = spec.target {
+            if spec.draft {
+                return Err(NodeError::Invalid(
+                    "a public share cannot be a draft: publish it when ready".into(),
+                ));
+            }
             return self.share_public(&spec, expires_at_ms).await;
         }
         if spec.kind != IntentKind::Share {
@@ -834,7 +841,11 @@ impl Node {
             content,
             payload: Some(payload),
             audience,
-            status: IntentStatus::Active,
+            status: if spec.draft {
+                IntentStatus::Draft
+            } else {
+                IntentStatus::Active
+            },
             created_at_ms: now,
             revision: 0,
             updated_at_ms: now,
@@ -850,13 +861,34 @@ impl Node {
             key: Some(key.as_bytes().to_vec()),
             items,
             delivered: vec![self.key.public()],
-            state: "active".into(),
+            state: if spec.draft { "draft" } else { "active" }.into(),
             conversation: None,
             title: None,
             error: None,
             at_ms: now,
         };
         self.put_share(&row)?;
+        if let Some(p2p) = self.p2p.get()
+            && !spec.draft
+        {
+            p2p.spread_intent(signed, None);
+        }
+        self.share_out(&row)
+    }
+
+    /// Activates one of my draft shares: it is delivered from now on.
+    pub fn share_activate(&self, id: &str) -> Result<ShareOut, NodeError> {
+        let mut row = self.find_share(id)?;
+        let s = row.signed()?;
+        if !row.mine || s.value().status != IntentStatus::Draft {
+            return Err(NodeError::Invalid(format!(
+                "share {} is not one of your drafts (it is {})",
+                s.value().id,
+                s.value().status.as_str()
+            )));
+        }
+        row.state = "active".into();
+        let signed = self.revise(&mut row, |i| i.status = IntentStatus::Active)?;
         if let Some(p2p) = self.p2p.get() {
             p2p.spread_intent(signed, None);
         }
@@ -1077,7 +1109,7 @@ impl Node {
                 item: self.feed_item(&row, i),
             });
         }
-        let open = !ended
+        let open = status == IntentStatus::Active
             && match row.state.as_str() {
                 "pending" | "failed" | "sealed" => mine,
                 "pinned" => relay,

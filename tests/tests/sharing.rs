@@ -131,6 +131,7 @@ fn spec(content: &ConvId, target: Target, expires_in_ms: Option<u64>) -> ShareSp
         target,
         expires_in_ms,
         kind: IntentKind::Share,
+        draft: false,
     }
 }
 
@@ -410,4 +411,107 @@ async fn an_offline_recipient_gets_the_share_when_back() {
         (a.node.share_out(&row).ok()?.delivered == 2).then_some(())
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drafts_messages_and_publications_of_people_i_follow() {
+    let (_relay, peers) = network(2).await;
+    let (a, b) = (&peers[0], &peers[1]);
+    let conv = conversation(&a.node, "Open notes", "nothing secret: KITE-1").await;
+
+    // A draft is sealed but not delivered until activated.
+    let mut s = spec(&conv, Target::Users(vec![b.node.key.did()]), None);
+    s.draft = true;
+    let draft = a.node.share(s).await.unwrap();
+    assert_eq!(draft.status, "draft");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(b.node.shares().unwrap().is_empty(), "a draft was delivered");
+    let active = a.node.share_activate(&draft.id).unwrap();
+    assert_eq!(active.status, "active");
+    assert!(
+        a.node.share_activate(&draft.id).is_err(),
+        "not a draft any more"
+    );
+    eventually("B opens the activated share", || {
+        b.node
+            .shares()
+            .ok()?
+            .into_iter()
+            .find(|x| x.id == draft.id && x.state == "opened")
+    })
+    .await;
+
+    // One message (an ACU) can be shared on its own.
+    let acus = a.node.store.acus(&conv).await.unwrap();
+    let one = a
+        .node
+        .share(ShareSpec {
+            content: acus[1].id().to_string(),
+            target: Target::Link,
+            expires_in_ms: None,
+            kind: IntentKind::Share,
+            draft: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(one.content_type, "acu");
+    let conv2 = conversation(&a.node, "Private", "only one line: MOTH-3").await;
+    let acu2 = a.node.store.acus(&conv2).await.unwrap()[1].clone();
+    let single = a
+        .node
+        .share(ShareSpec {
+            content: acu2.id().to_string(),
+            target: Target::Link,
+            expires_in_ms: None,
+            kind: IntentKind::Share,
+            draft: false,
+        })
+        .await
+        .unwrap();
+    let opened = b
+        .p2p
+        .open_link(&single.link.as_deref().unwrap().parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(opened.acus, 1);
+    let got = b.node.store.acus(&conv2).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].id(), acu2.id());
+
+    // B follows A; what A publishes reaches B's feed.
+    b.node.follow(&a.node.key.did()).unwrap();
+    let mut published = 0;
+    let item = loop {
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        if let Some(i) = b
+            .node
+            .feed(None, 50)
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|i| i.kind == "published")
+        {
+            break i;
+        }
+        assert!(published < 15, "no publication reached the follower");
+        if published % 3 == 0 {
+            a.node
+                .share(spec(&conv, Target::Public, None))
+                .await
+                .unwrap();
+        }
+        published += 1;
+    };
+    assert_eq!(item.actor, a.node.key.did().to_string());
+    assert_eq!(item.title.as_deref(), Some("Open notes"));
+    assert_eq!(item.conversation, Some(conv.to_string()));
+    let public = a
+        .node
+        .shares()
+        .unwrap()
+        .into_iter()
+        .find(|x| x.audience == "public")
+        .unwrap();
+    assert_eq!(public.intent, "publish");
+    assert!(public.recipients.is_empty());
 }

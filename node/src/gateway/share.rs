@@ -25,6 +25,7 @@ pub(super) fn routes() -> Router<Arc<Gateway>> {
         .route("/api/v2/shares", get(list_shares).post(create_share))
         .route("/api/v2/shares/{id}", get(get_share))
         .route("/api/v2/shares/{id}/revoke", post(revoke_share))
+        .route("/api/v2/shares/{id}/activate", post(activate_share))
         .route("/api/v2/open", post(open_link))
         .route("/api/v2/forks", post(fork))
         .route("/api/v2/conversations/{id}/provenance", get(provenance))
@@ -54,6 +55,9 @@ pub struct NewShare {
     pub expires_in_s: Option<u64>,
     /// `share` (default), `publish` or `embed`.
     pub intent: Option<String>,
+    /// Seal and sign it now, deliver it when activated (`POST /api/v2/shares/{id}/activate`).
+    #[serde(default)]
+    pub draft: bool,
 }
 
 #[utoipa::path(post, path = "/api/v2/shares", request_body = NewShare, responses((status = 201, body = ShareOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -108,6 +112,7 @@ pub(super) async fn create_share(
         target,
         expires_in_ms: req.expires_in_s.map(|s| s.saturating_mul(1000)),
         kind,
+        draft: req.draft,
     };
     let out = gw.node.share(spec).await?;
     Ok((StatusCode::CREATED, Json(out)).into_response())
@@ -133,6 +138,14 @@ pub(super) async fn revoke_share(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ShareOut>> {
     Ok(Json(gw.node.share_revoke(&id).await?))
+}
+
+#[utoipa::path(post, path = "/api/v2/shares/{id}/activate", params(("id" = String, Path, description = "share id or prefix")), responses((status = 200, body = ShareOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub(super) async fn activate_share(
+    State(gw): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ShareOut>> {
+    Ok(Json(gw.node.share_activate(&id)?))
 }
 
 /// A link to open.
