@@ -207,7 +207,15 @@ impl Node {
     /// signed and spread like any other change.
     pub fn write_doc_update(&self, id: &DocId, update: &[u8]) -> Result<u64, NodeError> {
         let signed = self.social.write_update(id, update)?;
-        Ok(self.spread(id, signed, || self.concerned(id)))
+        let changed = signed.is_some();
+        let seq = self.spread(id, signed, || self.concerned(id));
+        if changed
+            && id.kind() == DocKind::Circle
+            && let Err(e) = self.regrant_circle(id)
+        {
+            tracing::warn!(%id, "granting shares to new members: {e}");
+        }
+        Ok(seq)
     }
 
     /// Starts following someone else's document (and fetches it when the network is up).

@@ -32,6 +32,8 @@ use crate::{
 
 /// Gossip topic relays listen on for sealed shares to keep available.
 pub const PIN_TOPIC: &str = "vivim/pin/1";
+/// Most bytes one share's package may hold (it is downloaded whole before it is opened).
+pub const MAX_SHARE_BYTES: u64 = 256 * 1024 * 1024;
 /// Largest intent sent inside a request (bigger ones are fetched as a blob).
 const MAX_INLINE_INTENT: usize = 60 * 1024;
 
@@ -426,6 +428,7 @@ impl P2p {
         let children =
             vivim_protocol::parse_hash_seq(&root_bytes).map_err(|e| rejected(e.to_string()))?;
         let mut out = Vec::with_capacity(children.len());
+        let mut total = 0u64;
         let closing = loop {
             match curr.next() {
                 fsm::EndBlobNext::MoreChildren(more) => {
@@ -440,6 +443,12 @@ impl P2p {
                     if size > max_item as u64 {
                         return Err(rejected(format!(
                             "blob {h} of {size} bytes is over the limit"
+                        )));
+                    }
+                    total += size;
+                    if total > MAX_SHARE_BYTES {
+                        return Err(rejected(format!(
+                            "more than {MAX_SHARE_BYTES} bytes in one share"
                         )));
                     }
                     let (next, bytes) = content.concatenate_into_vec().await.map_err(|e| dl(&e))?;
@@ -509,7 +518,14 @@ impl P2p {
                 else {
                     return;
                 };
-                if did == self.node().key.did() {
+                // Only publications of people this user still follows.
+                let me = self.node().key.did();
+                let follows = self
+                    .node()
+                    .social
+                    .read(&self.node().graph_id(), vivim_crdt::schema::GraphView::read)
+                    .is_some_and(|g| g.follows.contains_key(&did));
+                if did == me || !follows {
                     return;
                 }
                 match Signed::<Announce>::decode(data) {

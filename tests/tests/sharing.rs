@@ -514,4 +514,14 @@ async fn drafts_messages_and_publications_of_people_i_follow() {
         .unwrap();
     assert_eq!(public.intent, "publish");
     assert!(public.recipients.is_empty());
+
+    // After unfollowing, A's publications no longer reach B's feed.
+    b.node.unfollow(&a.node.key.did()).unwrap();
+    let before = b.node.feed(None, 100).unwrap().items.len();
+    a.node
+        .share(spec(&conv, Target::Public, None))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(b.node.feed(None, 100).unwrap().items.len(), before);
 }
