@@ -525,3 +525,36 @@ async fn drafts_messages_and_publications_of_people_i_follow() {
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert_eq!(b.node.feed(None, 100).unwrap().items.len(), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_intent_too_large_for_a_request_is_fetched_as_a_blob() {
+    let (_relay, peers) = network(2).await;
+    let (a, b) = (&peers[0], &peers[1]);
+    let conv = conversation(&a.node, "Big audience", "for many eyes: WREN-77").await;
+    // 400 more recipients make the signed intent ~130 KB, over the 64 KiB request limit.
+    let mut to: Vec<vivim_identity::Did> = (0..400u32)
+        .map(|i| {
+            let mut seed = [9u8; 32];
+            seed[..4].copy_from_slice(&i.to_be_bytes());
+            vivim_identity::Keypair::from_seed(&seed).did()
+        })
+        .collect();
+    to.push(b.node.key.did());
+    let share = a
+        .node
+        .share(spec(&conv, Target::Users(to), None))
+        .await
+        .unwrap();
+    assert_eq!(share.recipients.len(), 402);
+    let row = a.node.find_share(&share.id).unwrap();
+    assert!(row.intent.len() > 64 * 1024, "{} bytes", row.intent.len());
+    eventually("B fetches the large intent and opens the share", || {
+        b.node
+            .shares()
+            .ok()?
+            .into_iter()
+            .find(|s| s.id == share.id && s.state == "opened")
+    })
+    .await;
+    assert!(holds_text(&b.node, &conv, "WREN-77").await);
+}
