@@ -258,9 +258,33 @@ pub struct ShareState {
     serving: RwLock<HashMap<[u8; 32], u64>>,
     /// (intent, recipient) → (failed deliveries, next attempt at ms).
     attempts: std::sync::Mutex<HashMap<(Hash, Did), (u32, u64)>>,
+    /// Changes to my shares so far, and the count a scan that found nothing owed started at:
+    /// redelivery does not scan the table while they are equal.
+    changes: std::sync::atomic::AtomicU64,
+    clean_at: std::sync::atomic::AtomicU64,
 }
 
 impl ShareState {
+    /// Where a redelivery scan starts, or `None` when nothing has changed since a scan found
+    /// nothing owed.
+    pub fn scan_from(&self) -> Option<u64> {
+        use std::sync::atomic::Ordering::Acquire;
+        let now = self.changes.load(Acquire);
+        (now != self.clean_at.load(Acquire)).then_some(now)
+    }
+
+    /// Records that a scan started at `from` found nothing owed.
+    pub fn scanned_clean(&self, from: u64) {
+        self.clean_at
+            .store(from, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Records a change to one of my shares.
+    pub fn changed(&self) {
+        self.changes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
     /// Whether a delivery to `to` is due (failed ones back off: 5 s, 10 s, … up to 10 min).
     pub fn delivery_due(&self, intent: &Hash, to: &Did, now: u64) -> bool {
         self.attempts
@@ -467,6 +491,7 @@ impl Node {
                 self.share_state.set(&row, s.value());
             }
         }
+        self.share_state.changed();
         Ok(())
     }
 
@@ -528,6 +553,9 @@ impl Node {
         }
         tx.commit().map_err(store_err)?;
         self.share_state.set(row, i);
+        if row.mine {
+            self.share_state.changed();
+        }
         Ok(())
     }
 

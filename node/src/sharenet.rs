@@ -143,9 +143,13 @@ impl P2p {
     /// acknowledged yet.
     pub(crate) fn redeliver(self: &Arc<Self>, did: Option<Did>) {
         let node = self.node();
+        let Some(from) = node.share_state.scan_from() else {
+            return;
+        };
         let me = node.key.public();
         let now = now_ms();
         let Ok(rows) = node.share_rows() else { return };
+        let mut owed = false;
         for row in rows.into_iter().filter(|r| r.mine) {
             let Ok(s) = row.signed() else { continue };
             let i = s.value();
@@ -160,6 +164,7 @@ impl P2p {
                 .map(|g| g.recipient)
                 .filter(|k| *k != me && !row.delivered.contains(k))
                 .map(|k| k.did())
+                .inspect(|_| owed = true)
                 .filter(|d| match did {
                     Some(x) => x == *d,
                     None => node.share_state.delivery_due(&i.id, d, now),
@@ -168,6 +173,9 @@ impl P2p {
             if !missing.is_empty() {
                 self.spread_intent(s.clone(), Some(missing));
             }
+        }
+        if !owed {
+            node.share_state.scanned_clean(from);
         }
     }
 
