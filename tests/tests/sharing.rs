@@ -299,12 +299,30 @@ async fn links_forks_people_and_expiry() {
     assert!(err.to_string().contains("key"), "{err}");
     assert!(b.node.store.row(&conv).unwrap().is_none());
 
-    // A shares with B by DID; B forks the first two messages.
+    // A shares with B by DID (B's /api/ws subscribers hear of it); B forks the first two
+    // messages.
+    let mut events = b.node.events.subscribe();
     let direct = a
         .node
         .share(spec(&conv, Target::Users(vec![b.node.key.did()]), None))
         .await
         .unwrap();
+    let mut heard = Vec::new();
+    while !heard.contains(&"opened".to_string()) {
+        match tokio::time::timeout(Duration::from_secs(20), events.recv()).await {
+            Ok(Ok(vivim_node::node::Event::FeedItem { item })) if item.id == direct.id => {
+                assert_eq!(item.actor, a.node.key.did().to_string());
+                heard.push(item.status);
+            }
+            Ok(Ok(_)) => {}
+            other => panic!("no feed event for the share: {other:?}"),
+        }
+    }
+    assert_eq!(
+        heard.first().map(String::as_str),
+        Some("pending"),
+        "{heard:?}"
+    );
     eventually("B opens the direct share", || {
         b.node
             .shares()
