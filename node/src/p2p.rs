@@ -15,7 +15,7 @@ use std::{
     net::SocketAddr,
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -578,13 +578,29 @@ impl P2p {
         })
     }
 
-    /// Streams the announced hash sequence from `src` with iroh-blobs' get state machine —
-    /// every blob BLAKE3-verified as it arrives — while another thread checks each manifest and
-    /// ACU signature as soon as its blob is complete; then stores the whole conversation or
-    /// nothing. The bytes go to the record store only (relays and publishers write them to
-    /// the blob store when they serve them).
-    async fn fetch_from(&self, a: &Announce, src: &Did) -> Result<FetchOutcome, P2pError> {
+    /// Streams hash sequence `root` from `src` with iroh-blobs' get state machine: the
+    /// sequence is size-checked and given to `check` before any item is requested, then every
+    /// item is BLAKE3-verified as it arrives, size-checked (`limits`), and handed to `sink` as
+    /// soon as it is complete; `sink` returning `false` stops the download. Errors about what
+    /// the peer sent are `Rejected` and name `what`. Returns the items and bytes read.
+    pub(crate) async fn stream_seq<F, Fut>(
+        &self,
+        src: &Did,
+        root: vivim_protocol::Hash,
+        what: &str,
+        limits: SeqLimits,
+        check: impl FnOnce(&[vivim_protocol::Hash]) -> Result<(), String>,
+        mut sink: F,
+    ) -> Result<(usize, u64), P2pError>
+    where
+        F: FnMut(Vec<u8>) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
         use iroh_blobs::get::fsm;
+        let rejected = |why: String| P2pError::Rejected {
+            what: what.to_string(),
+            why,
+        };
         let addr = self.endpoint_of(src).await?;
         let conn = tokio::time::timeout(
             CONNECT_TIMEOUT,
@@ -593,38 +609,28 @@ impl P2p {
         .await
         .map_err(|_| P2pError::Iroh(format!("connecting to {src}: timed out")))?
         .map_err(|e| P2pError::Iroh(format!("connecting to {src}: {e}")))?;
-        let started = std::time::Instant::now();
         let dl = |e: &dyn std::fmt::Display| P2pError::Iroh(format!("download from {src}: {e}"));
-        let request = iroh_blobs::protocol::GetRequest::all(iroh_blobs::Hash::from(a.seq.0));
+        let request = iroh_blobs::protocol::GetRequest::all(iroh_blobs::Hash::from(root.0));
         let connected = fsm::start(conn, request, Default::default())
             .next()
             .await
             .map_err(|e| dl(&e))?;
-        let fsm::ConnectedNext::StartRoot(root) = connected.next().await.map_err(|e| dl(&e))?
+        let fsm::ConnectedNext::StartRoot(start) = connected.next().await.map_err(|e| dl(&e))?
         else {
-            return Err(reject(a, "the provider did not send the sequence"));
+            // Nothing wrong was sent: this provider does not serve it (try another).
+            return Err(P2pError::NotFound(format!("{src} does not serve {root}")));
         };
-        let (content, size) = root.next().next().await.map_err(|e| dl(&e))?;
+        let (content, size) = start.next().next().await.map_err(|e| dl(&e))?;
         if size > (vivim_protocol::limits::MAX_SEQ_ITEMS * 32) as u64 {
-            return Err(reject(
-                a,
-                format!("a sequence of {size} bytes is over the limit"),
-            ));
+            return Err(rejected(format!(
+                "a sequence of {size} bytes is over the limit"
+            )));
         }
         let (mut curr, seq_bytes) = content.concatenate_into_vec().await.map_err(|e| dl(&e))?;
-        let children = parse_hash_seq(&seq_bytes).map_err(|e| reject(a, e))?;
-        if children.first() != Some(&a.manifest) {
-            return Err(reject(
-                a,
-                "the sequence does not start with the announced manifest",
-            ));
-        }
-        // Verify on another thread while the next blobs arrive.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
-        let ann = a.clone();
-        let verifier = tokio::task::spawn_blocking(move || verify_stream(&mut rx, &ann));
+        let children = parse_hash_seq(&seq_bytes).map_err(|e| rejected(e.to_string()))?;
+        check(&children).map_err(rejected)?;
         let mut got = 0usize;
-        let mut verifier_quit = false;
+        let mut total = 0u64;
         let closing = loop {
             match curr.next() {
                 fsm::EndBlobNext::MoreChildren(more) => {
@@ -637,19 +643,24 @@ impl P2p {
                         .await
                         .map_err(|e| dl(&e))?;
                     let max = if got == 0 {
-                        vivim_protocol::limits::MAX_MANIFEST_BYTES
+                        limits.first_item
                     } else {
-                        vivim_protocol::limits::MAX_ACU_BYTES
+                        limits.item
                     };
                     if size > max as u64 {
-                        return Err(reject(
-                            a,
-                            format!("blob {h} of {size} bytes is over the limit"),
-                        ));
+                        return Err(rejected(format!(
+                            "blob {h} of {size} bytes is over the limit"
+                        )));
+                    }
+                    total += size;
+                    if total > limits.total {
+                        return Err(rejected(format!(
+                            "more than {} bytes in one download",
+                            limits.total
+                        )));
                     }
                     let (next, bytes) = content.concatenate_into_vec().await.map_err(|e| dl(&e))?;
-                    if tx.send(bytes).await.is_err() {
-                        verifier_quit = true;
+                    if !sink(bytes).await {
                         break next_closing(next);
                     }
                     got += 1;
@@ -658,14 +669,6 @@ impl P2p {
                 fsm::EndBlobNext::Closing(c) => break c,
             }
         };
-        drop(tx);
-        let verified = verifier
-            .await
-            .map_err(|e| P2pError::Iroh(format!("verifier: {e}")))?
-            .map_err(|why| reject(a, why))?;
-        if verifier_quit {
-            return Err(reject(a, "verification stopped early"));
-        }
         let stats = closing.next().await.map_err(|e| dl(&e))?;
         if got != children.len() {
             return Err(P2pError::Iroh(format!(
@@ -673,7 +676,63 @@ impl P2p {
                 children.len()
             )));
         }
-        let (manifest, acus) = verified;
+        Ok((got, stats.total_bytes_read()))
+    }
+
+    /// Streams the announced hash sequence from `src` (see [`P2p::stream_seq`]) while another
+    /// thread checks each manifest and ACU signature as soon as its blob is complete; then
+    /// stores the whole conversation or nothing. The bytes go to the record store only
+    /// (relays and publishers write them to the blob store when they serve them).
+    async fn fetch_from(&self, a: &Announce, src: &Did) -> Result<FetchOutcome, P2pError> {
+        let started = std::time::Instant::now();
+        // Verify on another thread while the next blobs arrive.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
+        let ann = a.clone();
+        let verifier = tokio::task::spawn_blocking(move || verify_stream(&mut rx, &ann));
+        let verifier_quit = AtomicBool::new(false);
+        let limits = SeqLimits {
+            first_item: vivim_protocol::limits::MAX_MANIFEST_BYTES,
+            item: vivim_protocol::limits::MAX_ACU_BYTES,
+            total: u64::MAX,
+        };
+        let streamed = self
+            .stream_seq(
+                src,
+                a.seq,
+                &format!("conversation {}", a.conversation),
+                limits,
+                |children| {
+                    if children.first() == Some(&a.manifest) {
+                        Ok(())
+                    } else {
+                        Err("the sequence does not start with the announced manifest".into())
+                    }
+                },
+                |bytes| {
+                    let (tx, quit) = (tx.clone(), &verifier_quit);
+                    async move {
+                        let sent = tx.send(bytes).await.is_ok();
+                        if !sent {
+                            quit.store(true, Ordering::Relaxed);
+                        }
+                        sent
+                    }
+                },
+            )
+            .await;
+        drop(tx);
+        let verified = verifier
+            .await
+            .map_err(|e| P2pError::Iroh(format!("verifier: {e}")))?
+            .map_err(|why| reject(a, why));
+        // When the verifier gave up, its reason is the error; otherwise the download's.
+        let ((manifest, acus), bytes) = if verifier_quit.load(Ordering::Relaxed) {
+            verified?;
+            return Err(reject(a, "verification stopped early"));
+        } else {
+            let (_, bytes) = streamed?;
+            (verified?, bytes)
+        };
         let n = acus.len();
         let new = NewConversation { manifest, acus };
         let outcome = self.node.store_fetched(new).await?;
@@ -683,7 +742,7 @@ impl P2p {
             owner: a.owner.did(),
             source: *src,
             acus: n,
-            bytes: stats.total_bytes_read(),
+            bytes,
             seconds: started.elapsed().as_secs_f64(),
             new: outcome,
         })
@@ -737,7 +796,18 @@ impl P2p {
     }
 }
 
-/// Drains the rest of a response after the verifier gave up, so the connection closes
+/// Size limits of a streamed hash sequence's items.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SeqLimits {
+    /// The first item (a manifest, a bundle).
+    pub first_item: usize,
+    /// Every other item.
+    pub item: usize,
+    /// All items together.
+    pub total: u64,
+}
+
+/// Drains the rest of a response after the consumer gave up, so the connection closes
 /// cleanly.
 fn next_closing(end: iroh_blobs::get::fsm::AtEndBlob) -> iroh_blobs::get::fsm::AtClosing {
     match end.next() {

@@ -26,7 +26,7 @@ use crate::{
     ids,
     net::{MAX_GOSSIP_BYTES, NetEvent},
     now_ms,
-    p2p::{CONNECT_TIMEOUT, P2p, P2pError, user_topic},
+    p2p::{P2p, P2pError, SeqLimits, user_topic},
     share::{ShareRow, share_tag, unseal},
 };
 
@@ -67,16 +67,13 @@ impl P2p {
         tokio::spawn(async move {
             let me = p.node().key.public();
             let i = signed.value();
+            // Whoever holds a grant (a share's audience is always granted).
             let recipients: Vec<Did> = match only {
                 Some(o) => o,
                 None => i
                     .grants
                     .iter()
                     .map(|g| g.recipient)
-                    .chain(match &i.audience {
-                        Audience::Users(u) => u.clone(),
-                        _ => Vec::new(),
-                    })
                     .filter(|k| *k != me)
                     .map(|k| k.did())
                     .collect(),
@@ -231,11 +228,12 @@ impl P2p {
         let payload = i
             .payload
             .ok_or_else(|| P2pError::NotFound(format!("share {} carries no payload", i.id)))?;
-        if i.expired_at(now_ms()) || i.status == IntentStatus::Revoked {
+        let status = i.status_at(now_ms());
+        if status != IntentStatus::Active {
             return Err(P2pError::NotFound(format!(
                 "share {} is {}",
                 i.id,
-                i.status_at(now_ms()).as_str()
+                status.as_str()
             )));
         }
         let (blobs, _) = self
@@ -346,11 +344,17 @@ impl P2p {
     ) -> Result<(Vec<Vec<u8>>, Did), P2pError> {
         let mut sources = vec![*first];
         let mut last = String::new();
-        let mut asked_dht = false;
         let mut k = 0;
-        while k < sources.len() || !asked_dht {
-            if k == sources.len() {
-                asked_dht = true;
+        while let Some(&src) = sources.get(k) {
+            match self.download(&src, seq, MAX_SEALED_BYTES).await {
+                Ok(b) => return Ok((b, src)),
+                Err(e @ P2pError::Rejected { .. }) => return Err(e),
+                Err(e) => last = format!("{src}: {e}"),
+            }
+            k += 1;
+            if k == 1 {
+                // The first source failed: ask the DHT who else holds it.
+                let me = self.node().key.did();
                 for p in self
                     .net
                     .providers(share_key(&seq))
@@ -359,19 +363,11 @@ impl P2p {
                 {
                     if let Ok(d) = ids::did_of_peer(&p)
                         && !sources.contains(&d)
-                        && d != self.node().key.did()
+                        && d != me
                     {
                         sources.push(d);
                     }
                 }
-                continue;
-            }
-            let src = sources[k];
-            k += 1;
-            match self.download(&src, seq, true, MAX_SEALED_BYTES).await {
-                Ok(b) => return Ok((b, src)),
-                Err(e @ P2pError::Rejected { .. }) => return Err(e),
-                Err(e) => last = format!("{src}: {e}"),
             }
         }
         Err(P2pError::Unavailable {
@@ -381,106 +377,39 @@ impl P2p {
         })
     }
 
-    /// Downloads a blob (or a hash sequence's items) from `src`, each item at most `max_item`
-    /// bytes, BLAKE3-verified as it streams.
+    /// Downloads a hash sequence's items from `src`, each at most `max_item` bytes and all
+    /// together at most [`MAX_SHARE_BYTES`], BLAKE3-verified as they stream.
     pub(crate) async fn download(
         &self,
         src: &Did,
         root: Hash,
-        seq: bool,
         max_item: usize,
     ) -> Result<Vec<Vec<u8>>, P2pError> {
-        use iroh_blobs::get::fsm;
-        let rejected = |why: String| P2pError::Rejected {
-            what: format!("download of {root}"),
-            why,
+        let limits = SeqLimits {
+            first_item: max_item,
+            item: max_item,
+            total: MAX_SHARE_BYTES,
         };
-        let addr = self.endpoint_of(src).await?;
-        let conn = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            self.endpoint.connect(addr, iroh_blobs::ALPN),
+        let mut out = Vec::new();
+        self.stream_seq(
+            src,
+            root,
+            &format!("download of {root}"),
+            limits,
+            |_| Ok(()),
+            |bytes| {
+                out.push(bytes);
+                std::future::ready(true)
+            },
         )
-        .await
-        .map_err(|_| P2pError::Iroh(format!("connecting to {src}: timed out")))?
-        .map_err(|e| P2pError::Iroh(format!("connecting to {src}: {e}")))?;
-        let dl = |e: &dyn std::fmt::Display| P2pError::Iroh(format!("download from {src}: {e}"));
-        let hash = iroh_blobs::Hash::from(root.0);
-        let request = if seq {
-            iroh_blobs::protocol::GetRequest::all(hash)
-        } else {
-            iroh_blobs::protocol::GetRequest::blob(hash)
-        };
-        let connected = fsm::start(conn, request, Default::default())
-            .next()
-            .await
-            .map_err(|e| dl(&e))?;
-        let fsm::ConnectedNext::StartRoot(start) = connected.next().await.map_err(|e| dl(&e))?
-        else {
-            return Err(P2pError::NotFound(format!("{src} does not serve {root}")));
-        };
-        let (content, size) = start.next().next().await.map_err(|e| dl(&e))?;
-        let limit = if seq {
-            (vivim_protocol::limits::MAX_SEQ_ITEMS * 32) as u64
-        } else {
-            max_item as u64
-        };
-        if size > limit {
-            return Err(rejected(format!(
-                "{size} bytes is over the limit of {limit}"
-            )));
-        }
-        let (mut curr, root_bytes) = content.concatenate_into_vec().await.map_err(|e| dl(&e))?;
-        if !seq {
-            return Ok(vec![root_bytes]);
-        }
-        let children =
-            vivim_protocol::parse_hash_seq(&root_bytes).map_err(|e| rejected(e.to_string()))?;
-        let mut out = Vec::with_capacity(children.len());
-        let mut total = 0u64;
-        let closing = loop {
-            match curr.next() {
-                fsm::EndBlobNext::MoreChildren(more) => {
-                    let Some(h) = children.get(out.len()) else {
-                        break more.finish();
-                    };
-                    let (content, size) = more
-                        .next(iroh_blobs::Hash::from(h.0))
-                        .next()
-                        .await
-                        .map_err(|e| dl(&e))?;
-                    if size > max_item as u64 {
-                        return Err(rejected(format!(
-                            "blob {h} of {size} bytes is over the limit"
-                        )));
-                    }
-                    total += size;
-                    if total > MAX_SHARE_BYTES {
-                        return Err(rejected(format!(
-                            "more than {MAX_SHARE_BYTES} bytes in one share"
-                        )));
-                    }
-                    let (next, bytes) = content.concatenate_into_vec().await.map_err(|e| dl(&e))?;
-                    out.push(bytes);
-                    curr = next;
-                }
-                fsm::EndBlobNext::Closing(c) => break c,
-            }
-        };
-        closing.next().await.map_err(|e| dl(&e))?;
-        if out.len() != children.len() {
-            return Err(P2pError::Unavailable {
-                what: format!("{root}"),
-                tried: 1,
-                last: format!("{src} sent {} of {} blobs", out.len(), children.len()),
-            });
-        }
+        .await?;
         Ok(out)
     }
 
     /// Fetches an intent too large for a request from the peer that announced it.
     pub(crate) async fn fetch_intent_blob(self: &Arc<Self>, from: &Did, hash: Hash) {
         match self
-            .download(from, hash, true, vivim_protocol::limits::MAX_INTENT_BYTES)
+            .download(from, hash, vivim_protocol::limits::MAX_INTENT_BYTES)
             .await
         {
             Ok(mut b) if b.len() == 1 => {
