@@ -182,27 +182,21 @@ pub async fn shares(client: &Client, cmd: SharesCommand) -> Result<()> {
                 .await?;
             out(&v, json, print_share)
         }
-        SharesCommand::Activate { id, json } => {
-            let v = client
-                .route(
-                    "POST",
-                    &format!("/api/v2/shares/{}/activate", enc(&id)),
-                    Some(&json!({})),
-                )
-                .await?;
-            out(&v, json, print_share)
-        }
-        SharesCommand::Revoke { id, json } => {
-            let v = client
-                .route(
-                    "POST",
-                    &format!("/api/v2/shares/{}/revoke", enc(&id)),
-                    Some(&json!({})),
-                )
-                .await?;
-            out(&v, json, print_share)
-        }
+        SharesCommand::Activate { id, json } => action(client, &id, "activate", json).await,
+        SharesCommand::Revoke { id, json } => action(client, &id, "revoke", json).await,
     }
+}
+
+/// `POST /api/v2/shares/<id>/<action>`, printed.
+async fn action(client: &Client, id: &str, action: &str, json: bool) -> Result<()> {
+    let v = client
+        .route(
+            "POST",
+            &format!("/api/v2/shares/{}/{action}", enc(id)),
+            Some(&json!({})),
+        )
+        .await?;
+    out(&v, json, print_share)
 }
 
 /// Runs `vivim open <link>`.

@@ -20,7 +20,7 @@ use vivim_identity::Did;
 use vivim_protocol::{DocUpdate, Signed};
 
 use crate::{
-    ids,
+    cbor, ids,
     net::{MAX_GOSSIP_BYTES, NetEvent},
     p2p::{P2p, P2pError},
     social::{DOC_TOPIC_PREFIX, SocialError, doc_topic},
@@ -58,12 +58,6 @@ pub(crate) fn share_ref_request(hash: vivim_protocol::Hash) -> Vec<u8> {
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct DocAnswer {
     updates: Vec<serde_bytes::ByteBuf>,
-}
-
-fn cbor<T: Serialize>(v: &T) -> Vec<u8> {
-    let mut out = Vec::new();
-    let _ = ciborium::into_writer(v, &mut out);
-    out
 }
 
 /// How long a gap in a writer's updates may stay open before it is fetched.

@@ -46,3 +46,11 @@ pub fn now_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
+
+/// The CBOR encoding of a value the node made itself (its own types serialize infallibly; a
+/// failure would give an empty buffer, which every reader refuses).
+pub(crate) fn cbor<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    let _ = ciborium::into_writer(v, &mut out);
+    out
+}

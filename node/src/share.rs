@@ -367,28 +367,7 @@ pub fn unseal(
             })
             .collect()
     };
-    let threads = if rest.len() < 64 {
-        1
-    } else {
-        std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .min(8)
-    };
-    let chunk = rest.len().div_ceil(threads).max(1);
-    let acus = std::thread::scope(|s| {
-        let parts: Vec<_> = rest
-            .chunks(chunk)
-            .map(|c| s.spawn(move || check(c)))
-            .collect();
-        let mut acus = Vec::with_capacity(rest.len());
-        for p in parts {
-            acus.extend(
-                p.join()
-                    .map_err(|_| "a checking thread panicked".to_string())??,
-            );
-        }
-        Ok::<_, String>(acus)
-    })?;
+    let acus = on_all_cores(rest, 64, check)?;
     Ok(NewConversation { manifest, acus })
 }
 
@@ -396,47 +375,49 @@ pub fn unseal(
 /// under `key`, on all cores for large packages.
 pub fn seal_records(key: &ContentKey, records: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let bundles = pack_records(records);
-    if bundles.len() < 2 {
-        return bundles.iter().map(|b| key.seal_blob(b)).collect();
-    }
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(8);
-    let chunk = bundles.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let parts: Vec<_> = bundles
-            .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().map(|b| key.seal_blob(b)).collect::<Vec<_>>()))
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|p| p.join().unwrap_or_default())
-            .collect()
-    })
+    let Ok(sealed) = on_all_cores::<_, _, std::convert::Infallible>(&bundles, 2, |part| {
+        Ok(part.iter().map(|b| key.seal_blob(b)).collect())
+    });
+    sealed
 }
 
 /// Wraps `key` for every recipient, on all cores when there are many (each wrap is an X25519
 /// agreement, ~40 µs).
 pub fn wrap_for(key: &ContentKey, recipients: &[PublicKey]) -> Result<Vec<AccessGrant>, String> {
-    if recipients.len() < 32 {
-        return wrap_key(key, recipients).map_err(|e| e.to_string());
+    on_all_cores(recipients, 32, |part| {
+        wrap_key(key, part).map_err(|e| e.to_string())
+    })
+}
+
+/// Runs `f` over `items` in order-keeping chunks, one per core (at most 8) when there are at
+/// least `min` items, and concatenates the results; the first error wins. A panicking chunk
+/// panics the caller (never a silently shorter result).
+fn on_all_cores<T, R, E>(
+    items: &[T],
+    min: usize,
+    f: impl Fn(&[T]) -> Result<Vec<R>, E> + Sync,
+) -> Result<Vec<R>, E>
+where
+    T: Sync,
+    R: Send,
+    E: Send,
+{
+    if items.len() < min {
+        return f(items);
     }
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .min(8);
-    let chunk = recipients.len().div_ceil(threads).max(1);
+    let chunk = items.len().div_ceil(threads).max(1);
+    let f = &f;
     std::thread::scope(|s| {
-        let parts: Vec<_> = recipients
-            .chunks(chunk)
-            .map(|c| s.spawn(move || wrap_key(key, c)))
-            .collect();
-        let mut out = Vec::with_capacity(recipients.len());
+        let parts: Vec<_> = items.chunks(chunk).map(|c| s.spawn(move || f(c))).collect();
+        let mut out = Vec::with_capacity(items.len());
         for p in parts {
-            out.extend(
-                p.join()
-                    .map_err(|_| "a wrapping thread panicked".to_string())?
-                    .map_err(|e| e.to_string())?,
-            );
+            match p.join() {
+                Ok(r) => out.extend(r?),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
         }
         Ok(out)
     })
@@ -460,23 +441,11 @@ fn content_type_str(c: ContentType) -> &'static str {
     }
 }
 
-fn random_hash() -> Hash {
-    let mut b = [0u8; 32];
-    getrandom::getrandom(&mut b).expect("the OS random source is unavailable");
-    Hash(b)
-}
-
 fn feed_key(at_ms: u64, id: &Hash) -> [u8; 40] {
     let mut k = [0u8; 40];
     k[..8].copy_from_slice(&at_ms.to_be_bytes());
     k[8..].copy_from_slice(&id.0);
     k
-}
-
-fn cbor<T: Serialize>(v: &T) -> Vec<u8> {
-    let mut out = Vec::new();
-    let _ = ciborium::into_writer(v, &mut out);
-    out
 }
 
 impl Node {
@@ -542,13 +511,16 @@ impl Node {
         }
         {
             let mut t = tx.open_table(SHARES).map_err(store_err)?;
-            t.insert(&i.id.0[..], cbor(row).as_slice())
+            t.insert(&i.id.0[..], crate::cbor(row).as_slice())
                 .map_err(store_err)?;
             if !row.mine && row.state != "pinned" {
                 let item = self.feed_item(row, i);
                 let mut f = tx.open_table(FEED).map_err(store_err)?;
-                f.insert(&feed_key(row.at_ms, &i.id)[..], cbor(&item).as_slice())
-                    .map_err(store_err)?;
+                f.insert(
+                    &feed_key(row.at_ms, &i.id)[..],
+                    crate::cbor(&item).as_slice(),
+                )
+                .map_err(store_err)?;
             }
         }
         tx.commit().map_err(store_err)?;
@@ -610,7 +582,7 @@ impl Node {
                 at_ms: at,
                 expires_at_ms: None,
             };
-            f.insert(&feed_key(at, id)[..], cbor(&item).as_slice())
+            f.insert(&feed_key(at, id)[..], crate::cbor(&item).as_slice())
                 .map_err(store_err)?;
         }
         tx.commit().map_err(store_err)?;
@@ -627,21 +599,8 @@ impl Node {
     /// What was shared with me and what the people I follow published, newest first.
     pub fn feed(&self, cursor: Option<&str>, limit: usize) -> Result<FeedPage, NodeError> {
         let limit = limit.clamp(1, 500);
-        let start: Option<Vec<u8>> = match cursor {
-            None => None,
-            Some(c) => {
-                let bad = || NodeError::Invalid(format!("bad cursor {c:?}: use next_cursor"));
-                if c.len() != 80 || !c.is_ascii() {
-                    return Err(bad());
-                }
-                Some(
-                    (0..80)
-                        .step_by(2)
-                        .map(|i| u8::from_str_radix(&c[i..i + 2], 16).map_err(|_| bad()))
-                        .collect::<Result<_, _>>()?,
-                )
-            }
-        };
+        // Feed keys are 40 bytes, like the conversation listing's: the same cursors.
+        let start = cursor.map(crate::store::decode_cursor).transpose()?;
         let db = self.store.database();
         let tx = db.begin_read().map_err(store_err)?;
         let f = tx.open_table(FEED).map_err(store_err)?;
@@ -670,7 +629,7 @@ impl Node {
             last = Some(k.value().to_vec());
         }
         let next_cursor = if more {
-            last.map(|k| k.iter().map(|b| format!("{b:02x}")).collect())
+            last.as_deref().map(crate::store::encode_cursor)
         } else {
             None
         };
@@ -858,7 +817,7 @@ impl Node {
         .await
         .map_err(|e| NodeError::Invalid(format!("sealing: {e}")))?
         .map_err(|e| NodeError::Invalid(format!("sealing: {e}")))?;
-        let id = random_hash();
+        let id = Hash::random();
         let (payload, items) = self.store.put_seq(&share_tag(&id), blobs).await?;
         let intent = SharingIntent {
             v: 1,
@@ -945,7 +904,7 @@ impl Node {
         };
         let intent = SharingIntent {
             v: 1,
-            id: random_hash(),
+            id: Hash::random(),
             actor: self.key.public(),
             intent: kind,
             content_type: ContentType::Conversation,
@@ -1406,7 +1365,7 @@ impl Node {
         // The fork is an intent too: a signed record of who forked what, when.
         let intent = SharingIntent {
             v: 1,
-            id: random_hash(),
+            id: Hash::random(),
             actor: me,
             intent: IntentKind::Fork,
             content_type: ContentType::Conversation,

@@ -854,7 +854,8 @@ fn decode_row(bytes: &[u8]) -> Result<ConvRow, StoreError> {
     })
 }
 
-fn encode_cursor(key: &[u8]) -> String {
+/// A page cursor: the hex of the last key of a page.
+pub(crate) fn encode_cursor(key: &[u8]) -> String {
     let mut s = String::with_capacity(key.len() * 2);
     for b in key {
         s.push_str(&format!("{b:02x}"));
@@ -862,7 +863,8 @@ fn encode_cursor(key: &[u8]) -> String {
     s
 }
 
-fn decode_cursor(c: &str) -> Result<Vec<u8>, StoreError> {
+/// Reads a cursor made by [`encode_cursor`] of a 40-byte key.
+pub(crate) fn decode_cursor(c: &str) -> Result<Vec<u8>, StoreError> {
     let bad = || StoreError::Invalid(format!("bad cursor {c:?}: use the next_cursor of a page"));
     if c.len() != 80 || !c.is_ascii() {
         return Err(bad());

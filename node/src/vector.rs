@@ -468,6 +468,21 @@ impl VectorIndex {
 
     /// The `k` nearest ACUs to `query`.
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<VectorHit>, VectorError> {
+        self.search_with(query, k, false)
+    }
+
+    /// Exact (brute-force) search over every stored vector: the reference that HNSW results
+    /// are measured against.
+    pub fn exact_search(&self, query: &[f32], k: usize) -> Result<Vec<VectorHit>, VectorError> {
+        self.search_with(query, k, true)
+    }
+
+    fn search_with(
+        &self,
+        query: &[f32],
+        k: usize,
+        exact: bool,
+    ) -> Result<Vec<VectorHit>, VectorError> {
         if query.len() != self.opts.dims {
             return Err(VectorError::Dims {
                 got: query.len(),
@@ -478,28 +493,12 @@ impl VectorIndex {
         if g.keys.is_empty() || k == 0 {
             return Ok(Vec::new());
         }
-        let m = g.index.search(query, k).map_err(ix)?;
-        Ok(m.keys
-            .iter()
-            .zip(&m.distances)
-            .filter_map(|(key, d)| {
-                g.keys.get(key).map(|(acu, conv)| VectorHit {
-                    acu: *acu,
-                    conversation: *conv,
-                    distance: *d,
-                })
-            })
-            .collect())
-    }
-
-    /// Exact (brute-force) search over every stored vector: the reference that HNSW results
-    /// are measured against.
-    pub fn exact_search(&self, query: &[f32], k: usize) -> Result<Vec<VectorHit>, VectorError> {
-        let g = self.read();
-        if g.keys.is_empty() || k == 0 {
-            return Ok(Vec::new());
+        let m = if exact {
+            g.index.exact_search(query, k)
+        } else {
+            g.index.search(query, k)
         }
-        let m = g.index.exact_search(query, k).map_err(ix)?;
+        .map_err(ix)?;
         Ok(m.keys
             .iter()
             .zip(&m.distances)

@@ -32,9 +32,7 @@ impl ConvId {
 
     /// A fresh random id for a conversation born in VIVIM.
     pub fn random() -> ConvId {
-        let mut b = [0u8; 32];
-        getrandom::getrandom(&mut b).expect("the OS random source is unavailable");
-        ConvId(Hash(b))
+        ConvId(Hash::random())
     }
 }
 

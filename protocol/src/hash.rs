@@ -15,6 +15,13 @@ impl Hash {
         Hash(*blake3::hash(bytes).as_bytes())
     }
 
+    /// 32 random bytes: an id that names nothing else (a new conversation, a sharing intent).
+    pub fn random() -> Hash {
+        let mut b = [0u8; 32];
+        getrandom::getrandom(&mut b).expect("the OS random source is unavailable");
+        Hash(b)
+    }
+
     /// The raw bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
