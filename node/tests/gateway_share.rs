@@ -3,80 +3,12 @@
 //! error (never a panic).
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
+mod api;
 
-use axum::{
-    Router,
-    body::Body,
-    http::{Method, Request, StatusCode, header},
-};
-use serde_json::{Value, json};
-use tower::ServiceExt;
-use vivim_node::{
-    datadir::DataDir,
-    gateway,
-    node::{Capture, Node},
-};
-
-struct T {
-    node: Arc<Node>,
-    app: Router,
-    token: String,
-    _tmp: tempfile::TempDir,
-}
-
-async fn open() -> T {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = DataDir::at(tmp.path());
-    let node = Node::open(dir.clone(), None, true).await.unwrap();
-    let token = dir.token().unwrap();
-    T {
-        app: gateway::router(node.clone(), token.clone()),
-        node,
-        token,
-        _tmp: tmp,
-    }
-}
-
-impl T {
-    async fn call(&self, method: Method, uri: &str, body: Option<&str>) -> (StatusCode, Value) {
-        let req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.unwrap_or_default().to_string()))
-            .unwrap();
-        let res = self.app.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        let v = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        (status, v)
-    }
-
-    async fn error(
-        &self,
-        method: Method,
-        uri: &str,
-        body: Option<&str>,
-        want: StatusCode,
-    ) -> String {
-        let (status, v) = self.call(method, uri, body).await;
-        assert_eq!(status, want, "{uri}: {v}");
-        let msg = v["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        assert!(!msg.is_empty() && v["error"]["code"].is_string(), "{v}");
-        msg
-    }
-}
+use api::open;
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+use vivim_node::node::{Capture, Node};
 
 async fn conversation(node: &Node) -> String {
     let mut conv: Option<String> = None;

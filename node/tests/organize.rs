@@ -4,74 +4,19 @@
 //! Model2Vec embedder on a tiny model written here.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
+mod api;
 
-use axum::{
-    Router,
-    body::Body,
-    http::{Method, Request, StatusCode, header},
-};
+use api::{T, open_with as open};
+use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use vivim_node::{
     datadir::DataDir,
     embed::{Embedder, StaticModel, dot},
-    gateway,
     node::Node,
     testdata::Rng,
 };
 
-struct T {
-    node: Arc<Node>,
-    app: Router,
-    token: String,
-    _tmp: tempfile::TempDir,
-}
-
-async fn open(config: Option<&str>) -> T {
-    let tmp = tempfile::tempdir().unwrap();
-    if let Some(c) = config {
-        std::fs::write(tmp.path().join("vivim.toml"), c).unwrap();
-    }
-    let dir = DataDir::at(tmp.path());
-    let node = Node::open(dir.clone(), None, true).await.unwrap();
-    let token = dir.token().unwrap();
-    let app = gateway::router(node.clone(), token.clone());
-    T {
-        node,
-        app,
-        token,
-        _tmp: tmp,
-    }
-}
-
 impl T {
-    async fn send(&self, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut b = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.token));
-        let body = match body {
-            Some(v) => {
-                b = b.header(header::CONTENT_TYPE, "application/json");
-                Body::from(v.to_string())
-            }
-            None => Body::empty(),
-        };
-        let res = self
-            .app
-            .clone()
-            .oneshot(b.body(body).unwrap())
-            .await
-            .unwrap();
-        let status = res.status();
-        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        (status, v)
-    }
-
     async fn ok(&self, method: Method, uri: &str, body: Option<Value>) -> Value {
         let (s, v) = self.send(method, uri, body).await;
         assert!(s.is_success(), "{uri}: {s} {v}");
@@ -137,7 +82,7 @@ async fn hybrid_search_finds_the_conversation_of_known_content_and_related_follo
             convs.push((title, ti, texts));
         }
     }
-    let file = t._tmp.path().join("sharegpt.json");
+    let file = t.tmp.path().join("sharegpt.json");
     std::fs::write(&file, serde_json::to_vec(&export).unwrap()).unwrap();
     let r = t
         .ok(
@@ -615,7 +560,7 @@ async fn memories_are_extracted_consolidated_with_provenance_and_editable() {
         .len();
     t.node.shutdown().await.unwrap();
     drop(t.app);
-    let dir = DataDir::at(t._tmp.path());
+    let dir = DataDir::at(t.tmp.path());
     drop(t.node);
     let node = Node::open(dir, None, false).await.unwrap();
     let again = vivim_node::semantic::memories(&node, None, true, 1000)

@@ -6,19 +6,19 @@
 //! `Debug` output.
 #![allow(clippy::unwrap_used)]
 
+mod api;
+
 use std::sync::{Arc, Mutex};
 
+use api::T;
 use axum::{
     Json, Router,
-    body::Body,
     extract::State,
-    http::{HeaderMap, Method, Request, StatusCode, header},
+    http::{HeaderMap, Method, StatusCode, header},
     response::{IntoResponse, Response},
     routing::post,
 };
 use serde_json::{Value, json};
-use tower::ServiceExt;
-use vivim_node::{datadir::DataDir, gateway, node::Node};
 
 #[derive(Clone, Default)]
 struct Seen(Arc<Mutex<Vec<(String, HeaderMap, Value)>>>);
@@ -185,56 +185,13 @@ async fn standin() -> (String, Seen) {
     (format!("http://{addr}"), seen)
 }
 
-struct T {
-    node: Arc<Node>,
-    app: Router,
-    token: String,
-    _tmp: tempfile::TempDir,
-}
-
 async fn open(config: &str) -> T {
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(tmp.path().join("vivim.toml"), config).unwrap();
-    let dir = DataDir::at(tmp.path());
-    let node = Node::open(dir.clone(), None, true).await.unwrap();
-    let token = dir.token().unwrap();
-    let app = gateway::router(node.clone(), token.clone());
-    T {
-        node,
-        app,
-        token,
-        _tmp: tmp,
-    }
+    api::open_with(Some(config)).await
 }
 
 impl T {
-    async fn send(&self, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, String) {
-        let mut b = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.token));
-        let body = match body {
-            Some(v) => {
-                b = b.header(header::CONTENT_TYPE, "application/json");
-                Body::from(v.to_string())
-            }
-            None => Body::empty(),
-        };
-        let res = self
-            .app
-            .clone()
-            .oneshot(b.body(body).unwrap())
-            .await
-            .unwrap();
-        let status = res.status();
-        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (status, String::from_utf8_lossy(&bytes).into_owned())
-    }
-
     async fn json(&self, method: Method, uri: &str, body: Option<Value>) -> Value {
-        let (s, b) = self.send(method, uri, body).await;
+        let (s, b) = self.send_text(method, uri, body).await;
         assert!(s.is_success(), "{uri}: {s} {b}");
         serde_json::from_str(&b).unwrap()
     }
@@ -267,7 +224,7 @@ async fn send_context_and_check(t: &T, expected: &str) -> Value {
     )
     .await;
     let (status, body) = t
-        .send(
+        .send_text(
             Method::POST,
             "/api/v2/context",
             Some(
@@ -387,7 +344,7 @@ async fn provider_errors_arrive_as_an_error_event_and_store_nothing() {
     ))
     .await;
     let (status, body) = t
-        .send(
+        .send_text(
             Method::POST,
             "/api/v2/context",
             Some(json!({"query": "hi", "budget_tokens": 100, "send": true})),

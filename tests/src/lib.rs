@@ -12,3 +12,72 @@ pub fn temp_node() -> (tempfile::TempDir, DataDir) {
         .expect("initialize a data directory");
     (tmp, dir)
 }
+
+use std::{sync::Arc, time::Duration};
+
+use vivim_node::{
+    node::Node,
+    p2p::{P2p, P2pConfig},
+};
+
+/// A node with its network on loopback, in a temporary data dir.
+pub struct Peer {
+    /// The node.
+    pub node: Arc<Node>,
+    /// Its network.
+    pub p2p: Arc<P2p>,
+    /// Its data dir (removed on drop).
+    pub tmp: tempfile::TempDir,
+}
+
+/// Starts a loopback peer bootstrapping from `bootstrap`; with `relay`, in relay mode (relay
+/// server, pinning).
+pub async fn peer(bootstrap: &[libp2p::Multiaddr], relay: bool) -> Peer {
+    let tmp = tempfile::tempdir().expect("create a temporary directory");
+    let node = Node::open(DataDir::at(tmp.path()), None, true)
+        .await
+        .expect("open a node");
+    let mut cfg = P2pConfig::loopback();
+    cfg.net.bootstrap = bootstrap.to_vec();
+    cfg.net.relay_server = relay;
+    cfg.pin_announced = relay;
+    let p2p = P2p::start(node.clone(), cfg)
+        .await
+        .expect("start the network");
+    Peer { node, p2p, tmp }
+}
+
+/// A bootstrap node (in relay mode with `relay`) and `n` peers that reached it and published
+/// their peer records.
+pub async fn network(n: usize, relay: bool) -> (Peer, Vec<Peer>) {
+    let boot_node = peer(&[], relay).await;
+    let boot = boot_node.p2p.bootstrap_addrs().await;
+    let mut peers = Vec::new();
+    for _ in 0..n {
+        peers.push(peer(&boot, false).await);
+    }
+    for p in &peers {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while p.p2p.net.peers().await.is_empty() {
+            assert!(tokio::time::Instant::now() < deadline, "no peers");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        p.p2p
+            .publish_peer_record()
+            .await
+            .expect("publish the peer record");
+    }
+    (boot_node, peers)
+}
+
+/// Polls `f` every 50 ms until it gives a value (20 s at most).
+pub async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -3,7 +3,7 @@
 //! forged content, fetch from the relay's pin while A is offline, and rejoin after a restart.
 #![allow(clippy::unwrap_used)]
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use vivim_identity::Keypair;
 use vivim_node::{
@@ -14,29 +14,7 @@ use vivim_node::{
     testdata::write_chatgpt_export,
 };
 use vivim_protocol::{Acu, Announce, Body, ConvId, Kind, Manifest, Role, Signed};
-
-struct Peer {
-    node: Arc<Node>,
-    p2p: Arc<P2p>,
-    _tmp: tempfile::TempDir,
-}
-
-async fn peer(bootstrap: &[libp2p::Multiaddr], relay: bool) -> Peer {
-    let tmp = tempfile::tempdir().unwrap();
-    let node = Node::open(DataDir::at(tmp.path()), None, true)
-        .await
-        .unwrap();
-    let mut cfg = P2pConfig::loopback();
-    cfg.net.bootstrap = bootstrap.to_vec();
-    cfg.net.relay_server = relay;
-    cfg.pin_announced = relay;
-    let p2p = P2p::start(node.clone(), cfg).await.unwrap();
-    Peer {
-        node,
-        p2p,
-        _tmp: tmp,
-    }
-}
+use vivim_tests::peer;
 
 async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
 where

@@ -5,67 +5,16 @@
 //! the feed.
 #![allow(clippy::unwrap_used)]
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{path::Path, time::Duration};
 
 use vivim_crdt::schema::Role;
 use vivim_node::{
-    datadir::DataDir,
     node::{Capture, Node},
     p2p::{P2p, P2pConfig},
     share::{ShareSpec, Target},
 };
 use vivim_protocol::{ConvId, Hash, IntentKind, ShareLink};
-
-struct Peer {
-    node: Arc<Node>,
-    p2p: Arc<P2p>,
-    tmp: tempfile::TempDir,
-}
-
-async fn peer(bootstrap: &[libp2p::Multiaddr], relay: bool) -> Peer {
-    let tmp = tempfile::tempdir().unwrap();
-    let node = Node::open(DataDir::at(tmp.path()), None, true)
-        .await
-        .unwrap();
-    let mut cfg = P2pConfig::loopback();
-    cfg.net.bootstrap = bootstrap.to_vec();
-    cfg.net.relay_server = relay;
-    cfg.pin_announced = relay;
-    let p2p = P2p::start(node.clone(), cfg).await.unwrap();
-    Peer { node, p2p, tmp }
-}
-
-async fn network(n: usize) -> (Peer, Vec<Peer>) {
-    let relay = peer(&[], true).await;
-    let boot = relay.p2p.bootstrap_addrs().await;
-    let mut peers = Vec::new();
-    for _ in 0..n {
-        peers.push(peer(&boot, false).await);
-    }
-    for p in &peers {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while p.p2p.net.peers().await.is_empty() {
-            assert!(tokio::time::Instant::now() < deadline, "no peers");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        p.p2p.publish_peer_record().await.unwrap();
-    }
-    (relay, peers)
-}
-
-async fn eventually<T, F>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Option<T>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use vivim_tests::{eventually, network};
 
 /// A conversation of three messages on `node`, the last two containing `secret`.
 async fn conversation(node: &Node, title: &str, secret: &str) -> ConvId {
@@ -93,6 +42,17 @@ async fn conversation(node: &Node, title: &str, secret: &str) -> ConvId {
         conv = Some(id);
     }
     conv.unwrap()
+}
+
+/// Waits until `node` has opened share `id`.
+async fn wait_opened(what: &str, node: &Node, id: &str) {
+    eventually(what, || {
+        node.shares()
+            .ok()?
+            .into_iter()
+            .find(|s| s.id == id && s.state == "opened")
+    })
+    .await;
 }
 
 /// Whether any file under `dir` contains `needle`.
@@ -137,7 +97,7 @@ fn spec(content: &ConvId, target: Target, expires_in_ms: Option<u64>) -> ShareSp
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn circle_shares_are_sealed_for_members_only() {
-    let (relay, peers) = network(3).await;
+    let (relay, peers) = network(3, true).await;
     let (a, b, c) = (&peers[0], &peers[1], &peers[2]);
     let (b_did, c_did) = (b.node.key.did(), c.node.key.did());
     const SECRET: &str = "the launch code is ZEBRA-7731";
@@ -153,14 +113,7 @@ async fn circle_shares_are_sealed_for_members_only() {
     assert_eq!(share.status, "active");
     assert_eq!(share.recipients.len(), 2, "B and A herself");
     assert!(!share.recipients.contains(&c_did.to_string()));
-    eventually("B opens the share", || {
-        b.node
-            .shares()
-            .ok()?
-            .into_iter()
-            .find(|s| s.id == share.id && s.state == "opened")
-    })
-    .await;
+    wait_opened("B opens the share", &b.node, &share.id).await;
     assert!(holds_text(&b.node, &conv, SECRET).await);
     let feed = b.node.feed(None, 10).unwrap();
     let item = feed.items.iter().find(|i| i.id == share.id).unwrap();
@@ -213,13 +166,11 @@ async fn circle_shares_are_sealed_for_members_only() {
 
     // C joins the circle later: A grants C the key of the circle's share; C opens it.
     a.node.circle_add(&circle.id, &c_did, Role::Member).unwrap();
-    eventually("C is granted the earlier share and opens it", || {
-        c.node
-            .shares()
-            .ok()?
-            .into_iter()
-            .find(|s| s.id == share.id && s.state == "opened")
-    })
+    wait_opened(
+        "C is granted the earlier share and opens it",
+        &c.node,
+        &share.id,
+    )
     .await;
     assert!(holds_text(&c.node, &conv, SECRET).await);
     let revised = a.node.find_share(&share.id).unwrap();
@@ -235,13 +186,11 @@ async fn circle_shares_are_sealed_for_members_only() {
         .await
         .unwrap();
     assert!(!share2.recipients.contains(&b_did.to_string()));
-    eventually("C (still a member) opens the new share", || {
-        c.node
-            .shares()
-            .ok()?
-            .into_iter()
-            .find(|s| s.id == share2.id && s.state == "opened")
-    })
+    wait_opened(
+        "C (still a member) opens the new share",
+        &c.node,
+        &share2.id,
+    )
     .await;
     let row2 = a.node.find_share(&share2.id).unwrap();
     let err = b.p2p.fetch_intent(&row2.intent).await.unwrap_err();
@@ -279,7 +228,7 @@ async fn circle_shares_are_sealed_for_members_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_forks_people_and_expiry() {
-    let (_relay, peers) = network(3).await;
+    let (_relay, peers) = network(3, true).await;
     let (a, b, d) = (&peers[0], &peers[1], &peers[2]);
     const SECRET: &str = "the password is HERON-5512";
     let conv = conversation(&a.node, "Heron", SECRET).await;
@@ -323,14 +272,7 @@ async fn links_forks_people_and_expiry() {
         Some("pending"),
         "{heard:?}"
     );
-    eventually("B opens the direct share", || {
-        b.node
-            .shares()
-            .ok()?
-            .into_iter()
-            .find(|s| s.id == direct.id && s.state == "opened")
-    })
-    .await;
+    wait_opened("B opens the direct share", &b.node, &direct.id).await;
     let acus = b.node.store.acus(&conv).await.unwrap();
     let second = acus[1].id().to_string();
     let fork = b
@@ -394,7 +336,7 @@ async fn links_forks_people_and_expiry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offline_recipient_gets_the_share_when_back() {
-    let (relay, peers) = network(2).await;
+    let (relay, peers) = network(2, true).await;
     let (a, b) = (&peers[0], &peers[1]);
     let conv = conversation(&a.node, "Later", "meet at PELICAN-2231").await;
     b.p2p.shutdown().await;
@@ -415,14 +357,7 @@ async fn an_offline_recipient_gets_the_share_when_back() {
     let mut cfg = P2pConfig::loopback();
     cfg.net.bootstrap = relay.p2p.bootstrap_addrs().await;
     let _back = P2p::start(b.node.clone(), cfg).await.unwrap();
-    eventually("B gets the share it missed", || {
-        b.node
-            .shares()
-            .ok()?
-            .into_iter()
-            .find(|s| s.id == share.id && s.state == "opened")
-    })
-    .await;
+    wait_opened("B gets the share it missed", &b.node, &share.id).await;
     assert!(holds_text(&b.node, &conv, "PELICAN-2231").await);
     eventually("A records the delivery", || {
         let row = a.node.find_share(&share.id).ok()?;
@@ -433,7 +368,7 @@ async fn an_offline_recipient_gets_the_share_when_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drafts_messages_and_publications_of_people_i_follow() {
-    let (_relay, peers) = network(2).await;
+    let (_relay, peers) = network(2, true).await;
     let (a, b) = (&peers[0], &peers[1]);
     let conv = conversation(&a.node, "Open notes", "nothing secret: KITE-1").await;
 
@@ -450,14 +385,7 @@ async fn drafts_messages_and_publications_of_people_i_follow() {
         a.node.share_activate(&draft.id).is_err(),
         "not a draft any more"
     );
-    eventually("B opens the activated share", || {
-        b.node
-            .shares()
-            .ok()?
-            .into_iter()
-            .find(|x| x.id == draft.id && x.state == "opened")
-    })
-    .await;
+    wait_opened("B opens the activated share", &b.node, &draft.id).await;
 
     // One message (an ACU) can be shared on its own.
     let acus = a.node.store.acus(&conv).await.unwrap();
@@ -546,7 +474,7 @@ async fn drafts_messages_and_publications_of_people_i_follow() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_intent_too_large_for_a_request_is_fetched_as_a_blob() {
-    let (_relay, peers) = network(2).await;
+    let (_relay, peers) = network(2, true).await;
     let (a, b) = (&peers[0], &peers[1]);
     let conv = conversation(&a.node, "Big audience", "for many eyes: WREN-77").await;
     // 400 more recipients make the signed intent ~130 KB, over the 64 KiB request limit.
@@ -566,13 +494,11 @@ async fn an_intent_too_large_for_a_request_is_fetched_as_a_blob() {
     assert_eq!(share.recipients.len(), 402);
     let row = a.node.find_share(&share.id).unwrap();
     assert!(row.intent.len() > 64 * 1024, "{} bytes", row.intent.len());
-    eventually("B fetches the large intent and opens the share", || {
-        b.node
-            .shares()
-            .ok()?
-            .into_iter()
-            .find(|s| s.id == share.id && s.state == "opened")
-    })
+    wait_opened(
+        "B fetches the large intent and opens the share",
+        &b.node,
+        &share.id,
+    )
     .await;
     assert!(holds_text(&b.node, &conv, "WREN-77").await);
 }

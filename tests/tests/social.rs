@@ -3,70 +3,15 @@
 //! and follow flows, and group join requests.
 #![allow(clippy::unwrap_used)]
 
-use std::{sync::Arc, time::Duration};
-
 use vivim_crdt::{DocId, DocKind, schema::Role};
 use vivim_identity::Keypair;
 use vivim_node::{
-    datadir::DataDir,
     node::Node,
     p2p::{P2p, P2pConfig},
     social::doc_topic,
 };
 use vivim_protocol::{DocUpdate, DocUpdateKind, Signed};
-
-struct Peer {
-    node: Arc<Node>,
-    p2p: Arc<P2p>,
-    _tmp: tempfile::TempDir,
-}
-
-async fn peer(bootstrap: &[libp2p::Multiaddr]) -> Peer {
-    let tmp = tempfile::tempdir().unwrap();
-    let node = Node::open(DataDir::at(tmp.path()), None, true)
-        .await
-        .unwrap();
-    let mut cfg = P2pConfig::loopback();
-    cfg.net.bootstrap = bootstrap.to_vec();
-    let p2p = P2p::start(node.clone(), cfg).await.unwrap();
-    Peer {
-        node,
-        p2p,
-        _tmp: tmp,
-    }
-}
-
-async fn eventually<T, F>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Option<T>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn network(n: usize) -> (Peer, Vec<Peer>) {
-    let relay = peer(&[]).await;
-    let boot = relay.p2p.bootstrap_addrs().await;
-    let mut peers = Vec::new();
-    for _ in 0..n {
-        peers.push(peer(&boot).await);
-    }
-    for p in &peers {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while p.p2p.net.peers().await.is_empty() {
-            assert!(tokio::time::Instant::now() < deadline, "no peers");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        p.p2p.publish_peer_record().await.unwrap();
-    }
-    (relay, peers)
-}
+use vivim_tests::{eventually, network};
 
 fn member_count(node: &Node, id: &str) -> Option<usize> {
     node.circle(id).ok().map(|c| c.members.len())
@@ -74,7 +19,7 @@ fn member_count(node: &Node, id: &str) -> Option<usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn circles_reach_members_catch_up_and_refuse_forgeries() {
-    let (_relay, peers) = network(3).await;
+    let (_relay, peers) = network(3, false).await;
     let (a, b, c) = (&peers[0], &peers[1], &peers[2]);
     let (b_did, c_did) = (b.node.key.did(), c.node.key.did());
 
@@ -180,7 +125,7 @@ async fn circles_reach_members_catch_up_and_refuse_forgeries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn friends_follows_and_group_requests_between_two_nodes() {
-    let (_relay, peers) = network(2).await;
+    let (_relay, peers) = network(2, false).await;
     let (a, b) = (&peers[0], &peers[1]);
     let (a_did, b_did) = (a.node.key.did(), b.node.key.did());
     b.node.set_profile(Some("Bea"), None, None).unwrap();
