@@ -241,6 +241,28 @@ impl<T: Record> Signed<T> {
 
     /// Decodes and verifies `bytes` (see the module docs for the order of checks).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let value = Self::check(bytes)?;
+        Ok(Signed {
+            value,
+            bytes: bytes.to_vec(),
+            id: Hash::of(bytes),
+        })
+    }
+
+    /// [`Signed::decode`] for bytes the caller owns: they become the record's bytes without a
+    /// copy (a received blob, a row read from the store).
+    pub fn decode_vec(bytes: Vec<u8>) -> Result<Self, DecodeError> {
+        let value = Self::check(&bytes)?;
+        let id = Hash::of(&bytes);
+        Ok(Signed { value, bytes, id })
+    }
+
+    /// Every check of [`Signed::decode`]; the value with its signature.
+    ///
+    /// The canonical-encoding check re-encodes the value into a writer that compares as it
+    /// goes instead of into a buffer, and the signature is checked over the input's own bytes:
+    /// nothing the size of the record is allocated or copied.
+    fn check(bytes: &[u8]) -> Result<T, DecodeError> {
         let kind = T::KIND;
         if bytes.len() > T::MAX_BYTES {
             return Err(DecodeError::TooLarge {
@@ -261,22 +283,35 @@ impl<T: Record> Signed<T> {
             .sig_slot()
             .take()
             .ok_or(DecodeError::Unsigned { kind })?;
-        let unsigned = to_cbor(&value, kind).map_err(|e| DecodeError::Malformed {
-            kind,
-            detail: e.to_string(),
-        })?;
-        let n = unsigned.len();
-        let canonical = bytes.len() == n + SIG_ENTRY_LEN
-            && unsigned[0] < 0xb7
-            && bytes[0] == unsigned[0] + 1
-            && bytes[1..n] == unsigned[1..]
-            && bytes[n..] == sig_entry(&sig);
-        if !canonical {
+        // The unsigned encoding is `bytes[..n]` with one map entry fewer in its header.
+        let n = bytes
+            .len()
+            .checked_sub(SIG_ENTRY_LEN)
+            .ok_or(DecodeError::NonCanonical { kind })?;
+        let header = bytes[0].wrapping_sub(1);
+        if !(0xa0..0xb7).contains(&header) || bytes[n..] != sig_entry(&sig) {
             return Err(DecodeError::NonCanonical { kind });
+        }
+        let mut same = SameAs {
+            header,
+            rest: &bytes[1..n],
+            pos: 0,
+            differs: false,
+        };
+        match ciborium::into_writer(&value, &mut same) {
+            Ok(()) if same.pos == n => {}
+            Ok(()) => return Err(DecodeError::NonCanonical { kind }),
+            Err(_) if same.differs => return Err(DecodeError::NonCanonical { kind }),
+            Err(e) => {
+                return Err(DecodeError::Malformed {
+                    kind,
+                    detail: e.to_string(),
+                });
+            }
         }
         let signer = value.signer();
         signer
-            .verify(T::PURPOSE, &unsigned, &sig)
+            .verify_parts(T::PURPOSE, &[&[header], &bytes[1..n]], &sig)
             .map_err(|_| DecodeError::BadSignature {
                 kind,
                 author: signer.to_string(),
@@ -285,11 +320,51 @@ impl<T: Record> Signed<T> {
             .validate()
             .map_err(|detail| DecodeError::Invalid { kind, detail })?;
         *value.sig_slot() = Some(sig);
-        Ok(Signed {
-            value,
-            bytes: bytes.to_vec(),
-            id: Hash::of(bytes),
-        })
+        Ok(value)
+    }
+}
+
+/// A writer that checks that what is written is `header ‖ rest`, failing at the first byte that
+/// differs or overflows.
+struct SameAs<'a> {
+    header: u8,
+    rest: &'a [u8],
+    /// Bytes written (and matched) so far.
+    pos: usize,
+    differs: bool,
+}
+
+impl std::io::Write for SameAs<'_> {
+    fn write(&mut self, mut buf: &[u8]) -> std::io::Result<usize> {
+        let len = buf.len();
+        if len == 0 {
+            return Ok(0);
+        }
+        if self.pos == 0
+            && let Some((&first, tail)) = buf.split_first()
+        {
+            if first != self.header {
+                self.differs = true;
+                return Err(std::io::Error::other("not the canonical encoding"));
+            }
+            self.pos = 1;
+            buf = tail;
+        }
+        let at = self.pos - 1;
+        let matches = self
+            .rest
+            .get(at..at + buf.len())
+            .is_some_and(|expected| expected == buf);
+        if !matches {
+            self.differs = true;
+            return Err(std::io::Error::other("not the canonical encoding"));
+        }
+        self.pos += buf.len();
+        Ok(len)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

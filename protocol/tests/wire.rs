@@ -254,6 +254,34 @@ fn truncated_and_trailing_bytes_are_rejected() {
 }
 
 #[test]
+fn a_longer_encoding_of_the_same_value_is_not_canonical() {
+    let kp = key(1);
+    let signed = Signed::sign(acu(&kp, "some text"), &kp).unwrap();
+    let bytes = signed.bytes();
+    // The body's header, minimal (major type | 9), rewritten with a two-byte length: the same
+    // value, other bytes, so another id — refused.
+    let at = bytes.windows(9).position(|w| w == b"some text").unwrap() - 1;
+    let major = bytes[at] & 0xe0;
+    assert_eq!(bytes[at] & 0x1f, 9);
+    let mut longer = bytes[..at].to_vec();
+    longer.extend_from_slice(&[major | 0x19, 0x00, 0x09]);
+    longer.extend_from_slice(&bytes[at + 1..]);
+    assert_eq!(
+        Signed::<Acu>::decode(&longer).unwrap_err(),
+        DecodeError::NonCanonical { kind: "ACU" }
+    );
+    // A flipped byte inside the body: canonical, but the signature no longer covers it.
+    let mut flipped = bytes.to_vec();
+    flipped[at + 1] ^= 0x01;
+    assert!(matches!(
+        Signed::<Acu>::decode(&flipped).unwrap_err(),
+        DecodeError::BadSignature { .. }
+    ));
+    // Owned bytes decode to the same record.
+    assert_eq!(Signed::<Acu>::decode_vec(bytes.to_vec()).unwrap(), signed);
+}
+
+#[test]
 fn oversized_input_is_rejected_before_parsing() {
     let big = vec![0u8; limits::MAX_ACU_BYTES + 1];
     assert!(matches!(
