@@ -22,7 +22,7 @@ use crate::{
     import::{self, BadConversation, Format, ImportError, Item},
     ingest,
     search::{IndexDoc, OpenState, Query, SearchError, SearchIndex},
-    store::{ConvRow, NewConversation, PutOutcome, Store, StoreError},
+    store::{AcuBytes, ConvRow, NewConversation, PutOutcome, Store, StoreError},
 };
 
 /// Why a node operation failed.
@@ -675,7 +675,11 @@ impl Node {
     /// Stores a conversation fetched from a peer (already verified), indexes it, and tells
     /// subscribers. Returns whether it was new here.
     pub async fn store_fetched(self: &Arc<Self>, new: NewConversation) -> Result<bool, NodeError> {
-        let outcome = self.store.put_fetched(&new).await?;
+        // The bytes move into the write; the values stay for the index.
+        let (values, parts): (Vec<Acu>, Vec<AcuBytes>) =
+            new.acus.into_iter().map(AcuBytes::split).unzip();
+        let ids: Vec<Hash> = parts.iter().map(|p| p.id).collect();
+        let outcome = self.store.put_fetched(&new.manifest, parts)?;
         if outcome == PutOutcome::Unchanged {
             return Ok(false);
         }
@@ -692,7 +696,11 @@ impl Node {
                 tracing::warn!("making a fetched conversation durable: {e}");
                 return;
             }
-            let docs = docs_for(&m, &new.acus);
+            let docs: Vec<IndexDoc> = ids
+                .iter()
+                .zip(&values)
+                .filter_map(|(id, v)| doc_for(&m, *id, v))
+                .collect();
             let r = if outcome == PutOutcome::Added {
                 me.index.add_new(docs)
             } else {
@@ -756,24 +764,26 @@ pub fn head_branch_visible(acus: &[Signed<Acu>], head: Option<Hash>) -> u32 {
 /// Search documents for a stored conversation.
 pub fn docs_for(m: &Manifest, acus: &[Signed<Acu>]) -> Vec<IndexDoc> {
     acus.iter()
-        .filter_map(|a| {
-            let v = a.value();
-            let text = v.body.as_text()?;
-            if text.is_empty() {
-                return None;
-            }
-            Some(IndexDoc {
-                acu_id: a.id(),
-                conversation: m.id,
-                provider: m.provider.clone(),
-                role: v.role,
-                kind: v.kind,
-                created_at_ms: v.created_at_ms,
-                title: m.title.clone(),
-                text: text.to_string(),
-            })
-        })
+        .filter_map(|a| doc_for(m, a.id(), a.value()))
         .collect()
+}
+
+/// The index document of one ACU (`None` when it has no text).
+fn doc_for(m: &Manifest, acu_id: Hash, v: &Acu) -> Option<IndexDoc> {
+    let text = v.body.as_text()?;
+    if text.is_empty() {
+        return None;
+    }
+    Some(IndexDoc {
+        acu_id,
+        conversation: m.id,
+        provider: m.provider.clone(),
+        role: v.role,
+        kind: v.kind,
+        created_at_ms: v.created_at_ms,
+        title: m.title.clone(),
+        text: text.to_string(),
+    })
 }
 
 /// Parses a role name.

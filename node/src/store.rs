@@ -8,7 +8,7 @@
 //! | `meta` | `schema` | schema version (u32 BE) |
 //! | `conv` | conv id | [`ConvRow`] (CBOR) |
 //! | `conv_time` | updated_at_ms (BE) ‖ conv id | — (listing, newest first) |
-//! | `conv_acus` | conv id ‖ index (u32 BE) | the ACU's signed bytes (clustered by conversation) |
+//! | `conv_acus` | conv id ‖ index (u32 BE) [‖ piece (u8)] | the ACU's signed bytes (clustered by conversation), in pieces when large |
 //! | `acu_loc` | ACU id | conv id ‖ index: where its bytes are |
 //! | `acu_time` | created_at_ms (BE) ‖ ACU id | conv id |
 //! | `imports` | started_at_ms (BE) ‖ random | import record (JSON) |
@@ -19,6 +19,13 @@
 //! verify the conversation by its sequence hash; the node does that for content it serves.
 //! Imports write only redb: the blob store's database keeps a page cache of up to 1 GiB that
 //! iroh-blobs does not let us bound, and it cost a quarter of the import's CPU.
+//!
+//! redb gives a value that does not fit a 4 KiB leaf a page of the next power of two, so a
+//! 524,500-byte ACU would take a 1 MiB page: twice the disk and twice the writing. An ACU over
+//! [`PIECE_FROM`] bytes is therefore stored as pieces that each fill a power-of-two page: the
+//! first under its slot key, the rest under `slot ‖ 1, 2, …` (which sort right after it, so a
+//! range over the slot or the conversation reads them in order). Schema 1 stored every ACU
+//! whole; those rows read the same way, so schema 1 data dirs open unchanged (and are marked 2).
 //!
 //! A batch of conversations is written in one redb transaction — bytes, index entries and rows
 //! together — and is durable (fsynced) when `commit` returns, so a crash leaves each
@@ -39,7 +46,15 @@ use serde::{Deserialize, Serialize};
 use vivim_protocol::{Acu, ConvId, Hash, Manifest, Signed, hash_seq_bytes};
 
 /// The schema this binary writes. Opening a data dir with a newer schema is refused.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: large ACUs are stored in pieces (see the module docs); schema 1 data is valid schema 2.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// ACUs of more than this many bytes are stored in pieces.
+pub const PIECE_FROM: usize = 16 * 1024;
+
+/// What a redb leaf needs around one entry besides its value: the page header and offsets (12
+/// bytes) and the key (37 bytes), rounded up.
+const PAGE_OVERHEAD: usize = 64;
 
 /// Page cache of the record database. redb keeps memory within it however large the data.
 pub const DB_CACHE_BYTES: usize = 24 * 1024 * 1024;
@@ -152,6 +167,34 @@ pub struct NewConversation {
     pub acus: Vec<Signed<Acu>>,
 }
 
+/// A verified ACU's id, creation time and signed bytes, ready to store.
+#[derive(Debug)]
+pub struct AcuBytes {
+    /// The ACU's id (BLAKE3 of `bytes`).
+    pub id: Hash,
+    /// Its creation time (for the time index).
+    pub created_at_ms: u64,
+    /// Its signed bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl AcuBytes {
+    /// Splits a verified ACU into its value and its storable bytes, without copying.
+    pub fn split(acu: Signed<Acu>) -> (Acu, AcuBytes) {
+        let id = acu.id();
+        let (value, bytes) = acu.into_parts();
+        let created_at_ms = value.created_at_ms;
+        (
+            value,
+            AcuBytes {
+                id,
+                created_at_ms,
+                bytes,
+            },
+        )
+    }
+}
+
 /// A conversation's prepared writes (see [`Store::stage`]).
 #[derive(Debug)]
 pub struct Staged {
@@ -231,6 +274,50 @@ fn slot_range(id: &ConvId) -> ([u8; 36], [u8; 36]) {
     (conv_acu_key(id, 0), conv_acu_key(id, u32::MAX))
 }
 
+/// Splits an ACU's bytes into the pieces it is stored as: whole up to [`PIECE_FROM`], else the
+/// largest pieces that fill a power-of-two page, then the rest.
+fn pieces(bytes: &[u8]) -> Vec<&[u8]> {
+    if bytes.len() <= PIECE_FROM {
+        return vec![bytes];
+    }
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while rest.len() > PIECE_FROM {
+        let page = (rest.len() + PAGE_OVERHEAD + 1).next_power_of_two() / 2;
+        let (piece, tail) = rest.split_at(page - PAGE_OVERHEAD);
+        out.push(piece);
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+/// The key of piece `n` (1…) of the ACU in `slot`.
+fn piece_key(slot: &[u8; 36], n: usize) -> Result<[u8; 37], StoreError> {
+    let mut k = [0u8; 37];
+    k[..36].copy_from_slice(slot);
+    k[36] = u8::try_from(n).map_err(|_| StoreError::Invalid("an ACU too large to store".into()))?;
+    Ok(k)
+}
+
+/// Adds one entry of a slot range to `out`, `(slot key, whole bytes)` in order: a slot key (36
+/// bytes) starts an ACU, a piece key (37) continues the one before it.
+fn join_piece(out: &mut Vec<(Vec<u8>, Vec<u8>)>, k: &[u8], v: &[u8]) -> Result<(), StoreError> {
+    match (k.len(), out.last_mut()) {
+        (36, _) => out.push((k.to_vec(), v.to_vec())),
+        (37, Some((slot, bytes))) if k[..36] == slot[..] => bytes.extend_from_slice(v),
+        _ => {
+            return Err(StoreError::Corrupt {
+                tree: "conv_acus",
+                detail: format!("a piece without its slot ({} key bytes)", k.len()),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn hash_from(bytes: &[u8], tree: &'static str) -> Result<Hash, StoreError> {
     let arr: [u8; 32] = bytes.try_into().map_err(|_| StoreError::Corrupt {
         tree,
@@ -271,8 +358,9 @@ impl Store {
                 Some(found) if found > SCHEMA_VERSION => {
                     return Err(StoreError::NewerSchema { found });
                 }
-                Some(_) => {}
-                None => {
+                Some(found) if found == SCHEMA_VERSION => {}
+                // Older schemas are valid data of this one (see the module docs).
+                Some(_) | None => {
                     meta.insert("schema", SCHEMA_VERSION)?;
                 }
             }
@@ -411,7 +499,26 @@ impl Store {
         &self,
         new: &NewConversation,
     ) -> Result<(PutOutcome, Option<Staged>), StoreError> {
-        let m = new.manifest.value();
+        let acus = new
+            .acus
+            .iter()
+            .map(|a| AcuBytes {
+                id: a.id(),
+                created_at_ms: a.value().created_at_ms,
+                bytes: a.bytes().to_vec(),
+            })
+            .collect();
+        self.stage_parts(&new.manifest, acus)
+    }
+
+    /// [`Store::stage`] for a manifest and ACU bytes the caller gives up (already verified),
+    /// so that the bytes move into the write instead of being copied.
+    fn stage_parts(
+        &self,
+        manifest: &Signed<Manifest>,
+        new_acus: Vec<AcuBytes>,
+    ) -> Result<(PutOutcome, Option<Staged>), StoreError> {
+        let m = manifest.value();
         let id = m.id;
         let old = self.row(&id)?;
         if let Some(o) = &old
@@ -422,7 +529,7 @@ impl Store {
                 o.manifest.owner, m.owner
             )));
         }
-        let mut ids: Vec<Hash> = new.acus.iter().map(|a| a.id()).collect();
+        let mut ids: Vec<Hash> = new_acus.iter().map(|a| a.id).collect();
         let mut kept: Vec<(Hash, Vec<u8>)> = Vec::new();
         let mut remove_slots = Vec::new();
         if old.is_some() {
@@ -430,26 +537,29 @@ impl Store {
             let tx = self.db.begin_read()?;
             let t = tx.open_table(CONV_ACUS)?;
             let (lo, hi) = slot_range(&id);
+            let mut stored = Vec::new();
             for item in t.range::<&[u8]>(&lo[..]..=&hi[..])? {
                 let (k, v) = item?;
-                let h = Hash::of(v.value());
-                if !present.contains(&h) {
-                    kept.push((h, v.value().to_vec()));
-                }
+                join_piece(&mut stored, k.value(), v.value())?;
                 remove_slots.push(k.value().to_vec());
+            }
+            for (_, bytes) in stored {
+                let h = Hash::of(&bytes);
+                if !present.contains(&h) {
+                    kept.push((h, bytes));
+                }
             }
             ids.extend(kept.iter().map(|(h, _)| *h));
         }
         let seq = Hash::of(&hash_seq_bytes(
-            std::iter::once(new.manifest.id()).chain(ids.iter().copied()),
+            std::iter::once(manifest.id()).chain(ids.iter().copied()),
         ));
         if old.as_ref().is_some_and(|o| o.seq == seq) {
             return Ok((PutOutcome::Unchanged, None));
         }
-        let acus = new
-            .acus
-            .iter()
-            .map(|a| (a.id(), a.bytes().to_vec(), Some(a.value().created_at_ms)))
+        let acus = new_acus
+            .into_iter()
+            .map(|a| (a.id, a.bytes, Some(a.created_at_ms)))
             .chain(kept.into_iter().map(|(h, v)| (h, v, None)))
             .enumerate()
             .map(|(i, (h, bytes, created_at_ms))| StagedAcu {
@@ -461,7 +571,7 @@ impl Store {
             .collect();
         let row = ConvRow {
             manifest: m.clone(),
-            manifest_id: new.manifest.id(),
+            manifest_id: manifest.id(),
             seq,
             acu_count: ids.len() as u32,
             stored_at_ms: now_ms(),
@@ -493,8 +603,12 @@ impl Store {
     /// fsynced — a copy of content that can be fetched again. The next durable commit (or
     /// [`Store::sync`]) makes it durable; a crash before that loses the copy whole, never part
     /// of it.
-    pub async fn put_fetched(&self, new: &NewConversation) -> Result<PutOutcome, StoreError> {
-        let (outcome, staged) = self.stage(new).await?;
+    pub fn put_fetched(
+        &self,
+        manifest: &Signed<Manifest>,
+        acus: Vec<AcuBytes>,
+    ) -> Result<PutOutcome, StoreError> {
+        let (outcome, staged) = self.stage_parts(manifest, acus)?;
         if let Some(s) = staged {
             self.commit_with(vec![s], false)?;
         }
@@ -529,7 +643,13 @@ impl Store {
                     conv_acus.remove(k.as_slice())?;
                 }
                 for a in &s.acus {
-                    conv_acus.insert(&a.slot[..], a.bytes.as_slice())?;
+                    for (n, piece) in pieces(&a.bytes).into_iter().enumerate() {
+                        if n == 0 {
+                            conv_acus.insert(&a.slot[..], piece)?;
+                        } else {
+                            conv_acus.insert(&piece_key(&a.slot, n)?[..], piece)?;
+                        }
+                    }
                     acu_loc.insert(&a.id.0[..], &a.slot[..])?;
                     if let Some(created) = a.created_at_ms {
                         acu_time.insert(&acu_time_key(created, &a.id)[..], &s.id.0.0[..])?;
@@ -603,10 +723,10 @@ impl Store {
         let (lo, hi) = slot_range(id);
         let mut out = Vec::new();
         for item in t.range::<&[u8]>(&lo[..]..=&hi[..])? {
-            let (_, v) = item?;
-            out.push(v.value().to_vec());
+            let (k, v) = item?;
+            join_piece(&mut out, k.value(), v.value())?;
         }
-        Ok(out)
+        Ok(out.into_iter().map(|(_, bytes)| bytes).collect())
     }
 
     /// The ACU ids of a conversation, in stored order.
@@ -636,9 +756,17 @@ impl Store {
             return Ok(None);
         };
         let acus = tx.open_table(CONV_ACUS)?;
-        match acus.get(slot.value())? {
+        let slot = slot.value();
+        let mut last = [0xffu8; 37];
+        last[..slot.len().min(36)].copy_from_slice(&slot[..slot.len().min(36)]);
+        let mut found = Vec::new();
+        for item in acus.range::<&[u8]>(slot..=&last[..])? {
+            let (k, v) = item?;
+            join_piece(&mut found, k.value(), v.value())?;
+        }
+        match found.pop() {
             // A location left behind by a deleted or rewritten conversation.
-            Some(bytes) if Hash::of(bytes.value()) == *id => Ok(Some(bytes.value().to_vec())),
+            Some((_, bytes)) if found.is_empty() && Hash::of(&bytes) == *id => Ok(Some(bytes)),
             _ => Ok(None),
         }
     }
@@ -775,11 +903,15 @@ impl Store {
             let mut acu_time = tx.open_table(ACU_TIME)?;
             let (lo, hi) = slot_range(id);
             let removed = conv_acus.extract_from_if::<&[u8], _>(&lo[..]..=&hi[..], |_, _| true)?;
+            let mut gone = Vec::new();
             for item in removed {
-                let (_, v) = item?;
-                let h = Hash::of(v.value());
+                let (k, v) = item?;
+                join_piece(&mut gone, k.value(), v.value())?;
+            }
+            for (_, bytes) in gone {
+                let h = Hash::of(&bytes);
                 acu_loc.remove(&h.0[..])?;
-                if let Ok(a) = Signed::<Acu>::decode(v.value()) {
+                if let Ok(a) = Signed::<Acu>::decode_vec(bytes) {
                     acu_time.remove(&acu_time_key(a.value().created_at_ms, &h)[..])?;
                 }
             }

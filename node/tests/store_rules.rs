@@ -289,3 +289,121 @@ async fn network_routes_say_when_the_network_is_off_and_refuse_bad_input() {
         assert_eq!(v["error"]["code"], code, "{uri}: {v}");
     }
 }
+
+#[tokio::test]
+async fn large_acus_are_stored_in_pieces_and_read_back_whole() {
+    use std::collections::BTreeMap;
+    use vivim_identity::Keypair;
+    use vivim_node::{
+        import::{ImportedConversation, ImportedMessage},
+        ingest,
+        store::{PIECE_FROM, PutOutcome, Store},
+    };
+    use vivim_protocol::{Kind, Role, limits::MAX_ACU_BYTES};
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("db/x.redb"), &tmp.path().join("blobs"))
+        .await
+        .unwrap();
+    let key = Keypair::from_seed(&[5; 32]);
+    // Text sizes around the piece sizes: small, at and over the threshold, around 256 KiB and
+    // 512 KiB pages, and close to the largest ACU.
+    let sizes = [
+        10,
+        PIECE_FROM - 200,
+        PIECE_FROM + 1,
+        262_144 - 300,
+        262_144,
+        524_288 - 250,
+        524_288 + 200,
+        MAX_ACU_BYTES - 1_000,
+    ];
+    let messages = |sizes: &[usize], tag: u8| -> Vec<ImportedMessage> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| ImportedMessage {
+                id: format!("m{i}"),
+                parent: i.checked_sub(1).map(|p| format!("m{p}")),
+                role: Role::User,
+                kind: Kind::Text,
+                lang: None,
+                text: (0..n)
+                    .map(|j| char::from(b'a' + ((j * 7 + i + usize::from(tag)) % 26) as u8))
+                    .collect(),
+                created_at_ms: Some(1_700_000_000_000 + i as u64),
+                visible: true,
+                meta: BTreeMap::new(),
+            })
+            .collect()
+    };
+    let conv = |msgs: Vec<ImportedMessage>| ImportedConversation {
+        provider: "chatgpt".into(),
+        source_id: "pieces".into(),
+        title: "pieces".into(),
+        source_url: None,
+        created_at_ms: 1,
+        updated_at_ms: 2,
+        model: None,
+        messages: msgs,
+        head: None,
+    };
+    let (new, _) = ingest::build(&conv(messages(&sizes, 0)), &key).unwrap();
+    let id = new.manifest.value().id;
+    assert!(new.acus.iter().any(|a| a.bytes().len() > 524_288));
+    assert_eq!(
+        store.put_conversation(&new).await.unwrap(),
+        PutOutcome::Added
+    );
+    // Every ACU reads back whole and verified, by conversation and one by one.
+    let back = store.acus(&id).await.unwrap();
+    assert_eq!(back, new.acus);
+    for a in &new.acus {
+        assert_eq!(store.raw(&a.id()).unwrap().unwrap(), a.bytes());
+        assert_eq!(store.acu(&a.id()).await.unwrap().as_ref(), Some(a));
+    }
+    assert_eq!(store.acu_count(), sizes.len());
+    // Pieces fill their pages: 24 more of these ACUs (a page just over 512 KiB each, which
+    // whole would take a 1 MiB page) do not make the file grow by twice their size.
+    let before = std::fs::metadata(tmp.path().join("db/x.redb"))
+        .unwrap()
+        .len() as usize;
+    let mut more = 0;
+    for k in 0..3u8 {
+        let mut c = conv(messages(&[524_288 + 200; 8], k + 1));
+        c.source_id = format!("more-{k}");
+        let (n, _) = ingest::build(&c, &key).unwrap();
+        more += n.acus.iter().map(|a| a.bytes().len()).sum::<usize>();
+        store.put_conversation(&n).await.unwrap();
+    }
+    let grew = std::fs::metadata(tmp.path().join("db/x.redb"))
+        .unwrap()
+        .len() as usize
+        - before;
+    // (Measured: 1.26x in pieces, 2.26x whole.)
+    assert!(grew < more * 3 / 2, "{grew} more bytes on disk for {more}");
+    // A new version that lacks the large ACUs keeps them (in pieces) after its own.
+    let mut fewer = conv(messages(&sizes[..2], 0));
+    fewer.updated_at_ms = 3;
+    let (v2, _) = ingest::build(&fewer, &key).unwrap();
+    assert_eq!(
+        store.put_conversation(&v2).await.unwrap(),
+        PutOutcome::Updated
+    );
+    let ids: Vec<_> = store
+        .acus(&id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.id())
+        .collect();
+    let want: Vec<_> = new.acus.iter().map(|a| a.id()).collect();
+    assert_eq!(ids.len(), want.len());
+    for w in &want {
+        assert!(ids.contains(w));
+    }
+    // Deleting removes every piece and index entry.
+    assert!(store.delete(&id).await.unwrap());
+    assert_eq!(store.acu_count(), 24);
+    assert!(store.raw(&new.acus[7].id()).unwrap().is_none());
+    assert!(store.acu_bytes(&id).unwrap().is_empty());
+}
