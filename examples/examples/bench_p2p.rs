@@ -3,7 +3,7 @@
 //! transfer of the same hash sequence between two endpoints; DID resolution + connect across
 //! 20 nodes; gossip propagation across 20 nodes.
 //!
-//! `cargo run --release -p vivim-examples --example bench_p2p`
+//! `cargo run --release -p vivim-examples --example bench_p2p` (`… -- fetch`: the fetch cases only)
 
 use std::time::Instant;
 
@@ -57,41 +57,88 @@ async fn raw_transfer(src: &Node, seq: vivim_protocol::Hash) -> anyhow::Result<f
     Ok(secs)
 }
 
-async fn fetch_case(label: &str, n: usize, bytes_each: usize, seed: u64) -> anyhow::Result<()> {
+/// `perf record --control fifo:$PERF_CTL -D -1` profiles only the fetches.
+fn perf_ctl(cmd: &str) {
+    if let Ok(path) = std::env::var("PERF_CTL") {
+        let _ = std::fs::write(path, format!("{cmd}\n"));
+    }
+}
+
+/// One fetch case, `rounds` times: each round a plain iroh-blobs transfer into a fresh store
+/// (the anchor), then a `vivim fetch` into a fresh node, one after the other so both see the
+/// same machine. Prints every round and the medians.
+async fn fetch_case(
+    label: &str,
+    n: usize,
+    bytes_each: usize,
+    seed: u64,
+    rounds: usize,
+) -> anyhow::Result<()> {
     let a = peer(Vec::new()).await?;
     let boot = a.p2p.bootstrap_addrs().await;
-    let c = peer(boot).await?;
     let (new, _) = ingest::build(&conversation(n, bytes_each, seed), &a.node.key)?;
     let id: ConvId = new.manifest.value().id;
     a.node.store.put_conversation(&new).await?;
     let ann = a.p2p.publish(&id).await?;
     let total: u64 = new.acus.iter().map(|x| x.bytes().len() as u64).sum::<u64>()
         + new.manifest.bytes().len() as u64;
-    let raw = raw_transfer(&a.node, ann.value().seq).await?;
-    let did = a.node.key.did();
-    let t = Instant::now();
-    let out = c.p2p.fetch(&id, Some(&did)).await?;
-    let ours = t.elapsed().as_secs_f64();
     let mb = total as f64 / 1e6;
+    let did = a.node.key.did();
+    let (mut raws, mut ourss, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for r in 1..=rounds {
+        let raw = raw_transfer(&a.node, ann.value().seq).await?;
+        let c = peer(boot.clone()).await?;
+        perf_ctl("enable");
+        let t = Instant::now();
+        let out = c.p2p.fetch(&id, Some(&did)).await?;
+        let ours = t.elapsed().as_secs_f64();
+        perf_ctl("disable");
+        assert_eq!(out.acus, n);
+        // The fetched node indexes in the background: let it finish before the next round.
+        for _ in 0..1500 {
+            if !c.node.index_pending() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        c.p2p.shutdown().await;
+        println!(
+            "  {label} #{r}: plain iroh-blobs {:.0} MB/s | vivim fetch {:.0} MB/s ({:.0} ACUs/s) = {:.2}x",
+            mb / raw,
+            mb / ours,
+            n as f64 / ours,
+            raw / ours
+        );
+        raws.push(mb / raw);
+        ourss.push(mb / ours);
+        ratios.push(raw / ours);
+    }
     println!(
-        "  {label}: {n} ACUs, {mb:.1} MB | plain iroh-blobs {:.0} MB/s ({:.0} ACUs/s) | vivim fetch (DHT lookup + download + verify + store) {:.0} MB/s ({:.0} ACUs/s) = {:.2}x",
-        mb / raw,
-        n as f64 / raw,
-        mb / ours,
-        n as f64 / ours,
-        raw / ours
+        "  {label}: {n} ACUs, {mb:.1} MB, median of {rounds}: plain iroh-blobs {:.0} MB/s ({:.0} ACUs/s) | vivim fetch (DHT lookup + download + verify + store) {:.0} MB/s ({:.0} ACUs/s) | ratio {:.2}x",
+        pct(&mut raws.clone(), 0.5),
+        pct(&mut raws, 0.5) / mb * n as f64,
+        pct(&mut ourss.clone(), 0.5),
+        pct(&mut ourss, 0.5) / mb * n as f64,
+        pct(&mut ratios, 0.5)
     );
-    assert_eq!(out.acus, n);
     a.p2p.shutdown().await;
-    c.p2p.shutdown().await;
     Ok(())
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     println!("bench_p2p (loopback, release, 2 cores)");
-    fetch_case("large", 128, 512 * 1024, 1).await?;
-    fetch_case("small", 10_000, 300, 2).await?;
+    // `bench_p2p fetch` runs only the fetch cases, `bench_p2p large` only the large one once
+    // (for profiling).
+    let arg = std::env::args().nth(1);
+    if arg.as_deref() == Some("large") {
+        return fetch_case("large", 128, 512 * 1024, 1, 1).await;
+    }
+    fetch_case("large", 128, 512 * 1024, 1, 5).await?;
+    fetch_case("small", 10_000, 300, 2, 5).await?;
+    if arg.as_deref() == Some("fetch") {
+        return Ok(());
+    }
 
     // 20 nodes: a chain of bootstraps through node 0.
     const N: usize = 20;

@@ -311,6 +311,12 @@ impl Node {
         let _ = std::fs::remove_file(self.dir.root().join(INDEX_DIRTY));
     }
 
+    /// Whether stored conversations still wait to be indexed (a fetched one is indexed in the
+    /// background after the fetch returns).
+    pub fn index_pending(&self) -> bool {
+        self.dir.root().join(INDEX_DIRTY).exists()
+    }
+
     /// Seconds since start.
     pub fn uptime(&self) -> Duration {
         self.started.elapsed()
@@ -680,13 +686,27 @@ impl Node {
             new.acus.into_iter().map(AcuBytes::split).unzip();
         let ids: Vec<Hash> = parts.iter().map(|p| p.id).collect();
         let outcome = self.store.put_fetched(&new.manifest, parts)?;
+        Ok(self.fetched(&new.manifest, ids, values, outcome))
+    }
+
+    /// What follows storing a fetched conversation (whole, or as it arrived through a
+    /// [`crate::store::StreamWriter`]): its ACUs' `ids` and `values` in stored order get
+    /// indexed once the store made them durable, and subscribers hear of it. Returns whether
+    /// it was new here.
+    pub fn fetched(
+        self: &Arc<Self>,
+        manifest: &Signed<Manifest>,
+        ids: Vec<Hash>,
+        values: Vec<Acu>,
+        outcome: PutOutcome,
+    ) -> bool {
         if outcome == PutOutcome::Unchanged {
-            return Ok(false);
+            return false;
         }
         // The index is derived data, rebuilt at start while marked dirty.
         self.mark_index_dirty();
         self.changed();
-        let m = new.manifest.value().clone();
+        let m = manifest.value().clone();
         // Stored (atomic, visible) but not yet fsynced: the copy can be fetched again. Answer
         // now; in the background make it durable, then index it, then clear the dirty mark —
         // so the index never names a conversation the store could lose.
@@ -712,13 +732,13 @@ impl Node {
                 me.clear_index_dirty();
             }
         });
-        let m = new.manifest.value();
+        let m = manifest.value();
         let _ = self.events.send(Event::ConversationImported {
             id: m.id.to_string(),
             title: m.title.clone(),
             message_count: m.message_count,
         });
-        Ok(outcome == PutOutcome::Added)
+        outcome == PutOutcome::Added
     }
 
     /// Flushes everything and stops the network and the blob store.

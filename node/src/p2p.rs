@@ -31,7 +31,7 @@ use crate::{
     ids,
     net::{Net, NetConfig, NetError, NetEvent},
     node::{Node, NodeError},
-    store::NewConversation,
+    store::{AcuBytes, StoreError, StreamWriter},
 };
 
 /// How long a peer record is valid; it is republished at half that.
@@ -580,8 +580,8 @@ impl P2p {
 
     /// Streams hash sequence `root` from `src` with iroh-blobs' get state machine: the
     /// sequence is size-checked and given to `check` before any item is requested, then every
-    /// item is BLAKE3-verified as it arrives, size-checked (`limits`), and handed to `sink` as
-    /// soon as it is complete; `sink` returning `false` stops the download. Errors about what
+    /// item is BLAKE3-verified as it arrives, size-checked (`limits`), and handed to `sink` with
+    /// its hash as soon as it is complete; `sink` returning `false` stops the download. Errors about what
     /// the peer sent are `Rejected` and name `what`. Returns the items and bytes read.
     pub(crate) async fn stream_seq<F, Fut>(
         &self,
@@ -593,7 +593,7 @@ impl P2p {
         mut sink: F,
     ) -> Result<(usize, u64), P2pError>
     where
-        F: FnMut(Vec<u8>) -> Fut,
+        F: FnMut(vivim_protocol::Hash, Vec<u8>) -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
         use iroh_blobs::get::fsm;
@@ -659,8 +659,8 @@ impl P2p {
                             limits.total
                         )));
                     }
-                    let (next, bytes) = content.concatenate_into_vec().await.map_err(|e| dl(&e))?;
-                    if !sink(bytes).await {
+                    let (next, bytes) = read_blob(content, size).await.map_err(|e| dl(&e))?;
+                    if !sink(*h, bytes).await {
                         break next_closing(next);
                     }
                     got += 1;
@@ -680,15 +680,22 @@ impl P2p {
     }
 
     /// Streams the announced hash sequence from `src` (see [`P2p::stream_seq`]) while another
-    /// thread checks each manifest and ACU signature as soon as its blob is complete; then
-    /// stores the whole conversation or nothing. The bytes go to the record store only
-    /// (relays and publishers write them to the blob store when they serve them).
+    /// thread checks each manifest and ACU signature as soon as its blob is complete and, for
+    /// a conversation new here, writes it into the store as it goes (a
+    /// [`crate::store::StreamWriter`]: invisible until whole, removed if anything fails); a
+    /// known conversation is stored whole after the download. The bytes go to the record store
+    /// only (relays and publishers write them to the blob store when they serve them).
     async fn fetch_from(&self, a: &Announce, src: &Did) -> Result<FetchOutcome, P2pError> {
         let started = std::time::Instant::now();
-        // Verify on another thread while the next blobs arrive.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
+        let writer = self
+            .node
+            .store
+            .stream_new(a.conversation)
+            .map_err(NodeError::from)?;
+        // Verify (and write) on another thread while the next blobs arrive.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(vivim_protocol::Hash, Vec<u8>)>(64);
         let ann = a.clone();
-        let verifier = tokio::task::spawn_blocking(move || verify_stream(&mut rx, &ann));
+        let verifier = tokio::task::spawn_blocking(move || verify_stream(&mut rx, &ann, writer));
         let verifier_quit = AtomicBool::new(false);
         let limits = SeqLimits {
             first_item: vivim_protocol::limits::MAX_MANIFEST_BYTES,
@@ -708,10 +715,10 @@ impl P2p {
                         Err("the sequence does not start with the announced manifest".into())
                     }
                 },
-                |bytes| {
+                |hash, bytes| {
                     let (tx, quit) = (tx.clone(), &verifier_quit);
                     async move {
-                        let sent = tx.send(bytes).await.is_ok();
+                        let sent = tx.send((hash, bytes)).await.is_ok();
                         if !sent {
                             quit.store(true, Ordering::Relaxed);
                         }
@@ -724,18 +731,47 @@ impl P2p {
         let verified = verifier
             .await
             .map_err(|e| P2pError::Iroh(format!("verifier: {e}")))?
-            .map_err(|why| reject(a, why));
-        // When the verifier gave up, its reason is the error; otherwise the download's.
-        let ((manifest, acus), bytes) = if verifier_quit.load(Ordering::Relaxed) {
+            .map_err(|e| match e {
+                VerifyError::Peer(why) => reject(a, why),
+                VerifyError::Store(e) => P2pError::Node(e.into()),
+            });
+        // When the verifier gave up, its reason is the error; otherwise the download's. A
+        // writer dropped on an error removes what it wrote.
+        let (v, bytes) = if verifier_quit.load(Ordering::Relaxed) {
             verified?;
             return Err(reject(a, "verification stopped early"));
         } else {
             let (_, bytes) = streamed?;
             (verified?, bytes)
         };
-        let n = acus.len();
-        let new = NewConversation { manifest, acus };
-        let outcome = self.node.store_fetched(new).await?;
+        let Verified {
+            manifest,
+            ids,
+            values,
+            parts,
+            writer,
+        } = v;
+        let n = ids.len();
+        let outcome = match writer {
+            Some(w) => {
+                let m = manifest.clone();
+                tokio::task::spawn_blocking(move || w.finish(&m))
+                    .await
+                    .map_err(|e| P2pError::Iroh(format!("storing: {e}")))?
+                    .map_err(NodeError::from)?
+            }
+            None => self
+                .node
+                .store
+                .put_fetched(&manifest, parts)
+                .map_err(NodeError::from)?,
+        };
+        let new = self.node.fetched(&manifest, ids, values, outcome);
+        tracing::debug!(
+            "fetched {} from {src}: {n} ACUs, {bytes} bytes in {:?}",
+            a.conversation,
+            started.elapsed()
+        );
         self.stats.fetched.fetch_add(1, Ordering::Relaxed);
         Ok(FetchOutcome {
             conversation: a.conversation,
@@ -744,7 +780,7 @@ impl P2p {
             acus: n,
             bytes,
             seconds: started.elapsed().as_secs_f64(),
-            new: outcome,
+            new,
         })
     }
 
@@ -807,6 +843,28 @@ pub(crate) struct SeqLimits {
     pub total: u64,
 }
 
+/// Reads one blob's verified content into a buffer of its announced size (already checked
+/// against the limits), so a large blob is written once instead of grown by doubling.
+async fn read_blob(
+    content: iroh_blobs::get::fsm::AtBlobContent,
+    size: u64,
+) -> Result<(iroh_blobs::get::fsm::AtEndBlob, Vec<u8>), iroh_blobs::get::fsm::DecodeError> {
+    use iroh_blobs::get::fsm::BlobContentNext;
+    let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    let mut curr = content;
+    loop {
+        match curr.next().await {
+            BlobContentNext::More((next, item)) => {
+                if let bao_tree::io::BaoContentItem::Leaf(leaf) = item? {
+                    out.extend_from_slice(&leaf.data);
+                }
+                curr = next;
+            }
+            BlobContentNext::Done(end) => return Ok((end, out)),
+        }
+    }
+}
+
 /// Drains the rest of a response after the consumer gave up, so the connection closes
 /// cleanly.
 fn next_closing(end: iroh_blobs::get::fsm::AtEndBlob) -> iroh_blobs::get::fsm::AtClosing {
@@ -816,28 +874,64 @@ fn next_closing(end: iroh_blobs::get::fsm::AtEndBlob) -> iroh_blobs::get::fsm::A
     }
 }
 
+/// A conversation as [`verify_stream`] checked it: the manifest, the ACUs' ids and values in
+/// sequence order, and their bytes — in `parts`, or already in the store through `writer`.
+struct Verified {
+    manifest: Signed<Manifest>,
+    ids: Vec<vivim_protocol::Hash>,
+    values: Vec<Acu>,
+    parts: Vec<AcuBytes>,
+    writer: Option<StreamWriter>,
+}
+
+/// Why [`verify_stream`] stopped: the peer sent something wrong, or the store failed.
+enum VerifyError {
+    Peer(String),
+    Store(StoreError),
+}
+
 /// Checks blobs as they arrive: the first is the announced conversation's manifest, signed by
-/// its owner; every other is an ACU of that conversation with a valid signature. Stops at the
-/// first failure.
+/// its owner; every other is an ACU of that conversation with a valid signature, handed to
+/// `writer` when there is one. Stops at the first failure.
 fn verify_stream(
-    rx: &mut tokio::sync::mpsc::Receiver<Vec<u8>>,
+    rx: &mut tokio::sync::mpsc::Receiver<(vivim_protocol::Hash, Vec<u8>)>,
     a: &Announce,
-) -> Result<(Signed<Manifest>, Vec<Signed<Acu>>), String> {
-    let first = rx.blocking_recv().ok_or("the manifest never arrived")?;
-    let manifest = Signed::<Manifest>::decode(&first).map_err(|e| e.to_string())?;
+    mut writer: Option<StreamWriter>,
+) -> Result<Verified, VerifyError> {
+    let peer = |e: &dyn std::fmt::Display| VerifyError::Peer(e.to_string());
+    // Each blob's hash was checked while it streamed: no need to hash it again.
+    let (hash, first) = rx
+        .blocking_recv()
+        .ok_or_else(|| peer(&"the manifest never arrived"))?;
+    let manifest = Signed::<Manifest>::decode_blob(first, hash).map_err(|e| peer(&e))?;
     let m = manifest.value();
     if m.id != a.conversation || m.owner != a.owner {
-        return Err("the manifest names another conversation or owner".into());
+        return Err(peer(&"the manifest names another conversation or owner"));
     }
-    let mut acus = Vec::new();
-    while let Some(bytes) = rx.blocking_recv() {
-        let acu = Signed::<Acu>::decode(&bytes).map_err(|e| e.to_string())?;
+    let (mut ids, mut values, mut parts) = (Vec::new(), Vec::new(), Vec::new());
+    while let Some((hash, bytes)) = rx.blocking_recv() {
+        let acu = Signed::<Acu>::decode_blob(bytes, hash).map_err(|e| peer(&e))?;
         if acu.value().conversation != a.conversation {
-            return Err(format!("ACU {} belongs to another conversation", acu.id()));
+            return Err(peer(&format!(
+                "ACU {} belongs to another conversation",
+                acu.id()
+            )));
         }
-        acus.push(acu);
+        let (value, part) = AcuBytes::split(acu);
+        ids.push(part.id);
+        values.push(value);
+        match writer.as_mut() {
+            Some(w) => w.push(part).map_err(VerifyError::Store)?,
+            None => parts.push(part),
+        }
     }
-    Ok((manifest, acus))
+    Ok(Verified {
+        manifest,
+        ids,
+        values,
+        parts,
+        writer,
+    })
 }
 
 /// The blob server's gate: every get request is checked against the node's ended shares, so

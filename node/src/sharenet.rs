@@ -397,7 +397,7 @@ impl P2p {
             &format!("download of {root}"),
             limits,
             |_| Ok(()),
-            |bytes| {
+            |_, bytes| {
                 out.push(bytes);
                 std::future::ready(true)
             },

@@ -35,9 +35,13 @@
 
 use crate::now_ms;
 use std::{
+    collections::HashSet,
     ops::Bound,
     path::Path,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use iroh_blobs::{BlobFormat, HashAndFormat, store::fs::FsStore};
@@ -236,10 +240,12 @@ pub struct StoreStats {
 
 /// The store. Cheap to share behind an `Arc`.
 pub struct Store {
-    db: std::sync::Arc<redb::Database>,
+    db: Arc<redb::Database>,
     blobs: FsStore,
     /// Counters.
-    pub stats: StoreStats,
+    pub stats: Arc<StoreStats>,
+    /// Conversations a [`StreamWriter`] is writing: nothing else may write them meanwhile.
+    streaming: Arc<Mutex<HashSet<ConvId>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -300,6 +306,177 @@ fn piece_key(slot: &[u8; 36], n: usize) -> Result<[u8; 37], StoreError> {
     k[..36].copy_from_slice(slot);
     k[36] = u8::try_from(n).map_err(|_| StoreError::Invalid("an ACU too large to store".into()))?;
     Ok(k)
+}
+
+/// Writes an ACU's bytes into `slot` (and its piece keys).
+fn insert_pieces(
+    t: &mut redb::Table<'_, Bytes<'static>, Bytes<'static>>,
+    slot: &[u8; 36],
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    for (n, piece) in pieces(bytes).into_iter().enumerate() {
+        if n == 0 {
+            t.insert(&slot[..], piece)?;
+        } else {
+            t.insert(&piece_key(slot, n)?[..], piece)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes every slot and piece of conversation `id`.
+fn clear_slots(
+    t: &mut redb::Table<'_, Bytes<'static>, Bytes<'static>>,
+    id: &ConvId,
+) -> Result<(), StoreError> {
+    let (lo, hi) = slot_range(id);
+    for item in t.extract_from_if::<&[u8], _>(&lo[..]..=&hi[..], |_, _| true)? {
+        item?;
+    }
+    Ok(())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How many bytes of ACUs a [`StreamWriter`] gathers before writing them.
+const STREAM_BATCH: usize = 4 * 1024 * 1024;
+
+/// Writes a new conversation's verified ACUs while the rest are still arriving (a fetch), so
+/// that storing overlaps the download instead of following it.
+///
+/// The bytes go into their slots in short non-durable transactions of about [`STREAM_BATCH`]
+/// bytes, so the write lock is never held while waiting for the network; they are unreachable
+/// until [`StreamWriter::finish`] writes the ACU locations, the time index and the row in one
+/// transaction — readers see the whole conversation or none of it. While a writer lives
+/// nothing else may write its conversation ([`Store::stage`] refuses it). Dropped unfinished
+/// (a failed download, a bad signature), it removes what it wrote.
+pub struct StreamWriter {
+    db: Arc<redb::Database>,
+    stats: Arc<StoreStats>,
+    streaming: Arc<Mutex<HashSet<ConvId>>>,
+    id: ConvId,
+    pending: Vec<AcuBytes>,
+    pending_bytes: usize,
+    /// The ACUs in their slots so far: id and creation time, in slot order.
+    written: Vec<(Hash, u64)>,
+    /// Whether a transaction of ours wrote (and so cleared) the slot range.
+    touched: bool,
+    done: bool,
+}
+
+impl std::fmt::Debug for StreamWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamWriter")
+            .field("id", &self.id)
+            .field("written", &self.written.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl StreamWriter {
+    /// Adds the next ACU (verified, in sequence order); writes a batch when enough gathered.
+    pub fn push(&mut self, acu: AcuBytes) -> Result<(), StoreError> {
+        self.pending_bytes += acu.bytes.len();
+        self.pending.push(acu);
+        if self.pending_bytes >= STREAM_BATCH {
+            let tx = self.begin()?;
+            self.write_pending(&tx)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    fn begin(&self) -> Result<redb::WriteTransaction, StoreError> {
+        let mut tx = self.db.begin_write()?;
+        tx.set_durability(redb::Durability::None)
+            .map_err(|e| StoreError::Db(e.to_string()))?;
+        Ok(tx)
+    }
+
+    fn write_pending(&mut self, tx: &redb::WriteTransaction) -> Result<(), StoreError> {
+        let mut t = tx.open_table(CONV_ACUS)?;
+        if !self.touched {
+            // Slots left by a writer that crashed after a durable commit of someone else's.
+            clear_slots(&mut t, &self.id)?;
+            self.touched = true;
+        }
+        for a in self.pending.drain(..) {
+            let slot = conv_acu_key(&self.id, self.written.len() as u32);
+            insert_pieces(&mut t, &slot, &a.bytes)?;
+            self.written.push((a.id, a.created_at_ms));
+        }
+        self.pending_bytes = 0;
+        Ok(())
+    }
+
+    /// Writes what is left, the ACUs' locations and time entries and the conversation's row,
+    /// in one transaction: the conversation becomes visible whole (atomic, not fsynced, as
+    /// [`Store::put_fetched`]).
+    pub fn finish(mut self, manifest: &Signed<Manifest>) -> Result<PutOutcome, StoreError> {
+        let m = manifest.value();
+        if m.id != self.id {
+            return Err(StoreError::Invalid(format!(
+                "manifest of {} given for conversation {}",
+                m.id, self.id
+            )));
+        }
+        let tx = self.begin()?;
+        self.write_pending(&tx)?;
+        let ids = self.written.iter().map(|(h, _)| *h);
+        let seq = Hash::of(&hash_seq_bytes(std::iter::once(manifest.id()).chain(ids)));
+        let row = ConvRow {
+            manifest: m.clone(),
+            manifest_id: manifest.id(),
+            seq,
+            acu_count: self.written.len() as u32,
+            stored_at_ms: now_ms(),
+        };
+        {
+            let mut conv = tx.open_table(CONV)?;
+            if conv.get(&self.id.0.0[..])?.is_some() {
+                return Err(StoreError::Invalid(format!(
+                    "conversation {} was stored while it was fetched",
+                    self.id
+                )));
+            }
+            let mut acu_loc = tx.open_table(ACU_LOC)?;
+            let mut acu_time = tx.open_table(ACU_TIME)?;
+            for (i, (h, created)) in self.written.iter().enumerate() {
+                acu_loc.insert(&h.0[..], &conv_acu_key(&self.id, i as u32)[..])?;
+                acu_time.insert(&acu_time_key(*created, h)[..], &self.id.0.0[..])?;
+            }
+            tx.open_table(CONV_TIME)?
+                .insert(&conv_time_key(m.updated_at_ms, &self.id)[..], ())?;
+            conv.insert(&self.id.0.0[..], encode_row(&row)?.as_slice())?;
+        }
+        tx.commit()?;
+        self.done = true;
+        self.stats
+            .acus_written
+            .fetch_add(self.written.len() as u64, Ordering::Relaxed);
+        self.stats
+            .conversations_written
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(PutOutcome::Added)
+    }
+}
+
+impl Drop for StreamWriter {
+    fn drop(&mut self) {
+        if !self.done && self.touched {
+            let cleared = self.begin().and_then(|tx| {
+                clear_slots(&mut tx.open_table(CONV_ACUS)?, &self.id)?;
+                tx.commit()?;
+                Ok(())
+            });
+            if let Err(e) = cleared {
+                tracing::warn!("removing the partly fetched {}: {e}", self.id);
+            }
+        }
+        lock(&self.streaming).remove(&self.id);
+    }
 }
 
 /// Adds one entry of a slot range to `out`, `(slot key, whole bytes)` in order: a slot key (36
@@ -390,14 +567,15 @@ impl Store {
                 }
             })?;
         Ok(Store {
-            db: std::sync::Arc::new(db),
+            db: Arc::new(db),
             blobs,
-            stats: StoreStats::default(),
+            stats: Arc::default(),
+            streaming: Arc::default(),
         })
     }
 
     /// The record database, shared with the social graph's document tables.
-    pub(crate) fn database(&self) -> std::sync::Arc<redb::Database> {
+    pub(crate) fn database(&self) -> Arc<redb::Database> {
         self.db.clone()
     }
 
@@ -520,6 +698,11 @@ impl Store {
     ) -> Result<(PutOutcome, Option<Staged>), StoreError> {
         let m = manifest.value();
         let id = m.id;
+        if lock(&self.streaming).contains(&id) {
+            return Err(StoreError::Invalid(format!(
+                "conversation {id} is being fetched right now; try again when that is done"
+            )));
+        }
         let old = self.row(&id)?;
         if let Some(o) = &old
             && o.manifest.owner != m.owner
@@ -615,6 +798,30 @@ impl Store {
         Ok(outcome)
     }
 
+    /// A writer for conversation `id` as it is fetched, if it is new here and no other writer
+    /// has it (see [`StreamWriter`]); `None` means: store it whole with [`Store::put_fetched`].
+    pub fn stream_new(&self, id: ConvId) -> Result<Option<StreamWriter>, StoreError> {
+        if !lock(&self.streaming).insert(id) {
+            return Ok(None);
+        }
+        // Registered first, so nobody can store it between this check and the writes.
+        let w = StreamWriter {
+            db: self.db.clone(),
+            stats: self.stats.clone(),
+            streaming: self.streaming.clone(),
+            id,
+            pending: Vec::new(),
+            pending_bytes: 0,
+            written: Vec::new(),
+            touched: false,
+            done: false,
+        };
+        if self.row(&id)?.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(w))
+    }
+
     /// Makes every earlier commit durable.
     pub fn sync(&self) -> Result<(), StoreError> {
         self.db.begin_write()?.commit()?;
@@ -643,13 +850,7 @@ impl Store {
                     conv_acus.remove(k.as_slice())?;
                 }
                 for a in &s.acus {
-                    for (n, piece) in pieces(&a.bytes).into_iter().enumerate() {
-                        if n == 0 {
-                            conv_acus.insert(&a.slot[..], piece)?;
-                        } else {
-                            conv_acus.insert(&piece_key(&a.slot, n)?[..], piece)?;
-                        }
-                    }
+                    insert_pieces(&mut conv_acus, &a.slot, &a.bytes)?;
                     acu_loc.insert(&a.id.0[..], &a.slot[..])?;
                     if let Some(created) = a.created_at_ms {
                         acu_time.insert(&acu_time_key(created, &a.id)[..], &s.id.0.0[..])?;

@@ -407,3 +407,103 @@ async fn large_acus_are_stored_in_pieces_and_read_back_whole() {
     assert!(store.raw(&new.acus[7].id()).unwrap().is_none());
     assert!(store.acu_bytes(&id).unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_streamed_conversation_is_invisible_until_finished_and_exclusive_meanwhile() {
+    use vivim_identity::Keypair;
+    use vivim_node::{
+        import::{ImportedConversation, ImportedMessage},
+        ingest,
+        store::{AcuBytes, PutOutcome, Store, StoreError},
+    };
+    use vivim_protocol::{Kind, Role};
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("db/x.redb"), &tmp.path().join("blobs"))
+        .await
+        .unwrap();
+    let key = Keypair::from_seed(&[6; 32]);
+    // 12 messages of 500 KB: more than one write batch.
+    let conv = ImportedConversation {
+        provider: "chatgpt".into(),
+        source_id: "streamed".into(),
+        title: "streamed".into(),
+        source_url: None,
+        created_at_ms: 1,
+        updated_at_ms: 2,
+        model: None,
+        messages: (0..12)
+            .map(|i| ImportedMessage {
+                id: format!("m{i}"),
+                parent: (i > 0).then(|| format!("m{}", i - 1)),
+                role: Role::Assistant,
+                kind: Kind::Text,
+                lang: None,
+                text: format!("{i}-").repeat(166_000),
+                created_at_ms: Some(1_700_000_000_000 + i),
+                visible: true,
+                meta: Default::default(),
+            })
+            .collect(),
+        head: None,
+    };
+    let (new, _) = ingest::build(&conv, &key).unwrap();
+    let id = new.manifest.value().id;
+    let parts = || new.acus.iter().cloned().map(|a| AcuBytes::split(a).1);
+
+    // Abandoned half way: nothing stays, and the conversation can be written again.
+    let mut w = store.stream_new(id).unwrap().unwrap();
+    for p in parts().take(10) {
+        w.push(p).unwrap();
+    }
+    // Meanwhile: no second writer, no other write of it, nothing visible.
+    assert!(store.stream_new(id).unwrap().is_none());
+    let err = store.put_conversation(&new).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Invalid(m) if m.contains("being fetched")),
+        "{err}"
+    );
+    assert!(store.row(&id).unwrap().is_none());
+    assert!(store.raw(&new.acus[0].id()).unwrap().is_none());
+    assert_eq!(store.acu_count(), 0);
+    drop(w);
+    assert!(store.acu_bytes(&id).unwrap().is_empty());
+
+    // Finished: whole, verified, listed, counted — the same as storing it at once.
+    let mut w = store.stream_new(id).unwrap().unwrap();
+    for p in parts() {
+        w.push(p).unwrap();
+    }
+    assert_eq!(w.finish(&new.manifest).unwrap(), PutOutcome::Added);
+    assert_eq!(store.acus(&id).await.unwrap(), new.acus);
+    assert_eq!(store.acu_count(), 12);
+    assert_eq!(store.list(None, 10).unwrap().rows.len(), 1);
+    let row = store.row(&id).unwrap().unwrap();
+    assert_eq!(row.acu_count, 12);
+    for a in &new.acus {
+        assert_eq!(store.raw(&a.id()).unwrap().unwrap(), a.bytes());
+    }
+    // Storing the same again is a no-op, and a known conversation gets no stream writer.
+    assert_eq!(
+        store.put_conversation(&new).await.unwrap(),
+        PutOutcome::Unchanged
+    );
+    assert!(store.stream_new(id).unwrap().is_none());
+
+    // A writer refuses another conversation's manifest (and leaves nothing).
+    let (other, _) = ingest::build(
+        &ImportedConversation {
+            source_id: "other".into(),
+            ..conv.clone()
+        },
+        &key,
+    )
+    .unwrap();
+    let oid = other.manifest.value().id;
+    let mut w = store.stream_new(oid).unwrap().unwrap();
+    for a in other.acus.iter().cloned() {
+        w.push(AcuBytes::split(a).1).unwrap();
+    }
+    assert!(w.finish(&new.manifest).is_err());
+    assert!(store.acu_bytes(&oid).unwrap().is_empty());
+    assert_eq!(store.acu_count(), 12);
+}

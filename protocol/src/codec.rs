@@ -257,6 +257,15 @@ impl<T: Record> Signed<T> {
         Ok(Signed { value, bytes, id })
     }
 
+    /// [`Signed::decode_vec`] for a blob whose BLAKE3 hash the caller has already checked to
+    /// be `id` — as iroh-blobs checks every chunk of a download against the hash it asked for —
+    /// so the record is not hashed a second time. Debug builds check it anyway.
+    pub fn decode_blob(bytes: Vec<u8>, id: Hash) -> Result<Self, DecodeError> {
+        let value = Self::check(&bytes)?;
+        debug_assert_eq!(Hash::of(&bytes), id, "decode_blob given a wrong id");
+        Ok(Signed { value, bytes, id })
+    }
+
     /// Every check of [`Signed::decode`]; the value with its signature.
     ///
     /// The canonical-encoding check re-encodes the value into a writer that compares as it

@@ -154,38 +154,60 @@ async fn tampered_and_forged_content_is_rejected() {
     }
     let victim = Keypair::from_seed(&[9; 32]);
     let mk = m.node.key.clone();
-    for case in ["tampered", "forged"] {
+    // "late": eight valid ACUs of 600 KB (4.8 MB: written into C's store as they arrive, past a
+    // 4 MiB batch) and then a forged one: the rejection must take the written slots away.
+    for case in ["tampered", "forged", "late"] {
         let conv = ConvId::random();
-        let mut acu = Acu::new(
-            conv,
-            None,
-            mk.public(),
-            Role::User,
-            Kind::Text,
-            Body::text("the original words"),
-            1,
-        );
-        let acu_bytes = match case {
+        let acu_at = |n: u64, text: String| {
+            Acu::new(
+                conv,
+                None,
+                mk.public(),
+                Role::User,
+                Kind::Text,
+                Body::text(text),
+                n,
+            )
+        };
+        let forge = |acu: Acu| {
+            // Claims the victim as author; signed by M.
+            let mut acu = acu;
+            acu.author = victim.public();
+            let unsigned = Signed::sign(acu, &victim).unwrap();
+            let mut v = unsigned.value().clone();
+            v.sig = Some(mk.sign(vivim_identity::Purpose::ACU, b"whatever"));
+            let mut bytes = Vec::new();
+            ciborium::into_writer(&v, &mut bytes).unwrap();
+            bytes
+        };
+        let acu = acu_at(1, "the original words".into());
+        let acus: Vec<Vec<u8>> = match case {
             "tampered" => {
                 // Validly signed, then one word changed under the same signature.
                 let signed = Signed::sign(acu, &mk).unwrap();
                 let mut bytes = signed.bytes().to_vec();
                 let pos = bytes.windows(8).position(|w| w == b"original").unwrap();
                 bytes[pos..pos + 8].copy_from_slice(b"doctored");
-                bytes
+                vec![bytes]
             }
+            "forged" => vec![forge(acu)],
             _ => {
-                // Claims the victim as author; signed by M.
-                acu.author = victim.public();
-                let unsigned = Signed::sign(acu.clone(), &victim).unwrap();
-                let mut v = unsigned.value().clone();
-                v.sig = Some(mk.sign(vivim_identity::Purpose::ACU, b"whatever"));
-                let mut bytes = Vec::new();
-                ciborium::into_writer(&v, &mut bytes).unwrap();
-                bytes
+                let mut v: Vec<Vec<u8>> = (0..8u64)
+                    .map(|i| {
+                        let text = format!("{i} ").repeat(300_000);
+                        Signed::sign(acu_at(i + 2, text), &mk)
+                            .unwrap()
+                            .bytes()
+                            .to_vec()
+                    })
+                    .collect();
+                v.push(forge(acu));
+                v
             }
         };
-        let acu_hash = vivim_protocol::Hash::of(&acu_bytes);
+        let acu_hashes: Vec<vivim_protocol::Hash> =
+            acus.iter().map(|b| vivim_protocol::Hash::of(b)).collect();
+        let acu_hash = *acu_hashes.last().unwrap();
         let manifest = Signed::sign(
             Manifest {
                 v: 1,
@@ -198,7 +220,7 @@ async fn tampered_and_forged_content_is_rejected() {
                 updated_at_ms: 1,
                 owner: mk.public(),
                 model: None,
-                message_count: 1,
+                message_count: acus.len() as u32,
                 total_tokens: 1,
                 head: Some(acu_hash),
                 forked_from: None,
@@ -209,10 +231,12 @@ async fn tampered_and_forged_content_is_rejected() {
         .unwrap();
         let blobs = m.node.store.blobs();
         let mut tags = Vec::new();
-        for b in [acu_bytes.clone(), manifest.bytes().to_vec()] {
+        for b in acus.iter().cloned().chain([manifest.bytes().to_vec()]) {
             tags.push(blobs.blobs().add_bytes(b).temp_tag().await.unwrap());
         }
-        let seq = vivim_protocol::hash_seq_bytes([manifest.id(), acu_hash]);
+        let seq = vivim_protocol::hash_seq_bytes(
+            std::iter::once(manifest.id()).chain(acu_hashes.iter().copied()),
+        );
         let seq_tag = blobs
             .blobs()
             .add_bytes_with_opts((seq, iroh_blobs::BlobFormat::HashSeq))
@@ -260,6 +284,11 @@ async fn tampered_and_forged_content_is_rejected() {
             c.node.store.row(&conv).unwrap().is_none(),
             "{case} was stored"
         );
+        // Nothing of it is left: no ACU bytes in the conversation's slots, none findable.
+        assert!(c.node.store.acu_bytes(&conv).unwrap().is_empty(), "{case}");
+        for h in &acu_hashes {
+            assert!(c.node.store.raw(h).unwrap().is_none(), "{case}");
+        }
         assert!(
             c.p2p
                 .stats
@@ -270,6 +299,7 @@ async fn tampered_and_forged_content_is_rejected() {
         drop(tags);
     }
     assert_eq!(c.node.store.conversation_count(), 0);
+    assert_eq!(c.node.store.acu_count(), 0);
 }
 
 /// Sixteen nodes on one machine all receive a gossip message (loopback peers must not be
