@@ -507,3 +507,101 @@ async fn a_streamed_conversation_is_invisible_until_finished_and_exclusive_meanw
     assert!(store.acu_bytes(&oid).unwrap().is_empty());
     assert_eq!(store.acu_count(), 12);
 }
+
+#[tokio::test]
+async fn a_schema_1_store_with_whole_large_acus_opens_and_reads_the_same() {
+    use redb::{ReadableDatabase, ReadableTable};
+    use vivim_identity::Keypair;
+    use vivim_node::{
+        import::{ImportedConversation, ImportedMessage},
+        ingest,
+        store::Store,
+    };
+    use vivim_protocol::{Kind, Role};
+    let tmp = tempfile::tempdir().unwrap();
+    let db_file = tmp.path().join("db/x.redb");
+    let key = Keypair::from_seed(&[8; 32]);
+    let conv = ImportedConversation {
+        provider: "chatgpt".into(),
+        source_id: "old".into(),
+        title: "old".into(),
+        source_url: None,
+        created_at_ms: 1,
+        updated_at_ms: 2,
+        model: None,
+        messages: [300_000usize, 20, 600_000]
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| ImportedMessage {
+                id: format!("m{i}"),
+                parent: i.checked_sub(1).map(|p| format!("m{p}")),
+                role: Role::User,
+                kind: Kind::Text,
+                lang: None,
+                text: "x".repeat(n),
+                created_at_ms: Some(1_700_000_000_000 + i as u64),
+                visible: true,
+                meta: Default::default(),
+            })
+            .collect(),
+        head: None,
+    };
+    let (new, _) = ingest::build(&conv, &key).unwrap();
+    let id = new.manifest.value().id;
+    {
+        let store = Store::open(&db_file, &tmp.path().join("blobs"))
+            .await
+            .unwrap();
+        store.put_conversation(&new).await.unwrap();
+        store.shutdown().await.unwrap();
+    }
+    // Rewrite it as schema 1 did: every ACU whole under its slot key, no pieces.
+    {
+        let db = redb::Database::create(&db_file).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let def = redb::TableDefinition::<&[u8], &[u8]>::new("conv_acus");
+            let mut t = tx.open_table(def).unwrap();
+            let mut whole: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            let mut pieces = Vec::new();
+            for item in t.iter().unwrap() {
+                let (k, v) = item.unwrap();
+                if k.value().len() == 36 {
+                    whole.push((k.value().to_vec(), v.value().to_vec()));
+                } else {
+                    whole.last_mut().unwrap().1.extend_from_slice(v.value());
+                    pieces.push(k.value().to_vec());
+                }
+            }
+            assert!(!pieces.is_empty(), "the large ACUs were stored in pieces");
+            for k in pieces {
+                t.remove(k.as_slice()).unwrap();
+            }
+            for (k, v) in whole {
+                t.insert(k.as_slice(), v.as_slice()).unwrap();
+            }
+            tx.open_table(redb::TableDefinition::<&str, u32>::new("meta"))
+                .unwrap()
+                .insert("schema", 1)
+                .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let store = Store::open(&db_file, &tmp.path().join("blobs"))
+        .await
+        .unwrap();
+    assert_eq!(store.acus(&id).await.unwrap(), new.acus);
+    for a in &new.acus {
+        assert_eq!(store.raw(&a.id()).unwrap().unwrap(), a.bytes());
+    }
+    assert!(store.delete(&id).await.unwrap());
+    assert_eq!(store.acu_count(), 0);
+    store.shutdown().await.unwrap();
+    drop(store);
+    let db = redb::Database::create(&db_file).unwrap();
+    let tx = db.begin_read().unwrap();
+    let meta = tx
+        .open_table(redb::TableDefinition::<&str, u32>::new("meta"))
+        .unwrap();
+    assert_eq!(meta.get("schema").unwrap().unwrap().value(), SCHEMA_VERSION);
+}
