@@ -12,6 +12,7 @@
 //! | `acu_loc` | ACU id | conv id ‖ index: where its bytes are |
 //! | `acu_time` | created_at_ms (BE) ‖ ACU id | conv id |
 //! | `imports` | started_at_ms (BE) ‖ random | import record (JSON) |
+//! | `streaming` | conv id | — (a [`StreamWriter`] wrote slots of it and has not finished) |
 //!
 //! A conversation is its signed manifest, its ACUs (named by their BLAKE3 hashes, which are
 //! iroh-blobs hashes) and the hash sequence `[manifest, acu_1 … acu_n]`. [`Store::to_blobs`]
@@ -71,6 +72,7 @@ const CONV_ACUS: TableDefinition<Bytes, Bytes> = TableDefinition::new("conv_acus
 const ACU_LOC: TableDefinition<Bytes, Bytes> = TableDefinition::new("acu_loc");
 const ACU_TIME: TableDefinition<Bytes, Bytes> = TableDefinition::new("acu_time");
 const IMPORTS: TableDefinition<Bytes, Bytes> = TableDefinition::new("imports");
+const STREAMING: TableDefinition<Bytes, ()> = TableDefinition::new("streaming");
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -398,7 +400,9 @@ impl StreamWriter {
     fn write_pending(&mut self, tx: &redb::WriteTransaction) -> Result<(), StoreError> {
         let mut t = tx.open_table(CONV_ACUS)?;
         if !self.touched {
-            // Slots left by a writer that crashed after a durable commit of someone else's.
+            // Marked in the same transaction as the first slots, so a crash before `finish`
+            // is cleaned up at the next open.
+            tx.open_table(STREAMING)?.insert(&self.id.0.0[..], ())?;
             clear_slots(&mut t, &self.id)?;
             self.touched = true;
         }
@@ -450,6 +454,7 @@ impl StreamWriter {
             tx.open_table(CONV_TIME)?
                 .insert(&conv_time_key(m.updated_at_ms, &self.id)[..], ())?;
             conv.insert(&self.id.0.0[..], encode_row(&row)?.as_slice())?;
+            tx.open_table(STREAMING)?.remove(&self.id.0.0[..])?;
         }
         tx.commit()?;
         self.done = true;
@@ -468,6 +473,7 @@ impl Drop for StreamWriter {
         if !self.done && self.touched {
             let cleared = self.begin().and_then(|tx| {
                 clear_slots(&mut tx.open_table(CONV_ACUS)?, &self.id)?;
+                tx.open_table(STREAMING)?.remove(&self.id.0.0[..])?;
                 tx.commit()?;
                 Ok(())
             });
@@ -547,6 +553,19 @@ impl Store {
             tx.open_table(ACU_LOC)?;
             tx.open_table(ACU_TIME)?;
             tx.open_table(IMPORTS)?;
+            // A stream writer that never finished (a crash after someone else's durable
+            // commit kept its batches): remove its slots, which nothing can reach.
+            let mut streaming = tx.open_table(STREAMING)?;
+            let conv = tx.open_table(CONV)?;
+            let mut conv_acus = tx.open_table(CONV_ACUS)?;
+            for item in streaming.extract_if(|_, _| true)? {
+                let (k, _) = item?;
+                let id = ConvId(hash_from(k.value(), "streaming")?);
+                if conv.get(&id.0.0[..])?.is_none() {
+                    tracing::info!("removing the unfinished fetch of {id}");
+                    clear_slots(&mut conv_acus, &id)?;
+                }
+            }
         }
         tx.commit()?;
         std::fs::create_dir_all(blobs_path).map_err(blob_err)?;

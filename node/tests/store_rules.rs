@@ -605,3 +605,80 @@ async fn a_schema_1_store_with_whole_large_acus_opens_and_reads_the_same() {
         .unwrap();
     assert_eq!(meta.get("schema").unwrap().unwrap().value(), SCHEMA_VERSION);
 }
+
+#[tokio::test]
+async fn slots_of_a_fetch_that_never_finished_are_removed_at_the_next_open() {
+    use redb::{ReadableDatabase, ReadableTableMetadata};
+    use vivim_identity::Keypair;
+    use vivim_node::{ingest, store::Store, testdata::Rng};
+    use vivim_protocol::ConvId;
+    let tmp = tempfile::tempdir().unwrap();
+    let db_file = tmp.path().join("db/x.redb");
+    let blobs = tmp.path().join("blobs");
+    let key = Keypair::from_seed(&[9; 32]);
+    // A stored conversation that must survive the sweep.
+    let kept = {
+        let mut rng = Rng::new(4);
+        let conv = vivim_node::import::ImportedConversation {
+            provider: "chatgpt".into(),
+            source_id: "kept".into(),
+            title: "kept".into(),
+            source_url: None,
+            created_at_ms: 1,
+            updated_at_ms: 2,
+            model: None,
+            messages: vec![vivim_node::import::ImportedMessage {
+                id: "m0".into(),
+                parent: None,
+                role: vivim_protocol::Role::User,
+                kind: vivim_protocol::Kind::Text,
+                lang: None,
+                text: rng.words(40),
+                created_at_ms: Some(1),
+                visible: true,
+                meta: Default::default(),
+            }],
+            head: None,
+        };
+        ingest::build(&conv, &key).unwrap().0
+    };
+    let kept_id = kept.manifest.value().id;
+    {
+        let store = Store::open(&db_file, &blobs).await.unwrap();
+        store.put_conversation(&kept).await.unwrap();
+        store.shutdown().await.unwrap();
+    }
+    // What a crash leaves when a stream writer's batches became durable: its mark and slots
+    // (one ACU in two pieces), no row, no locations.
+    let lost = ConvId::random();
+    {
+        let db = redb::Database::create(&db_file).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let bytes = redb::TableDefinition::<&[u8], &[u8]>::new("conv_acus");
+            let mut t = tx.open_table(bytes).unwrap();
+            let mut slot = lost.0.0.to_vec();
+            slot.extend_from_slice(&0u32.to_be_bytes());
+            t.insert(slot.as_slice(), &[1u8; 100][..]).unwrap();
+            slot.push(1);
+            t.insert(slot.as_slice(), &[2u8; 100][..]).unwrap();
+            tx.open_table(redb::TableDefinition::<&[u8], ()>::new("streaming"))
+                .unwrap()
+                .insert(&lost.0.0[..], ())
+                .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    {
+        let store = Store::open(&db_file, &blobs).await.unwrap();
+        assert!(store.acu_bytes(&lost).unwrap().is_empty());
+        assert_eq!(store.acus(&kept_id).await.unwrap(), kept.acus);
+        store.shutdown().await.unwrap();
+    }
+    let db = redb::Database::create(&db_file).unwrap();
+    let tx = db.begin_read().unwrap();
+    let marks = tx
+        .open_table(redb::TableDefinition::<&[u8], ()>::new("streaming"))
+        .unwrap();
+    assert_eq!(marks.len().unwrap(), 0);
+}
