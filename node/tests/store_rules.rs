@@ -292,14 +292,12 @@ async fn network_routes_say_when_the_network_is_off_and_refuse_bad_input() {
 
 #[tokio::test]
 async fn large_acus_are_stored_in_pieces_and_read_back_whole() {
-    use std::collections::BTreeMap;
     use vivim_identity::Keypair;
     use vivim_node::{
-        import::{ImportedConversation, ImportedMessage},
         ingest,
         store::{PIECE_FROM, PutOutcome, Store},
     };
-    use vivim_protocol::{Kind, Role, limits::MAX_ACU_BYTES};
+    use vivim_protocol::limits::MAX_ACU_BYTES;
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(&tmp.path().join("db/x.redb"), &tmp.path().join("blobs"))
         .await
@@ -317,37 +315,18 @@ async fn large_acus_are_stored_in_pieces_and_read_back_whole() {
         524_288 + 200,
         MAX_ACU_BYTES - 1_000,
     ];
-    let messages = |sizes: &[usize], tag: u8| -> Vec<ImportedMessage> {
+    let texts = |sizes: &[usize], tag: usize| -> Vec<String> {
         sizes
             .iter()
             .enumerate()
-            .map(|(i, &n)| ImportedMessage {
-                id: format!("m{i}"),
-                parent: i.checked_sub(1).map(|p| format!("m{p}")),
-                role: Role::User,
-                kind: Kind::Text,
-                lang: None,
-                text: (0..n)
-                    .map(|j| char::from(b'a' + ((j * 7 + i + usize::from(tag)) % 26) as u8))
-                    .collect(),
-                created_at_ms: Some(1_700_000_000_000 + i as u64),
-                visible: true,
-                meta: BTreeMap::new(),
+            .map(|(i, &n)| {
+                (0..n)
+                    .map(|j| char::from(b'a' + ((j * 7 + i + tag) % 26) as u8))
+                    .collect()
             })
             .collect()
     };
-    let conv = |msgs: Vec<ImportedMessage>| ImportedConversation {
-        provider: "chatgpt".into(),
-        source_id: "pieces".into(),
-        title: "pieces".into(),
-        source_url: None,
-        created_at_ms: 1,
-        updated_at_ms: 2,
-        model: None,
-        messages: msgs,
-        head: None,
-    };
-    let (new, _) = ingest::build(&conv(messages(&sizes, 0)), &key).unwrap();
+    let (new, _) = ingest::build(&chain("pieces", texts(&sizes, 0)), &key).unwrap();
     let id = new.manifest.value().id;
     assert!(new.acus.iter().any(|a| a.bytes().len() > 524_288));
     assert_eq!(
@@ -368,9 +347,8 @@ async fn large_acus_are_stored_in_pieces_and_read_back_whole() {
         .unwrap()
         .len() as usize;
     let mut more = 0;
-    for k in 0..3u8 {
-        let mut c = conv(messages(&[524_288 + 200; 8], k + 1));
-        c.source_id = format!("more-{k}");
+    for k in 0..3 {
+        let c = chain(&format!("more-{k}"), texts(&[524_288 + 200; 8], k + 1));
         let (n, _) = ingest::build(&c, &key).unwrap();
         more += n.acus.iter().map(|a| a.bytes().len()).sum::<usize>();
         store.put_conversation(&n).await.unwrap();
@@ -382,7 +360,7 @@ async fn large_acus_are_stored_in_pieces_and_read_back_whole() {
     // (Measured: 1.26x in pieces, 2.26x whole.)
     assert!(grew < more * 3 / 2, "{grew} more bytes on disk for {more}");
     // A new version that lacks the large ACUs keeps them (in pieces) after its own.
-    let mut fewer = conv(messages(&sizes[..2], 0));
+    let mut fewer = chain("pieces", texts(&sizes[..2], 0));
     fewer.updated_at_ms = 3;
     let (v2, _) = ingest::build(&fewer, &key).unwrap();
     assert_eq!(
@@ -412,40 +390,16 @@ async fn large_acus_are_stored_in_pieces_and_read_back_whole() {
 async fn a_streamed_conversation_is_invisible_until_finished_and_exclusive_meanwhile() {
     use vivim_identity::Keypair;
     use vivim_node::{
-        import::{ImportedConversation, ImportedMessage},
         ingest,
         store::{AcuBytes, PutOutcome, Store, StoreError},
     };
-    use vivim_protocol::{Kind, Role};
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(&tmp.path().join("db/x.redb"), &tmp.path().join("blobs"))
         .await
         .unwrap();
     let key = Keypair::from_seed(&[6; 32]);
     // 12 messages of 500 KB: more than one write batch.
-    let conv = ImportedConversation {
-        provider: "chatgpt".into(),
-        source_id: "streamed".into(),
-        title: "streamed".into(),
-        source_url: None,
-        created_at_ms: 1,
-        updated_at_ms: 2,
-        model: None,
-        messages: (0..12)
-            .map(|i| ImportedMessage {
-                id: format!("m{i}"),
-                parent: (i > 0).then(|| format!("m{}", i - 1)),
-                role: Role::Assistant,
-                kind: Kind::Text,
-                lang: None,
-                text: format!("{i}-").repeat(166_000),
-                created_at_ms: Some(1_700_000_000_000 + i),
-                visible: true,
-                meta: Default::default(),
-            })
-            .collect(),
-        head: None,
-    };
+    let conv = chain("streamed", (0..12).map(|i| format!("{i}-").repeat(166_000)));
     let (new, _) = ingest::build(&conv, &key).unwrap();
     let id = new.manifest.value().id;
     let parts = || new.acus.iter().cloned().map(|a| AcuBytes::split(a).1);
@@ -491,7 +445,7 @@ async fn a_streamed_conversation_is_invisible_until_finished_and_exclusive_meanw
 
     // A writer refuses another conversation's manifest (and leaves nothing).
     let (other, _) = ingest::build(
-        &ImportedConversation {
+        &vivim_node::import::ImportedConversation {
             source_id: "other".into(),
             ..conv.clone()
         },
@@ -512,40 +466,11 @@ async fn a_streamed_conversation_is_invisible_until_finished_and_exclusive_meanw
 async fn a_schema_1_store_with_whole_large_acus_opens_and_reads_the_same() {
     use redb::{ReadableDatabase, ReadableTable};
     use vivim_identity::Keypair;
-    use vivim_node::{
-        import::{ImportedConversation, ImportedMessage},
-        ingest,
-        store::Store,
-    };
-    use vivim_protocol::{Kind, Role};
+    use vivim_node::{ingest, store::Store};
     let tmp = tempfile::tempdir().unwrap();
     let db_file = tmp.path().join("db/x.redb");
     let key = Keypair::from_seed(&[8; 32]);
-    let conv = ImportedConversation {
-        provider: "chatgpt".into(),
-        source_id: "old".into(),
-        title: "old".into(),
-        source_url: None,
-        created_at_ms: 1,
-        updated_at_ms: 2,
-        model: None,
-        messages: [300_000usize, 20, 600_000]
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| ImportedMessage {
-                id: format!("m{i}"),
-                parent: i.checked_sub(1).map(|p| format!("m{p}")),
-                role: Role::User,
-                kind: Kind::Text,
-                lang: None,
-                text: "x".repeat(n),
-                created_at_ms: Some(1_700_000_000_000 + i as u64),
-                visible: true,
-                meta: Default::default(),
-            })
-            .collect(),
-        head: None,
-    };
+    let conv = chain("old", [300_000, 20, 600_000].map(|n| "x".repeat(n)));
     let (new, _) = ingest::build(&conv, &key).unwrap();
     let id = new.manifest.value().id;
     {
@@ -617,31 +542,9 @@ async fn slots_of_a_fetch_that_never_finished_are_removed_at_the_next_open() {
     let blobs = tmp.path().join("blobs");
     let key = Keypair::from_seed(&[9; 32]);
     // A stored conversation that must survive the sweep.
-    let kept = {
-        let mut rng = Rng::new(4);
-        let conv = vivim_node::import::ImportedConversation {
-            provider: "chatgpt".into(),
-            source_id: "kept".into(),
-            title: "kept".into(),
-            source_url: None,
-            created_at_ms: 1,
-            updated_at_ms: 2,
-            model: None,
-            messages: vec![vivim_node::import::ImportedMessage {
-                id: "m0".into(),
-                parent: None,
-                role: vivim_protocol::Role::User,
-                kind: vivim_protocol::Kind::Text,
-                lang: None,
-                text: rng.words(40),
-                created_at_ms: Some(1),
-                visible: true,
-                meta: Default::default(),
-            }],
-            head: None,
-        };
-        ingest::build(&conv, &key).unwrap().0
-    };
+    let kept = ingest::build(&chain("kept", [Rng::new(4).words(40)]), &key)
+        .unwrap()
+        .0;
     let kept_id = kept.manifest.value().id;
     {
         let store = Store::open(&db_file, &blobs).await.unwrap();
@@ -681,4 +584,36 @@ async fn slots_of_a_fetch_that_never_finished_are_removed_at_the_next_open() {
         .open_table(redb::TableDefinition::<&[u8], ()>::new("streaming"))
         .unwrap();
     assert_eq!(marks.len().unwrap(), 0);
+}
+
+/// A one-branch conversation `source_id` whose messages carry `texts`, parents first.
+fn chain(
+    source_id: &str,
+    texts: impl IntoIterator<Item = String>,
+) -> vivim_node::import::ImportedConversation {
+    vivim_node::import::ImportedConversation {
+        provider: "chatgpt".into(),
+        source_id: source_id.into(),
+        title: source_id.into(),
+        source_url: None,
+        created_at_ms: 1,
+        updated_at_ms: 2,
+        model: None,
+        messages: texts
+            .into_iter()
+            .enumerate()
+            .map(|(i, text)| vivim_node::import::ImportedMessage {
+                id: format!("m{i}"),
+                parent: i.checked_sub(1).map(|p| format!("m{p}")),
+                role: vivim_protocol::Role::User,
+                kind: vivim_protocol::Kind::Text,
+                lang: None,
+                text,
+                created_at_ms: Some(1_700_000_000_000 + i as u64),
+                visible: true,
+                meta: Default::default(),
+            })
+            .collect(),
+        head: None,
+    }
 }

@@ -55,19 +55,19 @@ fn benches(c: &mut Criterion) {
             black_box(s.id())
         })
     });
-    let signed = Signed::sign(
-        Acu::new(
+    let signed_acu = |text: String, t: u64| {
+        let a = Acu::new(
             conv,
             None,
             kp.public(),
             Role::User,
             Kind::Text,
-            Body::text(body.clone()),
-            1,
-        ),
-        &kp,
-    )
-    .unwrap();
+            Body::text(text),
+            t,
+        );
+        Signed::sign(a, &kp).unwrap()
+    };
+    let signed = signed_acu(body.clone(), 1);
     let bytes = signed.bytes().to_vec();
     g.bench_function("decode_verify", |b| {
         b.iter(|| Signed::<Acu>::decode(black_box(&bytes)).unwrap())
@@ -77,19 +77,7 @@ fn benches(c: &mut Criterion) {
     // A large message: decoding checks the canonical encoding and the signature where the
     // bytes lie, so it should cost little more than ed25519 over the same bytes.
     let big_body = "0123456789abcdef".repeat(512 * 1024 / 16);
-    let big = Signed::sign(
-        Acu::new(
-            conv,
-            None,
-            kp.public(),
-            Role::User,
-            Kind::Text,
-            Body::text(big_body),
-            2,
-        ),
-        &kp,
-    )
-    .unwrap();
+    let big = signed_acu(big_body, 2);
     let big_bytes = big.bytes().to_vec();
     let big_sig = raw.sign(&big_bytes);
     let mut g = c.benchmark_group("acu_512KiB");
