@@ -1211,6 +1211,7 @@ async fn network(State(gw): State<Arc<Gateway>>) -> ApiResult<Json<serde_json::V
         "fetched": p.stats.fetched.load(Ordering::Relaxed),
         "rejected": p.stats.rejected.load(Ordering::Relaxed),
         "pinned": p.stats.pinned.load(Ordering::Relaxed),
+        "pins_dropped": p.stats.pins_dropped.load(Ordering::Relaxed),
     })))
 }
 

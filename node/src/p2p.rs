@@ -108,6 +108,8 @@ pub struct P2pConfig {
     pub relay_urls: Vec<String>,
     /// Relay mode: pin public content announced on the network.
     pub pin_announced: bool,
+    /// Relay mode: the largest conversation it pins, in bytes.
+    pub pin_max_bytes: u64,
     /// Relay mode: run an iroh relay (plain HTTP; put TLS in front for the internet) here.
     pub iroh_relay_bind: Option<SocketAddr>,
 }
@@ -136,6 +138,7 @@ impl P2pConfig {
                 .map_err(|e| bad("iroh bind address", &c.iroh_bind, &e))?,
             relay_urls: c.relay_urls.clone(),
             pin_announced: false,
+            pin_max_bytes: MAX_PIN_BYTES,
             iroh_relay_bind: None,
         })
     }
@@ -147,6 +150,7 @@ impl P2pConfig {
             iroh_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             relay_urls: Vec::new(),
             pin_announced: false,
+            pin_max_bytes: MAX_PIN_BYTES,
             iroh_relay_bind: None,
         }
     }
@@ -161,6 +165,8 @@ pub struct P2pStats {
     pub rejected: AtomicU64,
     /// Conversations pinned (relay mode).
     pub pinned: AtomicU64,
+    /// Announcements not pinned because too many waited already (relay mode).
+    pub pins_dropped: AtomicU64,
 }
 
 /// The running peer-to-peer side of a node.
@@ -174,6 +180,11 @@ pub struct P2p {
     /// Counters.
     pub stats: P2pStats,
     pub(crate) pin: bool,
+    pin_max_bytes: u64,
+    /// Pins that may run at once ([`PIN_CONCURRENCY`]).
+    pin_slots: Arc<tokio::sync::Semaphore>,
+    /// Pins running or waiting for a slot.
+    pin_pending: Arc<std::sync::atomic::AtomicUsize>,
     relay: tokio::sync::Mutex<Option<iroh_relay::server::Server>>,
     relay_url: Option<iroh::RelayUrl>,
     last_record_ms: AtomicU64,
@@ -249,6 +260,9 @@ impl P2p {
             router,
             stats: P2pStats::default(),
             pin: cfg.pin_announced,
+            pin_max_bytes: cfg.pin_max_bytes,
+            pin_slots: Arc::new(tokio::sync::Semaphore::new(PIN_CONCURRENCY)),
+            pin_pending: Arc::default(),
             last_record_ms: AtomicU64::new(0),
             relay: tokio::sync::Mutex::new(relay),
             relay_url,
@@ -312,8 +326,8 @@ impl P2p {
                     }
                     match ev {
                         Ok(NetEvent::Gossip { topic, data, .. }) if topic == ANNOUNCE_TOPIC && p.pin => {
-                            let p = p.clone();
-                            tokio::spawn(async move { p.pin_announcement(&data).await });
+                            let q = p.clone();
+                            p.spawn_pin(async move { q.pin_announcement(&data).await });
                         }
                         Ok(NetEvent::PeerUp(_)) => {
                             // A new neighbour: make sure the DHT can find us through it — at
@@ -562,7 +576,7 @@ impl P2p {
         }
         let mut last = String::from("no provider found");
         for src in &sources {
-            match self.fetch_from(&a, src).await {
+            match self.fetch_from(&a, src, u64::MAX).await {
                 Ok(outcome) => return Ok(outcome),
                 Err(e @ P2pError::Rejected { .. }) => {
                     self.stats.rejected.fetch_add(1, Ordering::Relaxed);
@@ -685,7 +699,12 @@ impl P2p {
     /// [`crate::store::StreamWriter`]: invisible until whole, removed if anything fails); a
     /// known conversation is stored whole after the download. The bytes go to the record store
     /// only (relays and publishers write them to the blob store when they serve them).
-    async fn fetch_from(&self, a: &Announce, src: &Did) -> Result<FetchOutcome, P2pError> {
+    async fn fetch_from(
+        &self,
+        a: &Announce,
+        src: &Did,
+        max_bytes: u64,
+    ) -> Result<FetchOutcome, P2pError> {
         let started = std::time::Instant::now();
         let writer = self
             .node
@@ -700,7 +719,7 @@ impl P2p {
         let limits = SeqLimits {
             first_item: vivim_protocol::limits::MAX_MANIFEST_BYTES,
             item: vivim_protocol::limits::MAX_ACU_BYTES,
-            total: u64::MAX,
+            total: max_bytes,
         };
         let streamed = self
             .stream_seq(
@@ -784,6 +803,25 @@ impl P2p {
         })
     }
 
+    /// Runs a pin (relay mode) when one of [`PIN_CONCURRENCY`] slots is free, with at most
+    /// [`PIN_QUEUE`] more waiting; beyond that the pin is dropped and counted
+    /// (`pins_dropped`), so a flood of announcements cannot queue unbounded downloads.
+    pub fn spawn_pin(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        if self.pin_pending.fetch_add(1, Ordering::SeqCst) >= PIN_CONCURRENCY + PIN_QUEUE {
+            self.pin_pending.fetch_sub(1, Ordering::SeqCst);
+            self.stats.pins_dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("{PIN_QUEUE} pins are waiting already; dropping an announcement");
+            return;
+        }
+        let (slots, pending) = (self.pin_slots.clone(), self.pin_pending.clone());
+        tokio::spawn(async move {
+            if let Ok(_slot) = slots.acquire_owned().await {
+                work.await;
+            }
+            pending.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+
     async fn pin_announcement(&self, data: &[u8]) {
         let ann = match Signed::<Announce>::decode(data) {
             Ok(a) => a,
@@ -794,7 +832,7 @@ impl P2p {
             }
         };
         let a = ann.value();
-        match self.fetch_from(a, &a.owner.did()).await {
+        match self.fetch_from(a, &a.owner.did(), self.pin_max_bytes).await {
             Ok(_) => {
                 if self.node.store.to_blobs(&a.conversation).await.is_ok()
                     && self.net.provide(conv_key(&a.conversation)).await.is_ok()
@@ -807,7 +845,12 @@ impl P2p {
                     self.stats.pinned.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            Err(e) => tracing::warn!("pinning {}: {e}", a.conversation),
+            Err(e) => {
+                if matches!(e, P2pError::Rejected { .. }) {
+                    self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                }
+                tracing::warn!("pinning {}: {e}", a.conversation);
+            }
         }
     }
 
@@ -831,6 +874,16 @@ impl P2p {
         self.net.peer_id
     }
 }
+
+/// The largest conversation a relay pins by default (its announcement alone could name up
+/// to 200,000 ACUs of 1 MiB).
+pub const MAX_PIN_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Pins (relay mode) that run at once.
+pub const PIN_CONCURRENCY: usize = 4;
+
+/// Pins that may wait for a slot; more announcements are dropped (and counted).
+pub const PIN_QUEUE: usize = 64;
 
 /// Size limits of a streamed hash sequence's items.
 #[derive(Debug, Clone, Copy)]

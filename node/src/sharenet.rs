@@ -446,7 +446,12 @@ impl P2p {
             NetEvent::Gossip { topic, data, .. } if topic == PIN_TOPIC && self.pin => {
                 let p = self.clone();
                 let data = data.clone();
-                tokio::spawn(async move { p.on_intent(&data, true) });
+                // A pin holds one of the relay's pin slots until its download is done.
+                self.spawn_pin(async move {
+                    if let Some(open) = p.on_intent(&data, true) {
+                        let _ = open.await;
+                    }
+                });
             }
             NetEvent::Gossip { topic, data, .. } if topic.starts_with("vivim/user/1/") => {
                 let Some(did) = topic

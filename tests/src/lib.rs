@@ -33,6 +33,15 @@ pub struct Peer {
 /// Starts a loopback peer bootstrapping from `bootstrap`; with `relay`, in relay mode (relay
 /// server, pinning).
 pub async fn peer(bootstrap: &[libp2p::Multiaddr], relay: bool) -> Peer {
+    peer_with(bootstrap, relay, |_| {}).await
+}
+
+/// [`peer`] with its network settings changed by `tune` before it starts.
+pub async fn peer_with(
+    bootstrap: &[libp2p::Multiaddr],
+    relay: bool,
+    tune: impl FnOnce(&mut P2pConfig),
+) -> Peer {
     let tmp = tempfile::tempdir().expect("create a temporary directory");
     let node = Node::open(DataDir::at(tmp.path()), None, true)
         .await
@@ -41,6 +50,7 @@ pub async fn peer(bootstrap: &[libp2p::Multiaddr], relay: bool) -> Peer {
     cfg.net.bootstrap = bootstrap.to_vec();
     cfg.net.relay_server = relay;
     cfg.pin_announced = relay;
+    tune(&mut cfg);
     let p2p = P2p::start(node.clone(), cfg)
         .await
         .expect("start the network");

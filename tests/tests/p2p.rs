@@ -14,7 +14,7 @@ use vivim_node::{
     testdata::write_chatgpt_export,
 };
 use vivim_protocol::{Acu, Announce, Body, ConvId, Kind, Manifest, Role, Signed};
-use vivim_tests::peer;
+use vivim_tests::{peer, peer_with};
 
 async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
 where
@@ -32,11 +32,31 @@ where
 }
 
 async fn import_one(node: &Node, seed: u64) -> ConvId {
+    import_sized(node, 12, 30, seed).await
+}
+
+/// Imports one generated conversation of `messages` messages of about `words` words.
+async fn import_sized(node: &Node, messages: usize, words: usize, seed: u64) -> ConvId {
+    let before: Vec<ConvId> = node
+        .store
+        .list(None, 1000)
+        .unwrap()
+        .rows
+        .iter()
+        .map(|r| r.manifest.id)
+        .collect();
     let tmp = tempfile::tempdir().unwrap();
     let f = tmp.path().join("c.json");
-    write_chatgpt_export(std::fs::File::create(&f).unwrap(), 1, 12, 30, seed).unwrap();
+    write_chatgpt_export(std::fs::File::create(&f).unwrap(), 1, messages, words, seed).unwrap();
     node.import_path(&f, Format::Auto, None).await.unwrap();
-    node.store.list(None, 1).unwrap().rows[0].manifest.id
+    node.store
+        .list(None, 1000)
+        .unwrap()
+        .rows
+        .iter()
+        .map(|r| r.manifest.id)
+        .find(|id| !before.contains(id))
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -427,4 +447,106 @@ async fn relay_mode_runs_an_iroh_relay_that_carries_connections() {
     );
     drop(a_node);
     relay.shutdown().await;
+}
+
+/// A relay pins what fits its limit and refuses a larger conversation part way, keeping none
+/// of it (an announcement alone could otherwise make it download up to 200 GB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_pins_only_conversations_within_its_limit() {
+    let relay = peer_with(&[], true, |c| c.pin_max_bytes = 100_000).await;
+    let boot = relay.p2p.bootstrap_addrs().await;
+    let a = peer(&boot, false).await;
+    let p2p = a.p2p.clone();
+    eventually("A sees the relay", || {
+        let p2p = p2p.clone();
+        async move { (!p2p.net.peers().await.is_empty()).then_some(()) }
+    })
+    .await;
+    a.p2p.publish_peer_record().await.unwrap();
+    let small = import_sized(&a.node, 12, 30, 1).await;
+    let big = import_sized(&a.node, 40, 600, 2).await;
+    let size = |id: ConvId| {
+        a.node
+            .store
+            .acu_bytes(&id)
+            .unwrap()
+            .iter()
+            .map(|b| b.len())
+            .sum::<usize>()
+    };
+    assert!(
+        size(small) < 100_000 && size(big) > 100_000,
+        "{} {}",
+        size(small),
+        size(big)
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await; // gossip subscriptions settle
+    a.p2p.publish(&big).await.unwrap();
+    let rejected = |r: &vivim_tests::Peer| {
+        r.p2p
+            .stats
+            .rejected
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    eventually("the relay refuses the large conversation", || {
+        let n = rejected(&relay);
+        async move { (n > 0).then_some(()) }
+    })
+    .await;
+    a.p2p.publish(&small).await.unwrap();
+    eventually("the relay pins the small one", || {
+        let n = relay
+            .p2p
+            .stats
+            .pinned
+            .load(std::sync::atomic::Ordering::Relaxed);
+        async move { (n > 0).then_some(()) }
+    })
+    .await;
+    assert!(relay.node.store.row(&small).unwrap().is_some());
+    assert!(relay.node.store.row(&big).unwrap().is_none());
+    assert!(relay.node.store.acu_bytes(&big).unwrap().is_empty());
+    assert_eq!(
+        relay
+            .p2p
+            .stats
+            .pinned
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}
+
+/// At most `PIN_CONCURRENCY` pins run and `PIN_QUEUE` wait; a flood beyond that is dropped and
+/// counted instead of queueing unbounded downloads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_pins_is_bounded() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use vivim_node::p2p::{PIN_CONCURRENCY, PIN_QUEUE};
+    let relay = peer(&[], true).await;
+    let (release, hold) = tokio::sync::watch::channel(false);
+    let running = std::sync::Arc::new(AtomicUsize::new(0));
+    let done = std::sync::Arc::new(AtomicUsize::new(0));
+    for _ in 0..PIN_CONCURRENCY + PIN_QUEUE + 10 {
+        let (mut hold, running, done) = (hold.clone(), running.clone(), done.clone());
+        relay.p2p.spawn_pin(async move {
+            running.fetch_add(1, Ordering::SeqCst);
+            let _ = hold.wait_for(|go| *go).await;
+            running.fetch_sub(1, Ordering::SeqCst);
+            done.fetch_add(1, Ordering::SeqCst);
+        });
+    }
+    eventually("the first pins run", || {
+        let n = running.load(Ordering::SeqCst);
+        async move { (n == PIN_CONCURRENCY).then_some(()) }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(running.load(Ordering::SeqCst), PIN_CONCURRENCY);
+    assert_eq!(relay.p2p.stats.pins_dropped.load(Ordering::Relaxed), 10);
+    release.send(true).unwrap();
+    eventually("the waiting pins run too", || {
+        let n = done.load(Ordering::SeqCst);
+        async move { (n == PIN_CONCURRENCY + PIN_QUEUE).then_some(()) }
+    })
+    .await;
 }
