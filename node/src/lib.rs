@@ -47,6 +47,12 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Locks `m`, also after a thread panicked while holding it (the data stays consistent: every
+/// holder only inserts or removes whole entries).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The CBOR encoding of a value the node made itself (its own types serialize infallibly; a
 /// failure would give an empty buffer, which every reader refuses).
 pub(crate) fn cbor<T: serde::Serialize>(v: &T) -> Vec<u8> {

@@ -1011,26 +1011,21 @@ fn serve_guard(node: std::sync::Weak<Node>) -> iroh_blobs::provider::events::Eve
                     .iter()
                     .all(|h| node.share_state.may_serve(h.as_bytes(), now))
             };
+            let verdict = |ok: bool| {
+                if ok {
+                    Ok(())
+                } else {
+                    Err(AbortReason::Permission)
+                }
+            };
             match msg {
                 ProviderMessage::GetRequestReceived(m) => {
                     let ok = allowed(std::slice::from_ref(&m.inner.request.hash));
-                    let _ =
-                        m.tx.send(if ok {
-                            Ok(())
-                        } else {
-                            Err(AbortReason::Permission)
-                        })
-                        .await;
+                    let _ = m.tx.send(verdict(ok)).await;
                 }
                 ProviderMessage::GetManyRequestReceived(m) => {
                     let ok = allowed(&m.inner.request.hashes);
-                    let _ =
-                        m.tx.send(if ok {
-                            Ok(())
-                        } else {
-                            Err(AbortReason::Permission)
-                        })
-                        .await;
+                    let _ = m.tx.send(verdict(ok)).await;
                 }
                 ProviderMessage::ClientConnected(m) => {
                     let _ = m.tx.send(Ok(())).await;

@@ -16,7 +16,7 @@
 //! | `doc_log` | (doc id, update number) | the signed [`DocUpdate`] |
 //! | `doc_full` | doc id | the newest signed full state received (non-writers) |
 
-use crate::now_ms;
+use crate::{lock, now_ms};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -144,10 +144,6 @@ impl std::fmt::Debug for Social {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Social").finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Social {

@@ -34,7 +34,7 @@
 //! whatever the data size; sled, which the design first named, grew its memory and its files
 //! (3.3 GB for a 1 GB export) with the data.
 
-use crate::now_ms;
+use crate::{lock, now_ms};
 use std::{
     collections::HashSet,
     ops::Bound,
@@ -310,6 +310,18 @@ fn piece_key(slot: &[u8; 36], n: usize) -> Result<[u8; 37], StoreError> {
     Ok(k)
 }
 
+/// The row of a conversation stored now with `manifest` and these ACUs, in order.
+fn row_for(manifest: &Signed<Manifest>, ids: &[Hash]) -> ConvRow {
+    let seq = hash_seq_bytes(std::iter::once(manifest.id()).chain(ids.iter().copied()));
+    ConvRow {
+        manifest: manifest.value().clone(),
+        manifest_id: manifest.id(),
+        seq: Hash::of(&seq),
+        acu_count: ids.len() as u32,
+        stored_at_ms: now_ms(),
+    }
+}
+
 /// Writes an ACU's bytes into `slot` (and its piece keys).
 fn insert_pieces(
     t: &mut redb::Table<'_, Bytes<'static>, Bytes<'static>>,
@@ -336,10 +348,6 @@ fn clear_slots(
         item?;
     }
     Ok(())
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// How many bytes of ACUs a [`StreamWriter`] gathers before writing them.
@@ -428,15 +436,8 @@ impl StreamWriter {
         }
         let tx = self.begin()?;
         self.write_pending(&tx)?;
-        let ids = self.written.iter().map(|(h, _)| *h);
-        let seq = Hash::of(&hash_seq_bytes(std::iter::once(manifest.id()).chain(ids)));
-        let row = ConvRow {
-            manifest: m.clone(),
-            manifest_id: manifest.id(),
-            seq,
-            acu_count: self.written.len() as u32,
-            stored_at_ms: now_ms(),
-        };
+        let ids: Vec<Hash> = self.written.iter().map(|(h, _)| *h).collect();
+        let row = row_for(manifest, &ids);
         {
             let mut conv = tx.open_table(CONV)?;
             if conv.get(&self.id.0.0[..])?.is_some() {
@@ -487,10 +488,12 @@ impl Drop for StreamWriter {
 
 /// Adds one entry of a slot range to `out`, `(slot key, whole bytes)` in order: a slot key (36
 /// bytes) starts an ACU, a piece key (37) continues the one before it.
-fn join_piece(out: &mut Vec<(Vec<u8>, Vec<u8>)>, k: &[u8], v: &[u8]) -> Result<(), StoreError> {
-    match (k.len(), out.last_mut()) {
-        (36, _) => out.push((k.to_vec(), v.to_vec())),
-        (37, Some((slot, bytes))) if k[..36] == slot[..] => bytes.extend_from_slice(v),
+fn join_piece(out: &mut Vec<([u8; 36], Vec<u8>)>, k: &[u8], v: &[u8]) -> Result<(), StoreError> {
+    match (<[u8; 36]>::try_from(k), out.last_mut()) {
+        (Ok(slot), _) => out.push((slot, v.to_vec())),
+        (Err(_), Some((slot, bytes))) if k.len() == 37 && k[..36] == slot[..] => {
+            bytes.extend_from_slice(v)
+        }
         _ => {
             return Err(StoreError::Corrupt {
                 tree: "conv_acus",
@@ -753,10 +756,8 @@ impl Store {
             }
             ids.extend(kept.iter().map(|(h, _)| *h));
         }
-        let seq = Hash::of(&hash_seq_bytes(
-            std::iter::once(manifest.id()).chain(ids.iter().copied()),
-        ));
-        if old.as_ref().is_some_and(|o| o.seq == seq) {
+        let row = row_for(manifest, &ids);
+        if old.as_ref().is_some_and(|o| o.seq == row.seq) {
             return Ok((PutOutcome::Unchanged, None));
         }
         let acus = new_acus
@@ -771,13 +772,6 @@ impl Store {
                 created_at_ms,
             })
             .collect();
-        let row = ConvRow {
-            manifest: m.clone(),
-            manifest_id: manifest.id(),
-            seq,
-            acu_count: ids.len() as u32,
-            stored_at_ms: now_ms(),
-        };
         let outcome = if old.is_some() {
             PutOutcome::Updated
         } else {
@@ -975,12 +969,14 @@ impl Store {
         let Some(slot) = loc.get(&id.0[..])? else {
             return Ok(None);
         };
+        // A location of another length is not one this store wrote: nothing there.
+        let Ok(slot) = <[u8; 36]>::try_from(slot.value()) else {
+            return Ok(None);
+        };
         let acus = tx.open_table(CONV_ACUS)?;
-        let slot = slot.value();
-        let mut last = [0xffu8; 37];
-        last[..slot.len().min(36)].copy_from_slice(&slot[..slot.len().min(36)]);
+        let last = piece_key(&slot, usize::from(u8::MAX))?;
         let mut found = Vec::new();
-        for item in acus.range::<&[u8]>(slot..=&last[..])? {
+        for item in acus.range::<&[u8]>(&slot[..]..=&last[..])? {
             let (k, v) = item?;
             join_piece(&mut found, k.value(), v.value())?;
         }
@@ -1004,45 +1000,15 @@ impl Store {
             tree: "conv",
             detail: e.to_string(),
         })?;
-        let batch = self.blobs.blobs().batch().await.map_err(blob_err)?;
-        let mut tags = Vec::with_capacity(slots.len() + 2);
-        let mut ids = Vec::with_capacity(slots.len());
-        for (i, bytes) in std::iter::once(manifest).chain(slots).enumerate() {
-            let h = Hash::of(&bytes);
-            if i == 0 && h != row.manifest_id {
-                return Err(StoreError::Corrupt {
-                    tree: "conv",
-                    detail: "the manifest does not re-encode to its id".into(),
-                });
-            }
-            let tag = batch
-                .add_bytes(bytes::Bytes::from(bytes))
-                .temp_tag()
-                .await
-                .map_err(blob_err)?;
-            if i > 0 {
-                ids.push(h);
-            }
-            tags.push(tag);
+        if Hash::of(&manifest) != row.manifest_id {
+            return Err(StoreError::Corrupt {
+                tree: "conv",
+                detail: "the manifest does not re-encode to its id".into(),
+            });
         }
-        let seq_bytes = hash_seq_bytes(std::iter::once(row.manifest_id).chain(ids));
-        let seq = batch
-            .add_bytes_with_opts((seq_bytes, BlobFormat::HashSeq))
-            .temp_tag()
-            .await
-            .map_err(blob_err)?;
-        let seq_hash = Hash(*seq.hash().as_bytes());
-        self.blobs
-            .tags()
-            .set(
-                tag_name(id),
-                HashAndFormat::hash_seq(to_blob_hash(seq_hash)),
-            )
-            .await
-            .map_err(blob_err)?;
-        self.blobs.sync_db().await.map_err(blob_err)?;
-        drop(tags);
-        Ok(seq_hash)
+        let items = std::iter::once(manifest).chain(slots).collect();
+        let (seq, _) = self.put_seq(&tag_name(id), items).await?;
+        Ok(seq)
     }
 
     /// The signed bytes of a stored conversation's manifest (they hash to `row.manifest_id`).

@@ -12,8 +12,10 @@ use axum::{
 use bytes::Bytes;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use vivim_node::{datadir::DataDir, gateway, node::Node};
+use vivim_node::node::Node;
 use vivim_protocol::{Acu, ConvId, Signed};
+
+mod api;
 
 fn chatgpt_export() -> PathBuf {
     let p = PathBuf::from(concat!(
@@ -81,14 +83,12 @@ impl Resp {
 
 /// Opens a fresh node in a temporary data dir, with `config` as its `vivim.toml`.
 async fn open(config: Option<&str>) -> TestNode {
-    let tmp = tempfile::tempdir().unwrap();
-    if let Some(c) = config {
-        std::fs::write(tmp.path().join("vivim.toml"), c).unwrap();
-    }
-    let dir = DataDir::at(tmp.path());
-    let node = Node::open(dir.clone(), None, true).await.unwrap();
-    let token = dir.token().unwrap();
-    let app = gateway::router(node.clone(), token.clone());
+    let api::T {
+        node,
+        app,
+        token,
+        tmp,
+    } = api::open_with(config).await;
     TestNode {
         node,
         app,
