@@ -34,6 +34,11 @@
 //! whatever the data size; sled, which the design first named, grew its memory and its files
 //! (3.3 GB for a 1 GB export) with the data.
 
+mod append;
+mod repair;
+
+pub use append::AppendBatch;
+
 use crate::{lock, now_ms};
 use std::{
     collections::HashSet,
@@ -206,6 +211,10 @@ impl AcuBytes {
 pub struct Staged {
     id: ConvId,
     row: ConvRow,
+    /// The hash sequence of the stored version this was planned against (`None`: absent). If
+    /// the stored version differs at commit, the writes are planned again inside the
+    /// transaction, so a concurrent writer's ACUs are never dropped.
+    base: Option<Hash>,
     old_updated_at_ms: Option<u64>,
     /// Keys of the stored version's ACU slots, removed before the new ones are written.
     remove_slots: Vec<Vec<u8>>,
@@ -312,13 +321,125 @@ fn piece_key(slot: &[u8; 36], n: usize) -> Result<[u8; 37], StoreError> {
 
 /// The row of a conversation stored now with `manifest` and these ACUs, in order.
 fn row_for(manifest: &Signed<Manifest>, ids: &[Hash]) -> ConvRow {
-    let seq = hash_seq_bytes(std::iter::once(manifest.id()).chain(ids.iter().copied()));
+    row_with(manifest.value().clone(), manifest.id(), ids)
+}
+
+/// [`row_for`] from a manifest's value and id.
+fn row_with(manifest: Manifest, manifest_id: Hash, ids: &[Hash]) -> ConvRow {
+    let seq = hash_seq_bytes(std::iter::once(manifest_id).chain(ids.iter().copied()));
     ConvRow {
-        manifest: manifest.value().clone(),
-        manifest_id: manifest.id(),
+        manifest,
+        manifest_id,
         seq: Hash::of(&seq),
         acu_count: ids.len() as u32,
         stored_at_ms: now_ms(),
+    }
+}
+
+fn being_fetched(id: &ConvId) -> StoreError {
+    StoreError::Invalid(format!(
+        "conversation {id} is being fetched right now; try again when that is done"
+    ))
+}
+
+/// The row stored under `id` in `conv`, if any.
+fn read_row(
+    conv: &impl ReadableTable<Bytes<'static>, Bytes<'static>>,
+    id: &ConvId,
+) -> Result<Option<ConvRow>, StoreError> {
+    match conv.get(&id.0.0[..])? {
+        Some(v) => decode_row(v.value()).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Plans the writes that store `manifest` with `new_acus` against what `conv` and `conv_acus`
+/// hold now (a read snapshot when staging, the write transaction itself when a commit plans
+/// again). ACUs of the stored version that the new one lacks are kept after the new ones.
+fn plan(
+    conv: &impl ReadableTable<Bytes<'static>, Bytes<'static>>,
+    conv_acus: &impl ReadableTable<Bytes<'static>, Bytes<'static>>,
+    manifest: Manifest,
+    manifest_id: Hash,
+    new_acus: Vec<AcuBytes>,
+) -> Result<(PutOutcome, Option<Staged>), StoreError> {
+    let id = manifest.id;
+    let old = read_row(conv, &id)?;
+    if let Some(o) = &old
+        && o.manifest.owner != manifest.owner
+    {
+        return Err(StoreError::Invalid(format!(
+            "conversation {id} belongs to {}; a version signed by {} cannot replace it",
+            o.manifest.owner, manifest.owner
+        )));
+    }
+    let mut ids: Vec<Hash> = new_acus.iter().map(|a| a.id).collect();
+    let mut kept: Vec<(Hash, Vec<u8>)> = Vec::new();
+    let mut remove_slots = Vec::new();
+    if old.is_some() {
+        let present: HashSet<Hash> = ids.iter().copied().collect();
+        let (lo, hi) = slot_range(&id);
+        let mut stored = Vec::new();
+        for item in conv_acus.range::<&[u8]>(&lo[..]..=&hi[..])? {
+            let (k, v) = item?;
+            join_piece(&mut stored, k.value(), v.value())?;
+            remove_slots.push(k.value().to_vec());
+        }
+        for (_, bytes) in stored {
+            let h = Hash::of(&bytes);
+            if !present.contains(&h) {
+                kept.push((h, bytes));
+            }
+        }
+        ids.extend(kept.iter().map(|(h, _)| *h));
+    }
+    let row = row_with(manifest, manifest_id, &ids);
+    if old.as_ref().is_some_and(|o| o.seq == row.seq) {
+        return Ok((PutOutcome::Unchanged, None));
+    }
+    let acus = new_acus
+        .into_iter()
+        .map(|a| (a.id, a.bytes, Some(a.created_at_ms)))
+        .chain(kept.into_iter().map(|(h, v)| (h, v, None)))
+        .enumerate()
+        .map(|(i, (h, bytes, created_at_ms))| StagedAcu {
+            slot: conv_acu_key(&id, i as u32),
+            id: h,
+            bytes,
+            created_at_ms,
+        })
+        .collect();
+    let outcome = if old.is_some() {
+        PutOutcome::Updated
+    } else {
+        PutOutcome::Added
+    };
+    Ok((
+        outcome,
+        Some(Staged {
+            id,
+            row,
+            base: old.as_ref().map(|o| o.seq),
+            old_updated_at_ms: old.map(|o| o.manifest.updated_at_ms),
+            remove_slots,
+            acus,
+        }),
+    ))
+}
+
+impl Staged {
+    /// The ACUs this version brings (not those it kept from the stored one), to plan again.
+    fn into_new_acus(self) -> Vec<AcuBytes> {
+        self.acus
+            .into_iter()
+            .filter_map(|a| {
+                a.created_at_ms.map(|created_at_ms| AcuBytes {
+                    id: a.id,
+                    created_at_ms,
+                    bytes: a.bytes,
+                })
+            })
+            .collect()
     }
 }
 
@@ -408,6 +529,14 @@ impl StreamWriter {
     fn write_pending(&mut self, tx: &redb::WriteTransaction) -> Result<(), StoreError> {
         let mut t = tx.open_table(CONV_ACUS)?;
         if !self.touched {
+            // Another writer may have stored the conversation after `stream_new` looked (its
+            // transaction was running then): its slots are not ours to clear.
+            if tx.open_table(CONV)?.get(&self.id.0.0[..])?.is_some() {
+                return Err(StoreError::Invalid(format!(
+                    "conversation {} was stored while it was fetched",
+                    self.id
+                )));
+            }
             // Marked in the same transaction as the first slots, so a crash before `finish`
             // is cleaned up at the next open.
             tx.open_table(STREAMING)?.insert(&self.id.0.0[..], ())?;
@@ -473,7 +602,10 @@ impl Drop for StreamWriter {
     fn drop(&mut self) {
         if !self.done && self.touched {
             let cleared = self.begin().and_then(|tx| {
-                clear_slots(&mut tx.open_table(CONV_ACUS)?, &self.id)?;
+                // Only what no row names: a conversation stored meanwhile keeps its slots.
+                if tx.open_table(CONV)?.get(&self.id.0.0[..])?.is_none() {
+                    clear_slots(&mut tx.open_table(CONV_ACUS)?, &self.id)?;
+                }
                 tx.open_table(STREAMING)?.remove(&self.id.0.0[..])?;
                 tx.commit()?;
                 Ok(())
@@ -569,6 +701,15 @@ impl Store {
                     clear_slots(&mut conv_acus, &id)?;
                 }
             }
+        }
+        if let Some(r) = repair::repair(&tx)?
+            && r != repair::Repaired::default()
+        {
+            tracing::warn!(
+                stale_listings = r.stale_listings,
+                lost_acus = r.lost_acus,
+                "repaired what concurrent writes of an earlier version left behind"
+            );
         }
         tx.commit()?;
         std::fs::create_dir_all(blobs_path).map_err(blob_err)?;
@@ -682,11 +823,14 @@ impl Store {
 
     /// Stores a conversation (or a new version of it) durably.
     pub async fn put_conversation(&self, new: &NewConversation) -> Result<PutOutcome, StoreError> {
-        let (outcome, staged) = self.stage(new).await?;
-        if let Some(s) = staged {
-            self.commit(vec![s]).await?;
+        match self.stage(new).await? {
+            (_, Some(s)) => Ok(self
+                .commit(vec![s])
+                .await?
+                .pop()
+                .unwrap_or(PutOutcome::Unchanged)),
+            (outcome, None) => Ok(outcome),
         }
-        Ok(outcome)
     }
 
     /// Prepares a conversation's writes without making them; [`Store::commit`] writes a batch
@@ -718,80 +862,28 @@ impl Store {
         manifest: &Signed<Manifest>,
         new_acus: Vec<AcuBytes>,
     ) -> Result<(PutOutcome, Option<Staged>), StoreError> {
-        let m = manifest.value();
-        let id = m.id;
+        let id = manifest.value().id;
         if lock(&self.streaming).contains(&id) {
-            return Err(StoreError::Invalid(format!(
-                "conversation {id} is being fetched right now; try again when that is done"
-            )));
+            return Err(being_fetched(&id));
         }
-        let old = self.row(&id)?;
-        if let Some(o) = &old
-            && o.manifest.owner != m.owner
-        {
-            return Err(StoreError::Invalid(format!(
-                "conversation {id} belongs to {}; a version signed by {} cannot replace it",
-                o.manifest.owner, m.owner
-            )));
-        }
-        let mut ids: Vec<Hash> = new_acus.iter().map(|a| a.id).collect();
-        let mut kept: Vec<(Hash, Vec<u8>)> = Vec::new();
-        let mut remove_slots = Vec::new();
-        if old.is_some() {
-            let present: std::collections::HashSet<Hash> = ids.iter().copied().collect();
-            let tx = self.db.begin_read()?;
-            let t = tx.open_table(CONV_ACUS)?;
-            let (lo, hi) = slot_range(&id);
-            let mut stored = Vec::new();
-            for item in t.range::<&[u8]>(&lo[..]..=&hi[..])? {
-                let (k, v) = item?;
-                join_piece(&mut stored, k.value(), v.value())?;
-                remove_slots.push(k.value().to_vec());
-            }
-            for (_, bytes) in stored {
-                let h = Hash::of(&bytes);
-                if !present.contains(&h) {
-                    kept.push((h, bytes));
-                }
-            }
-            ids.extend(kept.iter().map(|(h, _)| *h));
-        }
-        let row = row_for(manifest, &ids);
-        if old.as_ref().is_some_and(|o| o.seq == row.seq) {
-            return Ok((PutOutcome::Unchanged, None));
-        }
-        let acus = new_acus
-            .into_iter()
-            .map(|a| (a.id, a.bytes, Some(a.created_at_ms)))
-            .chain(kept.into_iter().map(|(h, v)| (h, v, None)))
-            .enumerate()
-            .map(|(i, (h, bytes, created_at_ms))| StagedAcu {
-                slot: conv_acu_key(&id, i as u32),
-                id: h,
-                bytes,
-                created_at_ms,
-            })
-            .collect();
-        let outcome = if old.is_some() {
-            PutOutcome::Updated
-        } else {
-            PutOutcome::Added
-        };
-        Ok((
-            outcome,
-            Some(Staged {
-                id,
-                row,
-                old_updated_at_ms: old.map(|o| o.manifest.updated_at_ms),
-                remove_slots,
-                acus,
-            }),
-        ))
+        let tx = self.db.begin_read()?;
+        let conv = tx.open_table(CONV)?;
+        let conv_acus = tx.open_table(CONV_ACUS)?;
+        plan(
+            &conv,
+            &conv_acus,
+            manifest.value().clone(),
+            manifest.id(),
+            new_acus,
+        )
     }
 
     /// Writes staged conversations in one durable transaction: when it returns they are on
     /// disk and visible, all or none of them.
-    pub async fn commit(&self, staged: Vec<Staged>) -> Result<(), StoreError> {
+    ///
+    /// A conversation another writer changed since it was staged is planned again inside the
+    /// transaction (keeping that writer's ACUs); the outcomes say what was written for each.
+    pub async fn commit(&self, staged: Vec<Staged>) -> Result<Vec<PutOutcome>, StoreError> {
         self.commit_with(staged, true)
     }
 
@@ -804,11 +896,13 @@ impl Store {
         manifest: &Signed<Manifest>,
         acus: Vec<AcuBytes>,
     ) -> Result<PutOutcome, StoreError> {
-        let (outcome, staged) = self.stage_parts(manifest, acus)?;
-        if let Some(s) = staged {
-            self.commit_with(vec![s], false)?;
+        match self.stage_parts(manifest, acus)? {
+            (_, Some(s)) => Ok(self
+                .commit_with(vec![s], false)?
+                .pop()
+                .unwrap_or(PutOutcome::Unchanged)),
+            (outcome, None) => Ok(outcome),
         }
-        Ok(outcome)
     }
 
     /// A writer for conversation `id` as it is fetched, if it is new here and no other writer
@@ -841,12 +935,18 @@ impl Store {
         Ok(())
     }
 
-    fn commit_with(&self, staged: Vec<Staged>, durable: bool) -> Result<(), StoreError> {
+    /// Writes staged conversations in one transaction; the outcome of each, as written.
+    fn commit_with(
+        &self,
+        staged: Vec<Staged>,
+        durable: bool,
+    ) -> Result<Vec<PutOutcome>, StoreError> {
         if staged.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut acus = 0u64;
-        let n = staged.len() as u64;
+        let mut n = 0u64;
+        let mut outcomes = Vec::with_capacity(staged.len());
         let mut tx = self.db.begin_write()?;
         if !durable {
             tx.set_durability(redb::Durability::None)
@@ -859,6 +959,35 @@ impl Store {
             let mut acu_loc = tx.open_table(ACU_LOC)?;
             let mut acu_time = tx.open_table(ACU_TIME)?;
             for s in staged {
+                let id = s.id;
+                if lock(&self.streaming).contains(&id) {
+                    // A fetch began writing it since it was staged (it finishes or fails on
+                    // its own; finishing refuses if a row appeared).
+                    tracing::warn!("not storing this version of {id}: {}", being_fetched(&id));
+                    outcomes.push(PutOutcome::Unchanged);
+                    continue;
+                }
+                // Planned against a snapshot: if another writer changed the conversation since,
+                // plan again against what is stored now (inside this transaction, so nothing
+                // can change it before the commit).
+                let current = read_row(&conv, &id)?;
+                let s = if current.as_ref().map(|r| r.seq) == s.base {
+                    s
+                } else {
+                    let (manifest, manifest_id) = (s.row.manifest.clone(), s.row.manifest_id);
+                    match plan(&conv, &conv_acus, manifest, manifest_id, s.into_new_acus()) {
+                        Ok((_, Some(s))) => s,
+                        Ok((_, None)) => {
+                            outcomes.push(PutOutcome::Unchanged);
+                            continue;
+                        }
+                        Err(e) => {
+                            tracing::warn!("not storing this version of {id}: {e}");
+                            outcomes.push(PutOutcome::Unchanged);
+                            continue;
+                        }
+                    }
+                };
                 for k in &s.remove_slots {
                     conv_acus.remove(k.as_slice())?;
                 }
@@ -866,15 +995,21 @@ impl Store {
                     insert_pieces(&mut conv_acus, &a.slot, &a.bytes)?;
                     acu_loc.insert(&a.id.0[..], &a.slot[..])?;
                     if let Some(created) = a.created_at_ms {
-                        acu_time.insert(&acu_time_key(created, &a.id)[..], &s.id.0.0[..])?;
+                        acu_time.insert(&acu_time_key(created, &a.id)[..], &id.0.0[..])?;
                     }
                 }
                 if let Some(old) = s.old_updated_at_ms {
-                    conv_time.remove(&conv_time_key(old, &s.id)[..])?;
+                    conv_time.remove(&conv_time_key(old, &id)[..])?;
                 }
-                conv_time.insert(&conv_time_key(s.row.manifest.updated_at_ms, &s.id)[..], ())?;
+                conv_time.insert(&conv_time_key(s.row.manifest.updated_at_ms, &id)[..], ())?;
                 acus += u64::from(s.row.acu_count);
-                conv.insert(&s.id.0.0[..], encode_row(&s.row)?.as_slice())?;
+                n += 1;
+                conv.insert(&id.0.0[..], encode_row(&s.row)?.as_slice())?;
+                outcomes.push(if s.old_updated_at_ms.is_some() {
+                    PutOutcome::Updated
+                } else {
+                    PutOutcome::Added
+                });
             }
         }
         tx.commit()?;
@@ -882,7 +1017,7 @@ impl Store {
         self.stats
             .conversations_written
             .fetch_add(n, Ordering::Relaxed);
-        Ok(())
+        Ok(outcomes)
     }
 
     /// Conversations, most recently updated first, `limit` at a time.
@@ -991,10 +1126,20 @@ impl Store {
     /// hash sequence `[manifest, acus…]` — and tags it `conv/<id>`, so peers can fetch it by the
     /// returned sequence hash and verify every byte. Idempotent.
     pub async fn to_blobs(&self, id: &ConvId) -> Result<Hash, StoreError> {
-        let row = self
-            .row(id)?
-            .ok_or_else(|| StoreError::NotFound(format!("conversation {id}")))?;
-        let slots = self.slots(id)?;
+        // Row and slots from one snapshot, so the sequence is one version's.
+        let (row, slots) = {
+            let tx = self.db.begin_read()?;
+            let row = read_row(&tx.open_table(CONV)?, id)?
+                .ok_or_else(|| StoreError::NotFound(format!("conversation {id}")))?;
+            let t = tx.open_table(CONV_ACUS)?;
+            let (lo, hi) = slot_range(id);
+            let mut out = Vec::new();
+            for item in t.range::<&[u8]>(&lo[..]..=&hi[..])? {
+                let (k, v) = item?;
+                join_piece(&mut out, k.value(), v.value())?;
+            }
+            (row, out.into_iter().map(|(_, b)| b).collect::<Vec<_>>())
+        };
         let mut manifest = Vec::new();
         ciborium::into_writer(&row.manifest, &mut manifest).map_err(|e| StoreError::Corrupt {
             tree: "conv",
@@ -1079,10 +1224,12 @@ impl Store {
     /// Deletes a conversation — its row, bytes and indexes — in one durable transaction, and
     /// its blob tag if it was ever served (the collector then frees those blobs).
     pub async fn delete(&self, id: &ConvId) -> Result<bool, StoreError> {
-        let Some(row) = self.row(id)? else {
+        let tx = self.db.begin_write()?;
+        // Read inside the write transaction: a capture committed a moment ago moved the
+        // conversation's time entry.
+        let Some(row) = read_row(&tx.open_table(CONV)?, id)? else {
             return Ok(false);
         };
-        let tx = self.db.begin_write()?;
         {
             let mut conv_acus = tx.open_table(CONV_ACUS)?;
             let mut acu_loc = tx.open_table(ACU_LOC)?;
