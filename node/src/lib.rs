@@ -13,6 +13,7 @@
 //! println!("{}", key.did());
 //! ```
 
+pub mod capture;
 pub mod client;
 pub mod config;
 pub mod context;

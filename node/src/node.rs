@@ -14,7 +14,7 @@ use std::{
 use serde::Serialize;
 use tokio::sync::broadcast;
 use vivim_identity::{KdfParams, Keypair};
-use vivim_protocol::{Acu, Body, ConvId, Hash, Kind, Manifest, Role, Signed};
+use vivim_protocol::{Acu, ConvId, Hash, Kind, Manifest, Role, Signed};
 
 use crate::{
     config::Config,
@@ -230,6 +230,16 @@ pub struct Node {
     pub share_state: crate::share::ShareState,
     /// Embeddings, vectors and memories, opened on first use (`crate::semantic`).
     pub semantic: tokio::sync::OnceCell<Arc<crate::semantic::Semantic>>,
+    capture_queue: crate::capture::Queue,
+    /// One import at a time: two imports of one export would both plan a conversation as new
+    /// and index its messages twice.
+    import_lock: tokio::sync::Mutex<()>,
+    /// Held from a store write to the matching index write by captures, deletes and indexed
+    /// fetches (taken before the store's write transaction), so a delete cannot slip between
+    /// a capture's commit and its indexing and leave deleted text searchable.
+    pub(crate) index_order: tokio::sync::Mutex<()>,
+    /// Writers whose documents the search index still lacks (see `mark_index_dirty`).
+    index_behind: std::sync::atomic::AtomicUsize,
     started: Instant,
 }
 
@@ -261,6 +271,7 @@ impl Node {
         let (index, state) = SearchIndex::open(&dir.index_path())?;
         let (events, _) = broadcast::channel(1024);
         let social = crate::social::Social::open(key.clone(), store.database())?;
+        let (capture_queue, captures) = crate::capture::queue();
         let node = Node {
             dir,
             key,
@@ -274,6 +285,10 @@ impl Node {
             p2p: std::sync::OnceLock::new(),
             share_state: Default::default(),
             semantic: tokio::sync::OnceCell::new(),
+            capture_queue,
+            import_lock: tokio::sync::Mutex::new(()),
+            index_order: tokio::sync::Mutex::new(()),
+            index_behind: Default::default(),
             started: Instant::now(),
         };
         node.open_share_tables()?;
@@ -285,7 +300,10 @@ impl Node {
             tracing::info!(?state, dirty, "rebuilding the search index from the store");
             node.rebuild_index().await?;
         }
-        Ok(Arc::new(node))
+        let node = Arc::new(node);
+        crate::capture::start(Arc::downgrade(&node), captures)
+            .map_err(|e| NodeError::Invalid(format!("starting the capture writer: {e}")))?;
+        Ok(node)
     }
 
     /// Re-adds every stored ACU to the search index.
@@ -299,16 +317,28 @@ impl Node {
             self.index.add_new(docs_for(&row.manifest, &acus))?;
         }
         self.index.commit()?;
-        self.clear_index_dirty();
+        if self.index_behind.load(Ordering::SeqCst) == 0 {
+            let _ = std::fs::remove_file(self.dir.root().join(INDEX_DIRTY));
+        }
         Ok(n)
     }
 
-    fn mark_index_dirty(&self) {
+    /// Marks the index as behind the store until the matching [`Node::clear_index_dirty`];
+    /// the mark on disk goes when every writer that set it has cleared it.
+    pub(crate) fn mark_index_dirty(&self) {
+        self.index_behind.fetch_add(1, Ordering::SeqCst);
         let _ = std::fs::write(self.dir.root().join(INDEX_DIRTY), b"1");
     }
 
     fn clear_index_dirty(&self) {
-        let _ = std::fs::remove_file(self.dir.root().join(INDEX_DIRTY));
+        let left = self
+            .index_behind
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| Some(n.saturating_sub(1)))
+            .unwrap_or(0)
+            .saturating_sub(1);
+        if left == 0 {
+            let _ = std::fs::remove_file(self.dir.root().join(INDEX_DIRTY));
+        }
     }
 
     /// Whether stored conversations still wait to be indexed (a fetched one is indexed in the
@@ -322,7 +352,7 @@ impl Node {
         self.started.elapsed()
     }
 
-    fn changed(&self) {
+    pub(crate) fn changed(&self) {
         self.generation.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -333,6 +363,7 @@ impl Node {
         format: Format,
         progress: Option<&(dyn Fn(ImportProgress) + Send + Sync)>,
     ) -> Result<ImportSummary, NodeError> {
+        let _one_at_a_time = self.import_lock.lock().await;
         let started = Instant::now();
         let path: PathBuf = path.to_path_buf();
         let meta = std::fs::metadata(&path).map_err(ImportError::Io)?;
@@ -531,6 +562,7 @@ impl Node {
 
     /// Deletes a conversation everywhere (store, index), durably.
     pub async fn delete(&self, id: &ConvId) -> Result<bool, NodeError> {
+        let _order = self.index_order.lock().await;
         let found = self.store.delete(id).await?;
         if found {
             self.index.delete_conversation(id)?;
@@ -549,116 +581,16 @@ impl Node {
         Ok(self.index.search(q)?)
     }
 
-    /// Signs and stores one captured message, durably. Returns (ACU id, conversation id).
+    /// Signs and stores one captured message, durably and searchable, appended to its
+    /// conversation (see [`crate::capture`]: concurrent captures are serialized, none is
+    /// lost). Returns (ACU id, conversation id).
     pub async fn capture(&self, c: Capture) -> Result<(Hash, ConvId), NodeError> {
-        let role = parse_role(&c.role)?;
-        let kind = match c.kind.as_deref() {
-            None => Kind::Text,
-            Some(k) => parse_kind(k)?,
-        };
-        if c.text.len() > vivim_protocol::limits::MAX_ACU_BYTES - 4096 {
-            return Err(NodeError::Invalid(format!(
-                "text is {} bytes; a message holds at most {} bytes",
-                c.text.len(),
-                vivim_protocol::limits::MAX_ACU_BYTES - 4096
-            )));
-        }
-        let owner = self.key.public();
-        let provider = c.provider.clone().unwrap_or_else(|| "vivim".into());
-        let id = match (&c.conversation, &c.source_id) {
-            (Some(s), _) => s
-                .parse::<ConvId>()
-                .map_err(|e| NodeError::Invalid(format!("conversation: {e}")))?,
-            (None, Some(src)) => ConvId::for_import(&owner, &provider, src),
-            (None, None) => ConvId::random(),
-        };
-        let existing = self.conversation(&id).await?;
-        if c.conversation.is_some() && existing.is_none() {
-            return Err(NodeError::NotFound(format!("conversation {id}")));
-        }
-        let (mut manifest, mut acus) = match existing {
-            Some((row, acus)) => (row.manifest, acus),
-            None => {
-                let now = c.created_at_ms.unwrap_or_else(now_ms);
-                (
-                    Manifest {
-                        v: 1,
-                        id,
-                        provider: provider.clone(),
-                        source_id: c.source_id.clone(),
-                        source_url: None,
-                        title: c
-                            .title
-                            .clone()
-                            .unwrap_or_else(|| c.text.chars().take(60).collect()),
-                        created_at_ms: now,
-                        updated_at_ms: now,
-                        owner,
-                        model: None,
-                        message_count: 0,
-                        total_tokens: 0,
-                        head: None,
-                        forked_from: None,
-                        sig: None,
-                    },
-                    Vec::new(),
-                )
-            }
-        };
-        let parent = match &c.parent {
-            Some(p) => {
-                let h: Hash = p
-                    .parse()
-                    .map_err(|e| NodeError::Invalid(format!("parent: {e}")))?;
-                if !acus.iter().any(|a| a.id() == h) {
-                    return Err(NodeError::Invalid(format!(
-                        "parent {h} is not an ACU of conversation {id}"
-                    )));
-                }
-                Some(h)
-            }
-            None => manifest.head,
-        };
-        let mut acu = Acu::new(
-            id,
-            parent,
-            owner,
-            role,
-            kind,
-            Body::text(c.text.clone()),
-            c.created_at_ms.unwrap_or_else(now_ms),
-        );
-        acu.lang = c.lang.clone();
-        let signed = Signed::sign(acu, &self.key).map_err(|e| NodeError::Invalid(e.to_string()))?;
-        let acu_id = signed.id();
-        if !acus.iter().any(|a| a.id() == acu_id) {
-            acus.push(signed.clone());
-        }
-        manifest.head = Some(acu_id);
-        manifest.updated_at_ms = manifest.updated_at_ms.max(signed.value().created_at_ms);
-        manifest.total_tokens = acus
-            .iter()
-            .map(|a| ingest::estimate_tokens(a.value().body.as_text().unwrap_or("")))
-            .sum();
-        manifest.message_count = head_branch_visible(&acus, manifest.head);
-        manifest.sig = None;
-        let manifest =
-            Signed::sign(manifest, &self.key).map_err(|e| NodeError::Invalid(e.to_string()))?;
-        let new = NewConversation {
-            manifest: manifest.clone(),
-            acus,
-        };
-        self.store.put_conversation(&new).await?;
-        self.index.delete_conversation(&id)?;
-        self.index.add_new(docs_for(manifest.value(), &new.acus))?;
-        self.index.commit()?;
-        self.changed();
-        self.counters.captures.fetch_add(1, Ordering::Relaxed);
-        let _ = self.events.send(Event::AcuAdded {
-            id: acu_id.to_string(),
-            conversation: id.to_string(),
-        });
-        Ok((acu_id, id))
+        crate::capture::capture(self, c).await
+    }
+
+    /// The capture queue (its writer thread runs while the node lives).
+    pub(crate) fn capture_queue(&self) -> &crate::capture::Queue {
+        &self.capture_queue
     }
 
     /// Stores a conversation made on this node (a fork) durably, indexes it, and tells
@@ -716,6 +648,12 @@ impl Node {
                 tracing::warn!("making a fetched conversation durable: {e}");
                 return;
             }
+            let _order = me.index_order.blocking_lock();
+            if !matches!(me.store.row(&m.id), Ok(Some(_))) {
+                // Deleted meanwhile: nothing to index.
+                me.clear_index_dirty();
+                return;
+            }
             let docs: Vec<IndexDoc> = ids
                 .iter()
                 .zip(&values)
@@ -767,11 +705,7 @@ pub fn head_branch_visible(acus: &[Signed<Acu>], head: Option<Hash>) -> u32 {
     let mut steps = 0;
     while let Some(h) = cur {
         let Some(a) = by_id.get(&h) else { break };
-        let text = a.body.as_text().unwrap_or("");
-        let visible_kind = !matches!(a.kind, Kind::Thinking | Kind::Other);
-        if matches!(a.role, Role::User | Role::Assistant) && visible_kind && !text.is_empty() {
-            n += 1;
-        }
+        n += u32::from(is_visible(a));
         cur = a.parent;
         steps += 1;
         if steps > acus.len() {
@@ -779,6 +713,14 @@ pub fn head_branch_visible(acus: &[Signed<Acu>], head: Option<Hash>) -> u32 {
         }
     }
     n
+}
+
+/// Whether an ACU counts as a message a person sees (user or assistant, with text, not
+/// thinking).
+pub fn is_visible(a: &Acu) -> bool {
+    let text = a.body.as_text().unwrap_or("");
+    let visible_kind = !matches!(a.kind, Kind::Thinking | Kind::Other);
+    matches!(a.role, Role::User | Role::Assistant) && visible_kind && !text.is_empty()
 }
 
 /// Search documents for a stored conversation.
@@ -789,7 +731,7 @@ pub fn docs_for(m: &Manifest, acus: &[Signed<Acu>]) -> Vec<IndexDoc> {
 }
 
 /// The index document of one ACU (`None` when it has no text).
-fn doc_for(m: &Manifest, acu_id: Hash, v: &Acu) -> Option<IndexDoc> {
+pub(crate) fn doc_for(m: &Manifest, acu_id: Hash, v: &Acu) -> Option<IndexDoc> {
     let text = v.body.as_text()?;
     if text.is_empty() {
         return None;
