@@ -98,6 +98,8 @@ pub struct Semantic {
     pending: AtomicU64,
     embedded: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// When the vector index was last written to disk.
+    last_save: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Semantic {
@@ -154,6 +156,7 @@ pub async fn get(node: &Node) -> Result<&Arc<Semantic>, SemanticError> {
                 pending: AtomicU64::new(0),
                 embedded: AtomicU64::new(0),
                 last_error: Mutex::new(None),
+                last_save: Mutex::new(None),
             };
             // Memories embedded by another embedder are re-embedded.
             let stale = sem.memory.stale_embeddings(&sem.embedder.id());
@@ -195,7 +198,15 @@ pub fn spawn_worker(node: &Arc<Node>) {
         loop {
             let Some(node) = weak.upgrade() else { break };
             match catch_up(&node).await {
-                Ok(_) => backoff = Duration::from_millis(500),
+                Ok(_) => {
+                    backoff = Duration::from_millis(500);
+                    // Writes that stopped a while ago reach the disk.
+                    if let Some(sem) = node.semantic.get()
+                        && let Err(e) = save_due(sem).await
+                    {
+                        tracing::warn!("saving the vector index: {e}");
+                    }
+                }
                 Err(e) => {
                     // An unreachable endpoint is retried, less and less often (up to 5 min).
                     tracing::warn!("embedding pass: {e}; retrying in {backoff:?}");
@@ -310,13 +321,31 @@ async fn pass(node: &Node, sem: &Arc<Semantic>) -> Result<Pass, SemanticError> {
             last_save = Instant::now();
         }
     }
-    save(sem).await?;
+    save_due(sem).await?;
     // Working memories past their validity end with the pass.
     sem.memory.expire(&node.key, now_ms())?;
     Ok(out)
 }
 
+/// The vector index is written at most this often while it keeps changing (a steady stream
+/// of captures would otherwise rewrite the whole file after every message). It is derived
+/// data: what a crash loses is embedded again by the next pass.
+const SAVE_EVERY: Duration = Duration::from_secs(10);
+
+/// Saves the vector index if it changed and the last save is [`SAVE_EVERY`] old.
+async fn save_due(sem: &Arc<Semantic>) -> Result<(), SemanticError> {
+    let due = sem
+        .last_save
+        .lock()
+        .map(|g| g.is_none_or(|t| t.elapsed() >= SAVE_EVERY))
+        .unwrap_or(true);
+    if due { save(sem).await } else { Ok(()) }
+}
+
 async fn save(sem: &Arc<Semantic>) -> Result<(), SemanticError> {
+    if let Ok(mut g) = sem.last_save.lock() {
+        *g = Some(Instant::now());
+    }
     let s = sem.clone();
     tokio::task::spawn_blocking(move || s.vectors.save())
         .await

@@ -176,11 +176,55 @@ struct Inner {
 }
 
 /// The HNSW index with its key tables. Searches share a read lock; writes take the write lock.
+///
+/// usearch serves at most as many concurrent calls as it has reserved thread contexts
+/// ([`VectorOptions::threads`]); one more fails ("Reserve capacity ahead of searches!"). So
+/// every search first takes one of that many [`Slots`] and waits while none is free: any
+/// number of concurrent searchers is safe, the surplus waits its turn (back-pressure, never an
+/// error). Inserts hold the write lock, so no search holds a context meanwhile.
 pub struct VectorIndex {
     dir: PathBuf,
     embedder: String,
     opts: VectorOptions,
     inner: RwLock<Inner>,
+    slots: Slots,
+}
+
+/// A counting semaphore for usearch's thread contexts (blocking: searches run on blocking
+/// threads).
+struct Slots {
+    free: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+impl Slots {
+    fn new(n: usize) -> Slots {
+        Slots {
+            free: std::sync::Mutex::new(n.max(1)),
+            freed: std::sync::Condvar::new(),
+        }
+    }
+
+    fn take(&self) -> SlotGuard<'_> {
+        let mut free = crate::lock(&self.free);
+        while *free == 0 {
+            free = self
+                .freed
+                .wait(free)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        *free -= 1;
+        SlotGuard(self)
+    }
+}
+
+struct SlotGuard<'a>(&'a Slots);
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        *crate::lock(&self.0.free) += 1;
+        self.0.freed.notify_one();
+    }
 }
 
 impl std::fmt::Debug for VectorIndex {
@@ -240,6 +284,7 @@ impl VectorIndex {
                 embedder: embedder.to_string(),
                 opts,
                 inner: RwLock::new(inner),
+                slots: Slots::new(opts.threads),
             },
             state,
         ))
@@ -489,6 +534,8 @@ impl VectorIndex {
                 want: self.opts.dims,
             });
         }
+        // A context first, then the lock: a search waiting for a context holds no lock.
+        let _slot = self.slots.take();
         let g = self.read();
         if g.keys.is_empty() || k == 0 {
             return Ok(Vec::new());
