@@ -500,6 +500,11 @@ impl Node {
 
     /// [`Node::put_share`], optionally without fsync (for what can be redone: opening a share
     /// again after a crash; pending shares are reopened at start).
+    ///
+    /// The stored row is read again inside the write transaction: a row of an older revision
+    /// than the stored one is not written (a delivery or an opening that read the row before
+    /// a revocation must not undo it), and recipients that acknowledged the same revision are
+    /// merged, so concurrent deliveries keep each other's acknowledgements.
     fn put_share_with(&self, row: &ShareRow, durable: bool) -> Result<(), NodeError> {
         let s = row.signed()?;
         let i = s.value();
@@ -509,8 +514,37 @@ impl Node {
             tx.set_durability(redb::Durability::None)
                 .map_err(store_err)?;
         }
+        let merged;
+        let mut row = row;
         {
             let mut t = tx.open_table(SHARES).map_err(store_err)?;
+            let stored: Option<ShareRow> = t
+                .get(&i.id.0[..])
+                .map_err(store_err)?
+                .and_then(|v| ciborium::from_reader(v.value()).ok());
+            if let Some(stored) = stored
+                && let Ok(si) = stored.signed()
+            {
+                if si.value().revision > i.revision {
+                    tracing::debug!(id = %i.id, "not writing revision {} over {}", i.revision, si.value().revision);
+                    return Ok(());
+                }
+                if si.value().revision == i.revision
+                    && stored.delivered.iter().any(|d| !row.delivered.contains(d))
+                {
+                    let mut delivered = row.delivered.clone();
+                    for d in stored.delivered {
+                        if !delivered.contains(&d) {
+                            delivered.push(d);
+                        }
+                    }
+                    merged = ShareRow {
+                        delivered,
+                        ..row.clone()
+                    };
+                    row = &merged;
+                }
+            }
             t.insert(&i.id.0[..], crate::cbor(row).as_slice())
                 .map_err(store_err)?;
             if !row.mine && row.state != "pinned" {

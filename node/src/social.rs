@@ -276,8 +276,11 @@ impl Social {
         let slot = self
             .slot(id, true)?
             .ok_or_else(|| SocialError::NotFound(id.to_string()))?;
+        // Under the inbox lock: an update received meanwhile (a catch-up racing this call)
+        // has saved a newer state, which this must not overwrite with an older one.
+        let inbox = lock(&slot.inbox);
         let snapshot = slot.replica.snapshot();
-        self.save(id, 0, Some(&snapshot), &[], None, true)?;
+        self.save(id, inbox.applied(), Some(&snapshot), &[], None, true)?;
         Ok(true)
     }
 
