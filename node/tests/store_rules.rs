@@ -617,3 +617,128 @@ fn chain(
         head: None,
     }
 }
+
+#[tokio::test]
+async fn two_versions_planned_against_the_same_stored_one_keep_both_writers_acus() {
+    use std::collections::HashSet;
+    use vivim_identity::Keypair;
+    use vivim_node::{ingest, store::Store};
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("db/x.redb"), &tmp.path().join("blobs"))
+        .await
+        .unwrap();
+    let key = Keypair::from_seed(&[3; 32]);
+    let base = ingest::build(&chain("both", ["a".to_string()]), &key).unwrap().0;
+    store.put_conversation(&base).await.unwrap();
+    // Two writers read the same stored version, each adds its own message, the second commits
+    // after the first: the second must be planned again, not overwrite the first.
+    let mut one = chain("both", ["a".to_string(), "from one".to_string()]);
+    one.updated_at_ms = 10;
+    let mut two = chain("both", ["a".to_string(), "from two".to_string()]);
+    two.updated_at_ms = 20;
+    let one = ingest::build(&one, &key).unwrap().0;
+    let two = ingest::build(&two, &key).unwrap().0;
+    let (_, s1) = store.stage(&one).await.unwrap();
+    let (_, s2) = store.stage(&two).await.unwrap();
+    store.commit(s1.into_iter().collect()).await.unwrap();
+    let outcomes = store.commit(s2.into_iter().collect()).await.unwrap();
+    assert_eq!(outcomes, vec![vivim_node::store::PutOutcome::Updated]);
+    let id = base.manifest.value().id;
+    let stored: HashSet<_> = store.acu_ids(&id).unwrap().into_iter().collect();
+    for a in one.acus.iter().chain(&two.acus) {
+        assert!(stored.contains(&a.id()), "an ACU of a writer was dropped");
+        assert!(store.acu(&a.id()).await.unwrap().is_some());
+    }
+    assert_eq!(stored.len(), 3);
+    let page = store.list(None, 10).unwrap();
+    assert_eq!(page.rows.len(), 1, "the conversation is listed once");
+    assert_eq!(store.acu_count(), 3);
+    // Both in one batch (an export naming a conversation twice) the same way.
+    let mut three = chain("both", ["a".to_string(), "from three".to_string()]);
+    three.updated_at_ms = 30;
+    let mut four = chain("both", ["a".to_string(), "from four".to_string()]);
+    four.updated_at_ms = 40;
+    let (_, s3) = store.stage(&ingest::build(&three, &key).unwrap().0).await.unwrap();
+    let (_, s4) = store.stage(&ingest::build(&four, &key).unwrap().0).await.unwrap();
+    store
+        .commit(s3.into_iter().chain(s4).collect())
+        .await
+        .unwrap();
+    assert_eq!(store.acu_ids(&id).unwrap().len(), 5);
+    assert_eq!(store.list(None, 10).unwrap().rows.len(), 1);
+    assert_eq!(store.acu_count(), 5);
+    store.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_data_dir_with_duplicate_listings_and_lost_acus_is_repaired_at_open() {
+    use redb::{ReadableDatabase, ReadableTable};
+    use vivim_identity::Keypair;
+    use vivim_node::{ingest, store::Store};
+    use vivim_protocol::Hash;
+    let tmp = tempfile::tempdir().unwrap();
+    let db_file = tmp.path().join("db/x.redb");
+    let blobs = tmp.path().join("blobs");
+    let key = Keypair::from_seed(&[5; 32]);
+    let conv = ingest::build(&chain("dup", ["x".to_string(), "y".to_string()]), &key)
+        .unwrap()
+        .0;
+    let id = conv.manifest.value().id;
+    {
+        let store = Store::open(&db_file, &blobs).await.unwrap();
+        store.put_conversation(&conv).await.unwrap();
+        store.shutdown().await.unwrap();
+    }
+    // What the old race left: time entries of replaced versions, and an ACU whose slot another
+    // write took (its location and time entry stayed; the slot holds someone else's bytes).
+    let ghost = Hash::of(b"an overwritten capture");
+    {
+        let db = redb::Database::create(&db_file).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut times = tx
+                .open_table(redb::TableDefinition::<&[u8], ()>::new("conv_time"))
+                .unwrap();
+            for at in [1u64, 7, 9] {
+                let mut k = at.to_be_bytes().to_vec();
+                k.extend_from_slice(&id.0.0);
+                times.insert(k.as_slice(), ()).unwrap();
+            }
+            let mut slot = id.0.0.to_vec();
+            slot.extend_from_slice(&1u32.to_be_bytes());
+            tx.open_table(redb::TableDefinition::<&[u8], &[u8]>::new("acu_loc"))
+                .unwrap()
+                .insert(&ghost.0[..], slot.as_slice())
+                .unwrap();
+            let mut k = 5u64.to_be_bytes().to_vec();
+            k.extend_from_slice(&ghost.0);
+            tx.open_table(redb::TableDefinition::<&[u8], &[u8]>::new("acu_time"))
+                .unwrap()
+                .insert(k.as_slice(), &id.0.0[..])
+                .unwrap();
+            tx.open_table(redb::TableDefinition::<&str, u32>::new("meta"))
+                .unwrap()
+                .insert("repair", 0)
+                .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    {
+        let store = Store::open(&db_file, &blobs).await.unwrap();
+        assert_eq!(store.list(None, 10).unwrap().rows.len(), 1);
+        assert_eq!(store.acu_count(), 2);
+        assert!(store.raw(&ghost).unwrap().is_none());
+        assert_eq!(store.acus(&id).await.unwrap(), conv.acus);
+        store.shutdown().await.unwrap();
+    }
+    let db = redb::Database::create(&db_file).unwrap();
+    let tx = db.begin_read().unwrap();
+    let loc = tx
+        .open_table(redb::TableDefinition::<&[u8], &[u8]>::new("acu_loc"))
+        .unwrap();
+    assert!(loc.get(&ghost.0[..]).unwrap().is_none());
+    let meta = tx
+        .open_table(redb::TableDefinition::<&str, u32>::new("meta"))
+        .unwrap();
+    assert_eq!(meta.get("repair").unwrap().unwrap().value(), 1);
+}
