@@ -5,9 +5,10 @@
 //! [`MAX_BATCH`] captures), appends them in order inside one redb write transaction
 //! ([`AppendBatch`]) — each reading the conversation as the ones before it left it, so ten
 //! concurrent captures into one conversation make a chain of ten, none lost — commits once
-//! (one fsync for the whole batch: group commit), indexes only the new messages, and only
-//! then answers each caller. Because redb runs one write transaction at a time, a batch is
-//! also serialized with imports and fetches writing the same conversation.
+//! (one fsync for the whole batch: group commit), answers each caller, and hands the new
+//! messages' documents (only those) to the index writer ([`crate::index_queue`]), which makes
+//! them searchable before any later search answers. Because redb runs one write transaction at
+//! a time, a batch is also serialized with imports and fetches writing the same conversation.
 
 use std::sync::{Weak, atomic::Ordering};
 
@@ -15,8 +16,12 @@ use tokio::sync::{mpsc, oneshot};
 use vivim_protocol::{Acu, Body, ConvId, Hash, Kind, Manifest, Role, Signed};
 
 use crate::{
+    index_queue::Change,
     ingest,
-    node::{Capture, Event, Node, NodeError, doc_for, head_branch_visible, is_visible, parse_kind, parse_role},
+    node::{
+        Capture, Event, Node, NodeError, doc_for, head_branch_visible, is_visible, parse_kind,
+        parse_role,
+    },
     now_ms,
     search::IndexDoc,
     store::{AcuBytes, AppendBatch, StoreError},
@@ -159,6 +164,8 @@ struct Appended {
 fn run(node: &Node, jobs: Vec<Job>) {
     // Before the write transaction, as every holder takes it (see `Node::index_order`).
     let _order = node.index_order.blocking_lock();
+    let started = std::time::Instant::now();
+    let n = jobs.len();
     let mut batch = match node.store.append_batch() {
         Ok(b) => b,
         Err(e) => return fail_all(jobs, &e),
@@ -181,27 +188,37 @@ fn run(node: &Node, jobs: Vec<Job>) {
             }
         }
     }
-    if results.iter().any(|(_, r)| r.is_ok())
-        && let Err(e) = batch.commit()
-    {
-        let replies = results.into_iter().map(|(r, _)| r).collect::<Vec<_>>();
-        for r in replies {
-            let _ = r.send(Err(NodeError::Store(StoreError::Db(e.to_string()))));
-        }
-        return;
-    }
-    // Durable. The search index follows (derived data: marked dirty if it fails, so the next
-    // start rebuilds it).
     let docs: Vec<IndexDoc> = results
         .iter_mut()
         .filter_map(|(_, r)| r.as_mut().ok().and_then(|a| a.doc.take()))
         .collect();
-    if !docs.is_empty() {
-        if let Err(e) = node.index.add_new(docs).and_then(|()| node.index.commit()) {
-            tracing::warn!("indexing captured messages: {e}");
+    if results.iter().any(|(_, r)| r.is_ok()) {
+        // Set before the commit, cleared once the index committed them (see `index_queue`).
+        let dirty = !docs.is_empty();
+        if dirty {
             node.mark_index_dirty();
         }
+        if let Err(e) = batch.commit() {
+            if dirty {
+                node.clear_index_dirty();
+            }
+            let replies = results.into_iter().map(|(r, _)| r).collect::<Vec<_>>();
+            for r in replies {
+                let _ = r.send(Err(NodeError::Store(StoreError::Db(e.to_string()))));
+            }
+            return;
+        }
+        if dirty {
+            // Durable. The index follows on its own thread, in this order.
+            node.index_queue.submit(Change::Add { docs, dirty });
+        }
     }
+    let stored = started.elapsed();
+    tracing::debug!(
+        captures = n,
+        ms = stored.as_secs_f64() * 1e3,
+        "capture batch"
+    );
     for (reply, r) in results {
         if let Ok(a) = &r {
             node.changed();

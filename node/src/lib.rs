@@ -25,6 +25,7 @@ pub mod gateway;
 pub mod graph;
 pub mod ids;
 pub mod import;
+mod index_queue;
 pub mod ingest;
 pub mod memory;
 pub mod net;

@@ -239,7 +239,9 @@ pub struct Node {
     /// a capture's commit and its indexing and leave deleted text searchable.
     pub(crate) index_order: tokio::sync::Mutex<()>,
     /// Writers whose documents the search index still lacks (see `mark_index_dirty`).
-    index_behind: std::sync::atomic::AtomicUsize,
+    index_behind: std::sync::Mutex<usize>,
+    /// Index changes of captures and deletes, applied in order by one thread.
+    pub(crate) index_queue: crate::index_queue::IndexQueue,
     started: Instant,
 }
 
@@ -272,6 +274,7 @@ impl Node {
         let (events, _) = broadcast::channel(1024);
         let social = crate::social::Social::open(key.clone(), store.database())?;
         let (capture_queue, captures) = crate::capture::queue();
+        let (index_queue, index_changes) = crate::index_queue::IndexQueue::new();
         let node = Node {
             dir,
             key,
@@ -289,6 +292,7 @@ impl Node {
             import_lock: tokio::sync::Mutex::new(()),
             index_order: tokio::sync::Mutex::new(()),
             index_behind: Default::default(),
+            index_queue,
             started: Instant::now(),
         };
         node.open_share_tables()?;
@@ -301,6 +305,8 @@ impl Node {
             node.rebuild_index().await?;
         }
         let node = Arc::new(node);
+        crate::index_queue::start(Arc::downgrade(&node), index_changes)
+            .map_err(|e| NodeError::Invalid(format!("starting the index writer: {e}")))?;
         crate::capture::start(Arc::downgrade(&node), captures)
             .map_err(|e| NodeError::Invalid(format!("starting the capture writer: {e}")))?;
         Ok(node)
@@ -317,7 +323,7 @@ impl Node {
             self.index.add_new(docs_for(&row.manifest, &acus))?;
         }
         self.index.commit()?;
-        if self.index_behind.load(Ordering::SeqCst) == 0 {
+        if *crate::lock(&self.index_behind) == 0 {
             let _ = std::fs::remove_file(self.dir.root().join(INDEX_DIRTY));
         }
         Ok(n)
@@ -326,17 +332,17 @@ impl Node {
     /// Marks the index as behind the store until the matching [`Node::clear_index_dirty`];
     /// the mark on disk goes when every writer that set it has cleared it.
     pub(crate) fn mark_index_dirty(&self) {
-        self.index_behind.fetch_add(1, Ordering::SeqCst);
-        let _ = std::fs::write(self.dir.root().join(INDEX_DIRTY), b"1");
+        let mut n = crate::lock(&self.index_behind);
+        if *n == 0 {
+            let _ = std::fs::write(self.dir.root().join(INDEX_DIRTY), b"1");
+        }
+        *n += 1;
     }
 
-    fn clear_index_dirty(&self) {
-        let left = self
-            .index_behind
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| Some(n.saturating_sub(1)))
-            .unwrap_or(0)
-            .saturating_sub(1);
-        if left == 0 {
+    pub(crate) fn clear_index_dirty(&self) {
+        let mut n = crate::lock(&self.index_behind);
+        *n = n.saturating_sub(1);
+        if *n == 0 {
             let _ = std::fs::remove_file(self.dir.root().join(INDEX_DIRTY));
         }
     }
@@ -565,8 +571,9 @@ impl Node {
         let _order = self.index_order.lock().await;
         let found = self.store.delete(id).await?;
         if found {
-            self.index.delete_conversation(id)?;
-            self.index.commit()?;
+            // After any capture of it still queued for the index.
+            self.index_queue
+                .submit(crate::index_queue::Change::Delete(*id));
             self.changed();
             let _ = self
                 .events
@@ -576,7 +583,11 @@ impl Node {
     }
 
     /// Searches the full-text index.
+    ///
+    /// Sees every capture and delete acknowledged before it (it waits, at most a few seconds,
+    /// for their index changes; see [`crate::index_queue`]).
     pub fn search(&self, q: &Query) -> Result<(Vec<crate::search::Hit>, usize), NodeError> {
+        self.index_queue.wait();
         self.counters.searches.fetch_add(1, Ordering::Relaxed);
         Ok(self.index.search(q)?)
     }
@@ -684,6 +695,7 @@ impl Node {
         if let Some(p) = self.p2p.get() {
             p.shutdown().await;
         }
+        self.index_queue.wait();
         self.index.commit()?;
         if let Some(s) = self.semantic.get()
             && let Err(e) = s.vectors.save()

@@ -241,7 +241,13 @@ pub async fn catch_up(node: &Node) -> Result<Pass, SemanticError> {
     }
     sem.running.store(true, Ordering::Relaxed);
     sem.embedded.store(0, Ordering::Relaxed);
+    let started = Instant::now();
     let r = pass(node, sem).await;
+    tracing::debug!(
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        ?r,
+        "embedding pass"
+    );
     sem.running.store(false, Ordering::Relaxed);
     sem.pending.store(0, Ordering::Relaxed);
     match &r {

@@ -58,7 +58,11 @@ fn check_listing(node: &Node) -> usize {
     assert_eq!(ids.len(), unique.len(), "a conversation is listed twice");
     assert_eq!(ids.len(), node.store.conversation_count());
     let acus: usize = page.rows.iter().map(|r| r.acu_count as usize).sum();
-    assert_eq!(acus, node.store.acu_count(), "ACU time index and rows disagree");
+    assert_eq!(
+        acus,
+        node.store.acu_count(),
+        "ACU time index and rows disagree"
+    );
     ids.len()
 }
 
@@ -224,16 +228,23 @@ async fn searches_of_every_mode_run_concurrently_with_a_writer_and_never_fail() 
     let t = Arc::new(api::open().await);
     let export = t.tmp.path().join("export.json");
     write_chatgpt_export(std::fs::File::create(&export).unwrap(), 30, 8, 20, 3).unwrap();
-    t.node.import_path(&export, Format::Auto, None).await.unwrap();
+    t.node
+        .import_path(&export, Format::Auto, None)
+        .await
+        .unwrap();
     vivim_node::semantic::catch_up(&t.node).await.unwrap();
     let conv = t.node.store.list(None, 1).unwrap().rows[0].manifest.id;
     let writer = {
         let node = t.node.clone();
         tokio::spawn(async move {
             for i in 0..60 {
-                node.capture(capture(Some(conv), None, format!("writer note {i} rust borrow")))
-                    .await
-                    .unwrap();
+                node.capture(capture(
+                    Some(conv),
+                    None,
+                    format!("writer note {i} rust borrow"),
+                ))
+                .await
+                .unwrap();
             }
         })
     };
@@ -277,7 +288,12 @@ async fn searches_of_every_mode_run_concurrently_with_a_writer_and_never_fail() 
         failures.extend(r.await.unwrap());
     }
     writer.await.unwrap();
-    assert!(failures.is_empty(), "{} failed: {:?}", failures.len(), &failures[..failures.len().min(5)]);
+    assert!(
+        failures.is_empty(),
+        "{} failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
     // The vector index itself, hammered from more threads than it has contexts.
     let sem = vivim_node::semantic::get(&t.node).await.unwrap().clone();
     let threads: Vec<_> = (0..16)

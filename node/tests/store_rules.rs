@@ -628,7 +628,9 @@ async fn two_versions_planned_against_the_same_stored_one_keep_both_writers_acus
         .await
         .unwrap();
     let key = Keypair::from_seed(&[3; 32]);
-    let base = ingest::build(&chain("both", ["a".to_string()]), &key).unwrap().0;
+    let base = ingest::build(&chain("both", ["a".to_string()]), &key)
+        .unwrap()
+        .0;
     store.put_conversation(&base).await.unwrap();
     // Two writers read the same stored version, each adds its own message, the second commits
     // after the first: the second must be planned again, not overwrite the first.
@@ -658,8 +660,14 @@ async fn two_versions_planned_against_the_same_stored_one_keep_both_writers_acus
     three.updated_at_ms = 30;
     let mut four = chain("both", ["a".to_string(), "from four".to_string()]);
     four.updated_at_ms = 40;
-    let (_, s3) = store.stage(&ingest::build(&three, &key).unwrap().0).await.unwrap();
-    let (_, s4) = store.stage(&ingest::build(&four, &key).unwrap().0).await.unwrap();
+    let (_, s3) = store
+        .stage(&ingest::build(&three, &key).unwrap().0)
+        .await
+        .unwrap();
+    let (_, s4) = store
+        .stage(&ingest::build(&four, &key).unwrap().0)
+        .await
+        .unwrap();
     store
         .commit(s3.into_iter().chain(s4).collect())
         .await
@@ -672,7 +680,7 @@ async fn two_versions_planned_against_the_same_stored_one_keep_both_writers_acus
 
 #[tokio::test]
 async fn a_data_dir_with_duplicate_listings_and_lost_acus_is_repaired_at_open() {
-    use redb::{ReadableDatabase, ReadableTable};
+    use redb::ReadableDatabase;
     use vivim_identity::Keypair;
     use vivim_node::{ingest, store::Store};
     use vivim_protocol::Hash;

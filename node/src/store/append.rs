@@ -20,6 +20,9 @@ use super::{
 };
 use crate::lock;
 
+/// A slot key and the whole ACU stored there.
+type Slot = ([u8; 36], Vec<u8>);
+
 /// Appends in one write transaction; [`AppendBatch::commit`] makes them durable together.
 /// Dropped uncommitted, none of them is written.
 pub struct AppendBatch<'s> {
@@ -81,7 +84,7 @@ impl AppendBatch<'_> {
             .collect()
     }
 
-    fn slots(&self, id: &ConvId) -> Result<Vec<([u8; 36], Vec<u8>)>, StoreError> {
+    fn slots(&self, id: &ConvId) -> Result<Vec<Slot>, StoreError> {
         let t = self.tx.open_table(CONV_ACUS)?;
         let (lo, hi) = slot_range(id);
         let mut out = Vec::new();
