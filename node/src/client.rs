@@ -9,13 +9,13 @@ pub mod organize;
 
 use crate::{
     datadir::DataDir,
-    gateway::{
-        ConversationDetail, ConversationPage, ConversationView, MessageView, SearchParams,
-        SearchResults,
-    },
     import::Format,
     node::{ImportProgress, Node, NodeError},
     store::StoreError,
+    views::{
+        ConversationDetail, ConversationPage, ConversationView, MessageView, SearchParams,
+        SearchResults,
+    },
 };
 
 /// Why a client call failed.
@@ -188,12 +188,7 @@ impl Client {
     /// Search: full text, vector or hybrid (`p.mode`).
     pub async fn search(&self, p: &SearchParams) -> Result<SearchResults, ClientError> {
         match self {
-            Client::Local(n) => crate::semantic::search(n, p)
-                .await
-                .map_err(|e| ClientError::Api {
-                    status: e.status().as_u16(),
-                    message: e.message().to_string(),
-                }),
+            Client::Local(n) => crate::semantic::search(n, p).await.map_err(organize::local),
             Client::Remote { .. } => {
                 let mut qs = vec![
                     ("q", p.q.clone()),

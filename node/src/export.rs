@@ -1,6 +1,6 @@
 //! Exporting conversations as Markdown.
 
-use crate::gateway::ConversationDetail;
+use crate::views::ConversationDetail;
 
 /// The conversation as Markdown: title, metadata, then the head branch (the branch the user last
 /// saw) in order; other branches follow under their own heading.
@@ -26,7 +26,7 @@ pub fn markdown(d: &ConversationDetail) -> String {
         out.push_str(&format!("- source: {u}\n"));
     }
     out.push_str(&format!("- vivim id: {}\n\n", c.id));
-    let by_id: HashMap<&str, &crate::gateway::MessageView> =
+    let by_id: HashMap<&str, &crate::views::MessageView> =
         d.messages.iter().map(|m| (m.id.as_str(), m)).collect();
     let mut branch = Vec::new();
     let mut cur = c.head.as_deref();
@@ -40,7 +40,7 @@ pub fn markdown(d: &ConversationDetail) -> String {
         cur = m.parent.as_deref();
     }
     branch.reverse();
-    let write = |out: &mut String, m: &crate::gateway::MessageView| {
+    let write = |out: &mut String, m: &crate::views::MessageView| {
         let who = match m.role.as_str() {
             "user" => "User",
             "assistant" => "Assistant",

@@ -30,16 +30,19 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use utoipa::{OpenApi, ToSchema};
-use vivim_protocol::{Acu, ConvId, Hash, Signed};
+use vivim_protocol::{ConvId, Hash};
 
 mod social;
 
 use crate::{
     ids,
     import::{Format, ImportError},
-    node::{Capture, ImportSummary, Node, NodeError, parse_role},
-    search::Query,
-    store::{ConvRow, StoreError},
+    node::{Capture, ImportSummary, Node, NodeError},
+    store::StoreError,
+    views::{
+        ConversationDetail, ConversationPage, ConversationView, HitView, IdentityView, MessageView,
+        PageParams, SearchParams, SearchResults,
+    },
 };
 
 /// An API error: status, stable code, message for a person.
@@ -350,7 +353,7 @@ async fn count(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Resp
     res
 }
 
-fn parse_conv(id: &str) -> ApiResult<ConvId> {
+pub(crate) fn parse_conv(id: &str) -> ApiResult<ConvId> {
     id.parse::<ConvId>().map_err(|_| {
         ApiError::bad_request(format!(
             "{id:?} is not a conversation id (64 hex characters)"
@@ -360,162 +363,6 @@ fn parse_conv(id: &str) -> ApiResult<ConvId> {
 
 fn resolve(gw: &Gateway, id: &str) -> ApiResult<ConvId> {
     Ok(gw.node.store.resolve(id).map_err(NodeError::from)?)
-}
-
-fn iso(ms: u64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms as i64)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
-}
-
-/// This node's identities.
-#[derive(Serialize, ToSchema)]
-pub struct IdentityView {
-    /// `did:key:z6Mk…`
-    pub did: String,
-    /// libp2p peer id.
-    pub peer_id: String,
-    /// iroh endpoint id.
-    pub endpoint_id: String,
-    /// X25519 key agreement key (multibase).
-    pub x25519: String,
-}
-
-/// A conversation in lists.
-#[derive(Serialize, Deserialize, ToSchema, Debug, Clone)]
-pub struct ConversationView {
-    /// Stable id (hex).
-    pub id: String,
-    /// Title.
-    pub title: String,
-    /// Provider.
-    pub provider: String,
-    /// The provider's own conversation id.
-    pub source_id: Option<String>,
-    /// Where it lives at the provider.
-    pub source_url: Option<String>,
-    /// Model.
-    pub model: Option<String>,
-    /// Created (RFC 3339).
-    pub created_at: String,
-    /// Created (ms since the Unix epoch).
-    pub created_at_ms: u64,
-    /// Updated (RFC 3339).
-    pub updated_at: String,
-    /// Updated (ms).
-    pub updated_at_ms: u64,
-    /// Visible messages on the head branch.
-    pub message_count: u32,
-    /// All ACUs, every branch.
-    pub acu_count: u32,
-    /// Estimated tokens.
-    pub total_tokens: u64,
-    /// Owner DID.
-    pub owner: String,
-    /// Head ACU.
-    pub head: Option<String>,
-    /// Current version (hash sequence).
-    pub version: String,
-}
-
-impl From<&ConvRow> for ConversationView {
-    fn from(r: &ConvRow) -> Self {
-        let m = &r.manifest;
-        ConversationView {
-            id: m.id.to_string(),
-            title: m.title.clone(),
-            provider: m.provider.clone(),
-            source_id: m.source_id.clone(),
-            source_url: m.source_url.clone(),
-            model: m.model.clone(),
-            created_at: iso(m.created_at_ms),
-            created_at_ms: m.created_at_ms,
-            updated_at: iso(m.updated_at_ms),
-            updated_at_ms: m.updated_at_ms,
-            message_count: m.message_count,
-            acu_count: r.acu_count,
-            total_tokens: m.total_tokens,
-            owner: m.owner.to_string(),
-            head: m.head.map(|h| h.to_string()),
-            version: r.seq.to_string(),
-        }
-    }
-}
-
-/// One message (ACU).
-#[derive(Serialize, Deserialize, ToSchema, Debug, Clone)]
-pub struct MessageView {
-    /// ACU id.
-    pub id: String,
-    /// Conversation id.
-    pub conversation: String,
-    /// Parent ACU.
-    pub parent: Option<String>,
-    /// Role.
-    pub role: String,
-    /// Kind.
-    pub kind: String,
-    /// Code language.
-    pub lang: Option<String>,
-    /// Text (absent for sealed bodies).
-    pub text: Option<String>,
-    /// Whether the body is sealed.
-    pub sealed: bool,
-    /// Created (RFC 3339).
-    pub created_at: String,
-    /// Created (ms).
-    pub created_at_ms: u64,
-    /// Signer DID.
-    pub author: String,
-    /// Provider metadata.
-    pub meta: std::collections::BTreeMap<String, String>,
-}
-
-impl From<&Signed<Acu>> for MessageView {
-    fn from(s: &Signed<Acu>) -> Self {
-        let a = s.value();
-        MessageView {
-            id: s.id().to_string(),
-            conversation: a.conversation.to_string(),
-            parent: a.parent.map(|p| p.to_string()),
-            role: a.role.as_str().into(),
-            kind: a.kind.as_str().into(),
-            lang: a.lang.clone(),
-            text: a.body.as_text().map(str::to_string),
-            sealed: a.body.is_sealed(),
-            created_at: iso(a.created_at_ms),
-            created_at_ms: a.created_at_ms,
-            author: a.author.to_string(),
-            meta: a.provider_meta.clone(),
-        }
-    }
-}
-
-/// A conversation with its messages.
-#[derive(Serialize, Deserialize, ToSchema, Debug)]
-pub struct ConversationDetail {
-    /// The conversation.
-    pub conversation: ConversationView,
-    /// Every message (all branches), parents before children.
-    pub messages: Vec<MessageView>,
-}
-
-/// A page of conversations.
-#[derive(Serialize, Deserialize, ToSchema, Debug)]
-pub struct ConversationPage {
-    /// Conversations, most recently updated first.
-    pub items: Vec<ConversationView>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
-
-/// Paging parameters.
-#[derive(Deserialize, utoipa::IntoParams)]
-pub struct PageParams {
-    /// From `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    /// Page size (1–500, default 50).
-    pub limit: Option<usize>,
 }
 
 #[utoipa::path(get, path = "/api/v1/identity", responses((status = 200, body = IdentityView)), security(("bearer" = [])))]
@@ -723,104 +570,6 @@ fn json_rejection(r: axum::extract::rejection::JsonRejection) -> ApiError {
         ),
         other => ApiError::bad_request(other.body_text()),
     }
-}
-
-/// Search parameters.
-#[derive(Deserialize, utoipa::IntoParams)]
-pub struct SearchParams {
-    /// The query (words, "phrases", -exclusions).
-    pub q: String,
-    /// Hits per page (1–100, default 20).
-    pub limit: Option<usize>,
-    /// Hits to skip.
-    pub offset: Option<usize>,
-    /// Only this provider.
-    pub provider: Option<String>,
-    /// Only this role.
-    pub role: Option<String>,
-    /// From (ms since the Unix epoch).
-    pub from: Option<u64>,
-    /// To (ms since the Unix epoch).
-    pub to: Option<u64>,
-    /// Only this conversation.
-    pub conversation: Option<String>,
-    /// `text` (BM25, default), `vector` (embeddings) or `hybrid` (both, fused by reciprocal
-    /// rank).
-    pub mode: Option<String>,
-}
-
-/// A search hit.
-#[derive(Serialize, Deserialize, ToSchema, Debug)]
-pub struct HitView {
-    /// ACU id.
-    pub acu: String,
-    /// Conversation id.
-    pub conversation: String,
-    /// Conversation title.
-    pub title: String,
-    /// Provider.
-    pub provider: String,
-    /// Role.
-    pub role: String,
-    /// Kind.
-    pub kind: String,
-    /// Created (RFC 3339).
-    pub created_at: String,
-    /// BM25 score.
-    pub score: f32,
-    /// Plain snippet.
-    pub snippet: String,
-    /// Highlighted byte ranges in `snippet`.
-    pub highlights: Vec<(usize, usize)>,
-    /// HTML snippet with `<b>` highlights.
-    pub snippet_html: String,
-}
-
-/// Search results.
-#[derive(Serialize, Deserialize, ToSchema, Debug)]
-pub struct SearchResults {
-    /// Hits, best first.
-    pub hits: Vec<HitView>,
-    /// Total matches.
-    pub total: usize,
-}
-
-/// Runs a search for the CLI and the gateway alike.
-pub fn run_search(node: &Node, p: &SearchParams) -> Result<SearchResults, ApiError> {
-    let mut q = Query::new(p.q.clone());
-    q.limit = p.limit.unwrap_or(20);
-    if !(1..=100).contains(&q.limit) {
-        return Err(ApiError::bad_request("limit must be between 1 and 100"));
-    }
-    q.offset = p.offset.unwrap_or(0);
-    q.provider = p.provider.clone();
-    q.role = p.role.as_deref().map(parse_role).transpose()?;
-    q.from_ms = p.from;
-    q.to_ms = p.to;
-    q.conversation = p.conversation.as_deref().map(parse_conv).transpose()?;
-    let (hits, total) = node.search(&q).map_err(|e| match e {
-        NodeError::Search(s) => ApiError::bad_request(s.to_string()),
-        other => ApiError::from(other),
-    })?;
-    Ok(SearchResults {
-        total,
-        hits: hits
-            .into_iter()
-            .map(|h| HitView {
-                acu: h.acu_id.to_string(),
-                conversation: h.conversation.to_string(),
-                title: h.title,
-                provider: h.provider,
-                role: h.role.as_str().into(),
-                kind: h.kind.as_str().into(),
-                created_at: iso(h.created_at_ms),
-                score: h.score,
-                snippet: h.snippet,
-                highlights: h.highlights,
-                snippet_html: h.snippet_html,
-            })
-            .collect(),
-    })
 }
 
 #[utoipa::path(get, path = "/api/v1/search", params(SearchParams), responses((status = 200, body = SearchResults), (status = 400, body = ErrorBody)), security(("bearer" = [])))]

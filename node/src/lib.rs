@@ -40,6 +40,7 @@ pub mod social;
 pub mod store;
 pub mod testdata;
 pub mod vector;
+pub mod views;
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
 pub fn now_ms() -> u64 {

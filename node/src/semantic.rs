@@ -26,12 +26,12 @@ use vivim_protocol::{Acu, ConvId, Hash, Role, Signed};
 use crate::{
     context::{self, Context, Parts, Retrieved, TokenCounter},
     embed::{self, EmbedError, Embedder},
-    gateway::{HitView, SearchParams, SearchResults},
     memory::{self, Candidate, MemoryError, MemoryStore},
     node::{Capture, Node, NodeError},
     provider::{self, ProviderError},
     store::ConvRow,
     vector::{VectorError, VectorIndex, VectorOptions},
+    views::{HitView, SearchParams, SearchResults},
 };
 
 /// Why an organizing operation failed.
@@ -489,24 +489,69 @@ fn iso(ms: u64) -> String {
         .unwrap_or_default()
 }
 
+/// A full-text (BM25) search with the filters of `p`, as views (`mode` is not looked at).
+pub fn text_search(node: &Node, p: &SearchParams) -> Result<SearchResults, NodeError> {
+    let mut q = crate::search::Query::new(p.q.clone());
+    q.limit = p.limit.unwrap_or(20);
+    if !(1..=100).contains(&q.limit) {
+        return Err(NodeError::Invalid("limit must be between 1 and 100".into()));
+    }
+    q.offset = p.offset.unwrap_or(0);
+    q.provider = p.provider.clone();
+    q.role = p.role.as_deref().map(crate::node::parse_role).transpose()?;
+    q.from_ms = p.from;
+    q.to_ms = p.to;
+    q.conversation = p
+        .conversation
+        .as_deref()
+        .map(|id| {
+            id.parse::<ConvId>().map_err(|_| {
+                NodeError::Invalid(format!(
+                    "{id:?} is not a conversation id (64 hex characters)"
+                ))
+            })
+        })
+        .transpose()?;
+    let (hits, total) = node.search(&q).map_err(|e| match e {
+        NodeError::Search(s) => NodeError::Invalid(s.to_string()),
+        other => other,
+    })?;
+    Ok(SearchResults {
+        total,
+        hits: hits
+            .into_iter()
+            .map(|h| HitView {
+                acu: h.acu_id.to_string(),
+                conversation: h.conversation.to_string(),
+                title: h.title,
+                provider: h.provider,
+                role: h.role.as_str().into(),
+                kind: h.kind.as_str().into(),
+                created_at: crate::views::iso(h.created_at_ms),
+                score: h.score,
+                snippet: h.snippet,
+                highlights: h.highlights,
+                snippet_html: h.snippet_html,
+            })
+            .collect(),
+    })
+}
+
 /// Runs a search in any mode for the CLI and the gateway (`mode` absent = text).
-pub async fn search(
-    node: &Node,
-    p: &SearchParams,
-) -> Result<SearchResults, crate::gateway::ApiError> {
+pub async fn search(node: &Node, p: &SearchParams) -> Result<SearchResults, SemanticError> {
     let mode: Mode = p
         .mode
         .as_deref()
         .unwrap_or("text")
         .parse()
-        .map_err(crate::gateway::ApiError::bad_request)?;
+        .map_err(SemanticError::Invalid)?;
     if mode == Mode::Text {
-        return crate::gateway::run_search(node, p);
+        return Ok(text_search(node, p)?);
     }
     let limit = p.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(crate::gateway::ApiError::bad_request(
-            "limit must be between 1 and 100",
+        return Err(SemanticError::Invalid(
+            "limit must be between 1 and 100".into(),
         ));
     }
     let offset = p.offset.unwrap_or(0).min(1000);
@@ -517,7 +562,7 @@ pub async fn search(
         None => None,
     };
     // Vector side: ids only; a message is read (and filtered) only when it reaches the page.
-    let vec_hits = vector_hits(node, &p.q, want * 4).await.map_err(api)?;
+    let vec_hits = vector_hits(node, &p.q, want * 4).await?;
     let vec_hits: Vec<(Hash, ConvId, f32)> = vec_hits
         .into_iter()
         .filter(|h| conv_filter.is_none_or(|c| c == h.1))
@@ -526,7 +571,7 @@ pub async fn search(
     let ranked: Vec<(String, f32)> = if mode == Mode::Vector {
         vec_hits.iter().map(|h| (h.0.to_string(), h.2)).collect()
     } else {
-        let text = crate::gateway::run_search(
+        let text = text_search(
             node,
             &SearchParams {
                 q: p.q.clone(),
@@ -592,10 +637,6 @@ pub async fn search(
         hits.push(v);
     }
     Ok(SearchResults { total, hits })
-}
-
-fn api(e: SemanticError) -> crate::gateway::ApiError {
-    crate::gateway::ApiError::from(e)
 }
 
 /// The nearest ACUs to a query text: (ACU, conversation, cosine similarity).
@@ -1015,8 +1056,7 @@ pub async fn build_context(node: &Node, req: &ContextRequest) -> Result<Context,
                 mode: Some("hybrid".into()),
             },
         )
-        .await
-        .map_err(|e| SemanticError::Invalid(e.message().to_string()))?;
+        .await?;
         for h in res.hits {
             let Ok(id) = h.acu.parse::<Hash>() else {
                 continue;

@@ -10,7 +10,8 @@ use crate::{
     semantic::{self, ContextRequest, Related, SemanticError},
 };
 
-fn local(e: SemanticError) -> ClientError {
+/// A local organizing error as the client reports it (the status the gateway would answer).
+pub(crate) fn local(e: SemanticError) -> ClientError {
     let api = crate::gateway::ApiError::from(e);
     if api.status() == axum::http::StatusCode::NOT_FOUND {
         ClientError::NotFound(api.message().to_string())
