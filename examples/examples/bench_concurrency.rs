@@ -47,7 +47,7 @@ use vivim_node::{
     gateway,
     import::Format,
     node::Node,
-    semantic,
+    organize,
     testdata::{Rng, write_chatgpt_export},
 };
 
@@ -567,7 +567,7 @@ fn main() -> anyhow::Result<()> {
             s.messages,
             t.elapsed().as_secs_f64()
         );
-        semantic::spawn_worker(&node);
+        organize::spawn_worker(&node);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let served = tokio::spawn(gateway::serve(node.clone(), listener, async move {
@@ -646,7 +646,7 @@ async fn run(
     let t = Instant::now();
     let n = node.clone();
     let pass = server
-        .spawn(async move { semantic::catch_up(&n).await })
+        .spawn(async move { organize::catch_up(&n).await })
         .await??;
     let st = api.get("/api/admin/status").await?;
     let sem = &st["semantic"];

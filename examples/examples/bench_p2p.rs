@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use iroh::{EndpointAddr, RelayMode, endpoint::presets, protocol::Router};
 use iroh_blobs::{BlobsProtocol, HashAndFormat, store::fs::FsStore};
-use vivim_node::{ingest, node::Node, testdata::Rng};
+use vivim_node::{import::ingest, node::Node, testdata::Rng};
 use vivim_protocol::ConvId;
 
 use vivim_examples::{conversation, pct, peer};
@@ -164,7 +164,7 @@ async fn main() -> anyhow::Result<()> {
         let did = peers[j].node.key.did();
         let t = Instant::now();
         let rec = peers[i].p2p.resolve(&did).await?;
-        let mut addr = EndpointAddr::new(vivim_node::ids::endpoint_id(&did.public_key()));
+        let mut addr = EndpointAddr::new(vivim_node::net::ids::endpoint_id(&did.public_key()));
         for a in &rec.value().iroh_addrs {
             addr = addr.with_ip_addr(a.parse()?);
         }

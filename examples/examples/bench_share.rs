@@ -15,7 +15,7 @@ use std::time::Instant;
 use vivim_examples::{conversation, pct, peer, peer_with};
 use vivim_identity::{Keypair, PublicKey};
 use vivim_node::{
-    ingest,
+    import::ingest,
     node::Event,
     share::{ShareSpec, Target, seal_records, unseal},
 };

@@ -11,7 +11,7 @@ use std::{
 
 use vivim_node::{
     net::NetEvent,
-    p2p::{P2p, P2pConfig},
+    net::p2p::{P2p, P2pConfig},
 };
 
 use vivim_examples::{pct, peer};

@@ -21,12 +21,12 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use usearch::{Index, ScalarKind};
 use vivim_node::{
     datadir::DataDir,
-    embed::HashEmbedder,
     import::Format,
     node::Node,
-    semantic::{self, ContextRequest},
+    organize::embed::HashEmbedder,
+    organize::vector::{VectorIndex, VectorOptions, clustered_vectors, quantization_name},
+    organize::{self, ContextRequest},
     testdata::{Rng, write_chatgpt_export},
-    vector::{VectorIndex, VectorOptions, clustered_vectors, quantization_name},
 };
 use vivim_protocol::{ConvId, Hash};
 
@@ -213,7 +213,7 @@ async fn main() -> anyhow::Result<()> {
     let node = Node::open(DataDir::at(tmp.path().join("node")), None, true).await?;
     node.import_path(&export, Format::Auto, None).await?;
     let t = Instant::now();
-    let pass = semantic::catch_up(&node).await?;
+    let pass = organize::catch_up(&node).await?;
     let catch = t.elapsed().as_secs_f64();
     println!(
         "node: {} messages embedded + indexed in {catch:.1} s ({:.0} messages/s, both cores for HNSW), {} memories",
@@ -236,7 +236,7 @@ async fn main() -> anyhow::Result<()> {
             recent: None,
         };
         let s = Instant::now();
-        let ctx = semantic::build_context(&node, &req).await?;
+        let ctx = organize::build_context(&node, &req).await?;
         lat.push(s.elapsed());
         tokens += ctx.total_tokens;
     }

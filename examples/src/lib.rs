@@ -6,8 +6,8 @@ use std::{collections::BTreeMap, sync::Arc};
 use vivim_node::{
     datadir::DataDir,
     import::{ImportedConversation, ImportedMessage},
+    net::p2p::{P2p, P2pConfig},
     node::Node,
-    p2p::{P2p, P2pConfig},
     testdata::Rng,
 };
 use vivim_protocol::{Kind, Role};

@@ -188,7 +188,7 @@ impl Client {
     /// Search: full text, vector or hybrid (`p.mode`).
     pub async fn search(&self, p: &SearchParams) -> Result<SearchResults, ClientError> {
         match self {
-            Client::Local(n) => crate::semantic::search(n, p).await.map_err(organize::local),
+            Client::Local(n) => crate::organize::search(n, p).await.map_err(organize::local),
             Client::Remote { .. } => {
                 let mut qs = vec![
                     ("q", p.q.clone()),

@@ -16,9 +16,9 @@ pub struct Config {
     /// Peer to peer.
     pub network: NetworkConfig,
     /// Embeddings for semantic search and memory.
-    pub embed: crate::embed::EmbedConfig,
+    pub embed: crate::organize::embed::EmbedConfig,
     /// The AI provider for memory extraction and `/api/v2/context` with `send`.
-    pub provider: crate::provider::ProviderConfig,
+    pub provider: crate::organize::ai::ProviderConfig,
 }
 
 /// Peer-to-peer settings (`vivim up` flags override them).

@@ -35,8 +35,8 @@ use vivim_protocol::{ConvId, Hash};
 mod social;
 
 use crate::{
-    ids,
     import::{Format, ImportError},
+    net::ids,
     node::{Capture, ImportSummary, Node, NodeError},
     store::StoreError,
     views::{
@@ -131,7 +131,7 @@ impl From<NodeError> for ApiError {
             },
             NodeError::Store(StoreError::Invalid(m)) => ApiError::bad_request(m),
             NodeError::Social(se) => {
-                use crate::social::SocialError as S;
+                use crate::store::docs::SocialError as S;
                 match se {
                     S::NotWriter(..) => {
                         ApiError::new(StatusCode::FORBIDDEN, "forbidden", se.to_string())
@@ -162,8 +162,8 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+mod organize;
 mod share;
-mod v2;
 
 /// Gateway state shared by the handlers.
 pub struct Gateway {
@@ -221,7 +221,7 @@ pub fn router(node: Arc<Node>, token: String) -> Router {
         .route("/api/admin/metrics", get(metrics))
         .route("/api/ws", get(ws_events))
         .merge(social::routes())
-        .merge(v2::routes())
+        .merge(organize::routes())
         .merge(share::routes())
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .route("/api/openapi.json", get(openapi))
@@ -482,7 +482,7 @@ async fn export_conversation(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/markdown; charset=utf-8"),
             )],
-            crate::export::markdown(&d),
+            crate::views::export::markdown(&d),
         )
             .into_response()),
         "json" => Ok(Json(d).into_response()),
@@ -578,7 +578,7 @@ async fn search(
     query: Result<QueryParams<SearchParams>, QueryRejection>,
 ) -> ApiResult<Json<SearchResults>> {
     let QueryParams(p) = query.map_err(query_rejection)?;
-    Ok(Json(crate::semantic::search(&gw.node, &p).await?))
+    Ok(Json(crate::organize::search(&gw.node, &p).await?))
 }
 
 /// Import parameters.
@@ -713,7 +713,7 @@ pub struct Status {
     pub data_dir: String,
     /// Embedding progress and the vector index (absent until first used).
     #[serde(default)]
-    pub semantic: Option<crate::semantic::EmbedStatus>,
+    pub semantic: Option<crate::organize::EmbedStatus>,
 }
 
 #[utoipa::path(get, path = "/api/admin/status", responses((status = 200, body = Status)), security(("bearer" = [])))]
@@ -727,7 +727,7 @@ async fn status(State(gw): State<Arc<Gateway>>) -> Json<Status> {
         acus: n.store.acu_count(),
         index_docs: n.index.doc_count(),
         data_dir: n.dir.root().display().to_string(),
-        semantic: crate::semantic::status(n),
+        semantic: crate::organize::status(n),
     })
 }
 
@@ -835,7 +835,7 @@ async fn ws_events(State(gw): State<Arc<Gateway>>, upgrade: WebSocketUpgrade) ->
     })
 }
 
-fn p2p(gw: &Gateway) -> ApiResult<Arc<crate::p2p::P2p>> {
+fn p2p(gw: &Gateway) -> ApiResult<Arc<crate::net::p2p::P2p>> {
     gw.node.p2p.get().cloned().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -845,8 +845,8 @@ fn p2p(gw: &Gateway) -> ApiResult<Arc<crate::p2p::P2p>> {
     })
 }
 
-fn p2p_error(e: crate::p2p::P2pError) -> ApiError {
-    use crate::p2p::P2pError as E;
+fn p2p_error(e: crate::net::p2p::P2pError) -> ApiError {
+    use crate::net::p2p::P2pError as E;
     match e {
         E::NotFound(m) => ApiError::not_found(m),
         E::Rejected { .. } => ApiError::new(StatusCode::BAD_GATEWAY, "rejected", e.to_string()),
@@ -901,7 +901,7 @@ pub struct FetchRequest {
 async fn fetch(
     State(gw): State<Arc<Gateway>>,
     body: Result<Json<FetchRequest>, axum::extract::rejection::JsonRejection>,
-) -> ApiResult<Json<crate::p2p::FetchOutcome>> {
+) -> ApiResult<Json<crate::net::p2p::FetchOutcome>> {
     let Json(req) = body.map_err(json_rejection)?;
     let p = p2p(&gw)?;
     let id = parse_conv(&req.conversation)?;
@@ -968,8 +968,8 @@ async fn network(State(gw): State<Arc<Gateway>>) -> ApiResult<Json<serde_json::V
 #[openapi(
     info(title = "VIVIM node gateway", description = "The local REST surface of a VIVIM node. Authenticate with `Authorization: Bearer <token>` (see `vivim token`). `/api/v3/teams…` has the same routes and shapes as `/api/v3/groups…`, with `access` (OPEN, INVITE) for `visibility`. `/api/yjs/{doc}` speaks the y-websocket protocol (token as `?token=`)."),
     paths(identity, list_conversations, get_conversation, delete_conversation, export_conversation, get_acu, capture, search, import_source, import_upload, status, metrics, publish, fetch, resolve_did, peers, network,
-        social::list_circles, social::create_circle, social::get_circle, social::delete_circle, social::add_circle_member, social::remove_circle_member, social::set_profile, social::list_friends, social::friend_action, social::list_follows, social::follow, social::unfollow, social::approve, social::list_groups, social::create_group, social::get_group, social::delete_group, social::join_group, social::leave_group, social::add_group_member, social::remove_group_member, v2::related, v2::list_memories, v2::add_memory, v2::get_memory, v2::update_memory, v2::delete_memory, v2::extract_memories, v2::consolidate_memories, v2::context, share::create_share, share::list_shares, share::get_share, share::revoke_share, share::activate_share, share::open_link, share::fork, share::provenance, share::feed),
-    components(schemas(crate::share::ShareOut, crate::share::FeedItem, crate::share::FeedPage, crate::share::ForkOut, crate::share::Provenance, crate::share::AcuProvenance, crate::sharenet::Opened, share::NewShare, share::OpenLink, share::NewFork, crate::graph::CircleOut, crate::graph::MemberOut, crate::graph::FriendOut, crate::graph::FollowOut, crate::graph::FollowsOut, crate::graph::GroupOut, social::NewCircle, social::NewMember, social::ProfileUpdate, social::FollowRequest, social::NewGroup, social::JoinRequest, Published, FetchRequest, IdentityView, ConversationView, MessageView, ConversationDetail, ConversationPage, Captured, Capture, HitView, SearchResults, ImportSource, ImportResult, Status, ErrorBody, ErrorDetail, crate::semantic::EmbedStatus, crate::semantic::Related, crate::semantic::Consolidated, crate::semantic::ContextRequest, crate::memory::MemoryView, crate::memory::NewMemory, crate::memory::MemoryPatch, crate::memory::Added, crate::context::Context, crate::context::SectionAccount, crate::provider::ChatMessage)),
+        social::list_circles, social::create_circle, social::get_circle, social::delete_circle, social::add_circle_member, social::remove_circle_member, social::set_profile, social::list_friends, social::friend_action, social::list_follows, social::follow, social::unfollow, social::approve, social::list_groups, social::create_group, social::get_group, social::delete_group, social::join_group, social::leave_group, social::add_group_member, social::remove_group_member, organize::related, organize::list_memories, organize::add_memory, organize::get_memory, organize::update_memory, organize::delete_memory, organize::extract_memories, organize::consolidate_memories, organize::context, share::create_share, share::list_shares, share::get_share, share::revoke_share, share::activate_share, share::open_link, share::fork, share::provenance, share::feed),
+    components(schemas(crate::share::ShareOut, crate::share::FeedItem, crate::share::FeedPage, crate::share::ForkOut, crate::share::Provenance, crate::share::AcuProvenance, crate::share::net::Opened, share::NewShare, share::OpenLink, share::NewFork, crate::social::graph::CircleOut, crate::social::graph::MemberOut, crate::social::graph::FriendOut, crate::social::graph::FollowOut, crate::social::graph::FollowsOut, crate::social::graph::GroupOut, social::NewCircle, social::NewMember, social::ProfileUpdate, social::FollowRequest, social::NewGroup, social::JoinRequest, Published, FetchRequest, IdentityView, ConversationView, MessageView, ConversationDetail, ConversationPage, Captured, Capture, HitView, SearchResults, ImportSource, ImportResult, Status, ErrorBody, ErrorDetail, crate::organize::EmbedStatus, crate::organize::Related, crate::organize::Consolidated, crate::organize::ContextRequest, crate::organize::memory::MemoryView, crate::organize::memory::NewMemory, crate::organize::memory::MemoryPatch, crate::organize::memory::Added, crate::organize::context::Context, crate::organize::context::SectionAccount, crate::organize::ai::ChatMessage)),
     modifiers(&BearerAuth),
 )]
 struct ApiDoc;

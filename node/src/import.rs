@@ -2,7 +2,7 @@
 //! Markdown transcripts into [`ImportedConversation`]s, streaming, by content (not file name).
 //!
 //! This module only parses. Turning conversations into signed ACUs and storing them is
-//! `crate::ingest`'s job.
+//! `crate::import::ingest`'s job.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -10,11 +10,12 @@ use std::io::Read;
 use vivim_protocol::{Kind, Role};
 
 mod chatgpt;
+mod chatgpt_share;
 mod claude;
 mod common;
 mod gemini;
+pub mod ingest;
 mod markdown;
-mod share;
 mod sharegpt;
 mod sources;
 

@@ -13,33 +13,19 @@
 //! println!("{}", key.did());
 //! ```
 
-pub mod capture;
 pub mod client;
 pub mod config;
-pub mod context;
 pub mod datadir;
-pub mod docsync;
-pub mod embed;
-pub mod export;
 pub mod gateway;
-pub mod graph;
-pub mod ids;
 pub mod import;
-mod index_queue;
-pub mod ingest;
-pub mod memory;
 pub mod net;
 pub mod node;
-pub mod p2p;
-pub mod provider;
+pub mod organize;
 pub mod search;
-pub mod semantic;
 pub mod share;
-pub mod sharenet;
 pub mod social;
 pub mod store;
 pub mod testdata;
-pub mod vector;
 pub mod views;
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).

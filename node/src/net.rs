@@ -6,6 +6,9 @@
 //! validation, content-derived message ids), mDNS (optional), relay client + DCUtR + AutoNAT,
 //! and in relay mode a relay server.
 
+pub mod ids;
+pub mod p2p;
+
 use std::{
     collections::{HashMap, HashSet},
     sync::{
@@ -25,8 +28,6 @@ use libp2p::{
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use vivim_identity::Keypair;
-
-use crate::ids;
 
 /// The Kademlia protocol of VIVIM's DHT.
 pub const KAD_PROTOCOL: &str = "/vivim/kad/1.0.0";

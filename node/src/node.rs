@@ -1,6 +1,9 @@
 //! The node runtime: one identity, its store and index, and the operations every surface (CLI,
 //! gateway, bindings) shares.
 
+pub mod capture;
+mod index_queue;
+
 use crate::now_ms;
 use std::{
     path::{Path, PathBuf},
@@ -19,8 +22,8 @@ use vivim_protocol::{Acu, ConvId, Hash, Kind, Manifest, Role, Signed};
 use crate::{
     config::Config,
     datadir::{DataDir, DataDirError},
+    import::ingest,
     import::{self, BadConversation, Format, ImportError, Item},
-    ingest,
     search::{IndexDoc, OpenState, Query, SearchError, SearchIndex},
     store::{AcuBytes, ConvRow, NewConversation, PutOutcome, Store, StoreError},
 };
@@ -43,7 +46,7 @@ pub enum NodeError {
     Import(#[from] ImportError),
     /// Social graph.
     #[error(transparent)]
-    Social(#[from] crate::social::SocialError),
+    Social(#[from] crate::store::docs::SocialError),
     /// Something not found.
     #[error("{0} not found")]
     NotFound(String),
@@ -217,7 +220,7 @@ pub struct Node {
     /// Full-text index.
     pub index: SearchIndex,
     /// Social-graph documents.
-    pub social: crate::social::Social,
+    pub social: crate::store::docs::Social,
     /// Event stream.
     pub events: broadcast::Sender<Event>,
     /// Counters.
@@ -225,12 +228,12 @@ pub struct Node {
     /// Bumped on every change to stored conversations (response caches key on it).
     pub generation: AtomicU64,
     /// The peer-to-peer side, once started (`vivim up`).
-    pub p2p: std::sync::OnceLock<Arc<crate::p2p::P2p>>,
+    pub p2p: std::sync::OnceLock<Arc<crate::net::p2p::P2p>>,
     /// Which shared blobs are served until when.
     pub share_state: crate::share::ShareState,
-    /// Embeddings, vectors and memories, opened on first use (`crate::semantic`).
-    pub semantic: tokio::sync::OnceCell<Arc<crate::semantic::Semantic>>,
-    capture_queue: crate::capture::Queue,
+    /// Embeddings, vectors and memories, opened on first use (`crate::organize`).
+    pub semantic: tokio::sync::OnceCell<Arc<crate::organize::Semantic>>,
+    capture_queue: crate::node::capture::Queue,
     /// One import at a time: two imports of one export would both plan a conversation as new
     /// and index its messages twice.
     import_lock: tokio::sync::Mutex<()>,
@@ -241,7 +244,7 @@ pub struct Node {
     /// Writers whose documents the search index still lacks (see `mark_index_dirty`).
     index_behind: std::sync::Mutex<usize>,
     /// Index changes of captures and deletes, applied in order by one thread.
-    pub(crate) index_queue: crate::index_queue::IndexQueue,
+    pub(crate) index_queue: crate::node::index_queue::IndexQueue,
     started: Instant,
 }
 
@@ -272,9 +275,9 @@ impl Node {
         let store = Store::open(&dir.db_path().join("vivim.redb"), &dir.blobs_path()).await?;
         let (index, state) = SearchIndex::open(&dir.index_path())?;
         let (events, _) = broadcast::channel(1024);
-        let social = crate::social::Social::open(key.clone(), store.database())?;
-        let (capture_queue, captures) = crate::capture::queue();
-        let (index_queue, index_changes) = crate::index_queue::IndexQueue::new();
+        let social = crate::store::docs::Social::open(key.clone(), store.database())?;
+        let (capture_queue, captures) = crate::node::capture::queue();
+        let (index_queue, index_changes) = crate::node::index_queue::IndexQueue::new();
         let node = Node {
             dir,
             key,
@@ -305,9 +308,9 @@ impl Node {
             node.rebuild_index().await?;
         }
         let node = Arc::new(node);
-        crate::index_queue::start(Arc::downgrade(&node), index_changes)
+        crate::node::index_queue::start(Arc::downgrade(&node), index_changes)
             .map_err(|e| NodeError::Invalid(format!("starting the index writer: {e}")))?;
-        crate::capture::start(Arc::downgrade(&node), captures)
+        crate::node::capture::start(Arc::downgrade(&node), captures)
             .map_err(|e| NodeError::Invalid(format!("starting the capture writer: {e}")))?;
         Ok(node)
     }
@@ -573,7 +576,7 @@ impl Node {
         if found {
             // After any capture of it still queued for the index.
             self.index_queue
-                .submit(crate::index_queue::Change::Delete(*id));
+                .submit(crate::node::index_queue::Change::Delete(*id));
             self.changed();
             let _ = self
                 .events
@@ -585,7 +588,7 @@ impl Node {
     /// Searches the full-text index.
     ///
     /// Sees every capture and delete acknowledged before it (it waits, at most a few seconds,
-    /// for their index changes; see [`crate::index_queue`]).
+    /// for their index changes; see [`crate::node::index_queue`]).
     pub fn search(&self, q: &Query) -> Result<(Vec<crate::search::Hit>, usize), NodeError> {
         self.index_queue.wait();
         self.counters.searches.fetch_add(1, Ordering::Relaxed);
@@ -593,14 +596,14 @@ impl Node {
     }
 
     /// Signs and stores one captured message, durably and searchable, appended to its
-    /// conversation (see [`crate::capture`]: concurrent captures are serialized, none is
+    /// conversation (see [`crate::node::capture`]: concurrent captures are serialized, none is
     /// lost). Returns (ACU id, conversation id).
     pub async fn capture(&self, c: Capture) -> Result<(Hash, ConvId), NodeError> {
-        crate::capture::capture(self, c).await
+        crate::node::capture::capture(self, c).await
     }
 
     /// The capture queue (its writer thread runs while the node lives).
-    pub(crate) fn capture_queue(&self) -> &crate::capture::Queue {
+    pub(crate) fn capture_queue(&self) -> &crate::node::capture::Queue {
         &self.capture_queue
     }
 

@@ -1,5 +1,5 @@
 //! Sharing: sealed packages, signed intents, links, forks and the feed — the parts that need
-//! no network. [`crate::sharenet`] moves intents and packages between nodes.
+//! no network. [`crate::share::net`] moves intents and packages between nodes.
 //!
 //! A share of a conversation (or one ACU) with a circle, with people or by link is **sealed**:
 //! a fresh content key per share encrypts the original signed manifest and ACUs, one blob each
@@ -22,6 +22,8 @@
 //! |---|---|---|
 //! | `shares` | intent id | [`ShareRow`] (CBOR): the newest signed intent, our key, state |
 //! | `feed` | received at (ms, BE) ‖ item id | [`FeedItem`] (CBOR) |
+
+pub mod net;
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -745,7 +747,7 @@ impl Node {
 
     /// The people a circle's share is sealed for: its members (with me), if I may share to it.
     fn circle_recipients(&self, circle: &str) -> Result<Vec<PublicKey>, NodeError> {
-        let id = crate::graph::parse_doc(circle, DocKind::Circle)?;
+        let id = crate::social::graph::parse_doc(circle, DocKind::Circle)?;
         let me = self.key.did();
         let view = self
             .social
@@ -1340,7 +1342,7 @@ impl Node {
             }
             meta.insert(FORK_OF.into(), a.id().to_string());
             meta.insert(FORK_AUTHOR.into(), o.author.did().to_string());
-            tokens += crate::ingest::estimate_tokens(o.body.as_text().unwrap_or(""));
+            tokens += crate::import::ingest::estimate_tokens(o.body.as_text().unwrap_or(""));
             let acu = Acu {
                 v: 1,
                 conversation: id,

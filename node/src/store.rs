@@ -35,6 +35,7 @@
 //! (3.3 GB for a 1 GB export) with the data.
 
 mod append;
+pub mod docs;
 mod repair;
 
 pub use append::AppendBatch;

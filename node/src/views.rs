@@ -2,6 +2,8 @@
 //! views built from stored records, and the parameters of searches and pages. Serialization is a
 //! boundary: services below build these, the gateway and the client only carry them.
 
+pub mod export;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use vivim_protocol::{Acu, Signed};

@@ -232,7 +232,7 @@ async fn searches_of_every_mode_run_concurrently_with_a_writer_and_never_fail() 
         .import_path(&export, Format::Auto, None)
         .await
         .unwrap();
-    vivim_node::semantic::catch_up(&t.node).await.unwrap();
+    vivim_node::organize::catch_up(&t.node).await.unwrap();
     let conv = t.node.store.list(None, 1).unwrap().rows[0].manifest.id;
     let writer = {
         let node = t.node.clone();
@@ -295,7 +295,7 @@ async fn searches_of_every_mode_run_concurrently_with_a_writer_and_never_fail() 
         &failures[..failures.len().min(5)]
     );
     // The vector index itself, hammered from more threads than it has contexts.
-    let sem = vivim_node::semantic::get(&t.node).await.unwrap().clone();
+    let sem = vivim_node::organize::get(&t.node).await.unwrap().clone();
     let threads: Vec<_> = (0..16)
         .map(|_| {
             let sem = sem.clone();

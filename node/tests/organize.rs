@@ -11,8 +11,8 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use vivim_node::{
     datadir::DataDir,
-    embed::{Embedder, StaticModel, dot},
     node::Node,
+    organize::embed::{Embedder, StaticModel, dot},
     testdata::Rng,
 };
 
@@ -101,7 +101,7 @@ async fn hybrid_search_finds_the_conversation_of_known_content_and_related_follo
         c.0 = item["id"].as_str().unwrap().to_string();
     }
     // Background worker as in `vivim up`; status shows its progress until all is embedded.
-    vivim_node::semantic::spawn_worker(&t.node);
+    vivim_node::organize::spawn_worker(&t.node);
     let mut status = Value::Null;
     for _ in 0..200 {
         status = t.ok(Method::GET, "/api/admin/status", None).await;
@@ -563,12 +563,12 @@ async fn memories_are_extracted_consolidated_with_provenance_and_editable() {
     let dir = DataDir::at(t.tmp.path());
     drop(t.node);
     let node = Node::open(dir, None, false).await.unwrap();
-    let again = vivim_node::semantic::memories(&node, None, true, 1000)
+    let again = vivim_node::organize::memories(&node, None, true, 1000)
         .await
         .unwrap();
     assert_eq!(again.len(), n);
     assert_eq!(
-        vivim_node::semantic::catch_up(&node)
+        vivim_node::organize::catch_up(&node)
             .await
             .unwrap()
             .memories,

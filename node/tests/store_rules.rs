@@ -184,7 +184,7 @@ async fn rate_limit_answers_429_in_json_and_405_is_json() {
 #[tokio::test]
 async fn a_conversation_cannot_be_replaced_by_another_owner() {
     use vivim_identity::Keypair;
-    use vivim_node::{import::ImportedConversation, ingest, store::NewConversation};
+    use vivim_node::{import::ImportedConversation, import::ingest, store::NewConversation};
     let tmp = tempfile::tempdir().unwrap();
     let node = Node::open(DataDir::at(tmp.path()), None, true)
         .await
@@ -294,7 +294,7 @@ async fn network_routes_say_when_the_network_is_off_and_refuse_bad_input() {
 async fn large_acus_are_stored_in_pieces_and_read_back_whole() {
     use vivim_identity::Keypair;
     use vivim_node::{
-        ingest,
+        import::ingest,
         store::{PIECE_FROM, PutOutcome, Store},
     };
     use vivim_protocol::limits::MAX_ACU_BYTES;
@@ -390,7 +390,7 @@ async fn large_acus_are_stored_in_pieces_and_read_back_whole() {
 async fn a_streamed_conversation_is_invisible_until_finished_and_exclusive_meanwhile() {
     use vivim_identity::Keypair;
     use vivim_node::{
-        ingest,
+        import::ingest,
         store::{AcuBytes, PutOutcome, Store, StoreError},
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -466,7 +466,7 @@ async fn a_streamed_conversation_is_invisible_until_finished_and_exclusive_meanw
 async fn a_schema_1_store_with_whole_large_acus_opens_and_reads_the_same() {
     use redb::{ReadableDatabase, ReadableTable};
     use vivim_identity::Keypair;
-    use vivim_node::{ingest, store::Store};
+    use vivim_node::{import::ingest, store::Store};
     let tmp = tempfile::tempdir().unwrap();
     let db_file = tmp.path().join("db/x.redb");
     let key = Keypair::from_seed(&[8; 32]);
@@ -535,7 +535,7 @@ async fn a_schema_1_store_with_whole_large_acus_opens_and_reads_the_same() {
 async fn slots_of_a_fetch_that_never_finished_are_removed_at_the_next_open() {
     use redb::{ReadableDatabase, ReadableTableMetadata};
     use vivim_identity::Keypair;
-    use vivim_node::{ingest, store::Store, testdata::Rng};
+    use vivim_node::{import::ingest, store::Store, testdata::Rng};
     use vivim_protocol::ConvId;
     let tmp = tempfile::tempdir().unwrap();
     let db_file = tmp.path().join("db/x.redb");
@@ -622,7 +622,7 @@ fn chain(
 async fn two_versions_planned_against_the_same_stored_one_keep_both_writers_acus() {
     use std::collections::HashSet;
     use vivim_identity::Keypair;
-    use vivim_node::{ingest, store::Store};
+    use vivim_node::{import::ingest, store::Store};
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(&tmp.path().join("db/x.redb"), &tmp.path().join("blobs"))
         .await
@@ -682,7 +682,7 @@ async fn two_versions_planned_against_the_same_stored_one_keep_both_writers_acus
 async fn a_data_dir_with_duplicate_listings_and_lost_acus_is_repaired_at_open() {
     use redb::ReadableDatabase;
     use vivim_identity::Keypair;
-    use vivim_node::{ingest, store::Store};
+    use vivim_node::{import::ingest, store::Store};
     use vivim_protocol::Hash;
     let tmp = tempfile::tempdir().unwrap();
     let db_file = tmp.path().join("db/x.redb");

@@ -7,7 +7,7 @@
 //! on a few queries: a plain Rust scan of 200 x 100,000 x 256 would take a minute in debug CI.
 #![allow(clippy::unwrap_used)]
 
-use vivim_node::vector::{VectorIndex, VectorOptions, clustered_vectors};
+use vivim_node::organize::vector::{VectorIndex, VectorOptions, clustered_vectors};
 use vivim_protocol::{ConvId, Hash};
 
 const N: usize = 100_000;
@@ -94,7 +94,7 @@ fn recall_at_10_on_100k_clustered_vectors_is_at_least_0_95_and_survives_reopen()
     idx.save().unwrap();
     drop(idx);
     let (idx, state) = VectorIndex::open(dir.path(), "test", VectorOptions::new(DIMS)).unwrap();
-    assert_eq!(state, vivim_node::vector::OpenState::Loaded);
+    assert_eq!(state, vivim_node::organize::vector::OpenState::Loaded);
     assert_eq!(idx.len(), N);
     let r2 = recall(&idx);
     assert!(r2 >= 0.95, "recall@10 after reopen {r2}");
@@ -107,7 +107,7 @@ fn damaged_or_foreign_index_is_rebuilt_empty() {
     let data = clustered_vectors(50, 8, 4, 1.0, 1);
     {
         let (idx, state) = VectorIndex::open(dir.path(), "a", VectorOptions::new(8)).unwrap();
-        assert_eq!(state, vivim_node::vector::OpenState::Created);
+        assert_eq!(state, vivim_node::organize::vector::OpenState::Created);
         let items: Vec<_> = data
             .chunks(8)
             .enumerate()
@@ -123,14 +123,14 @@ fn damaged_or_foreign_index_is_rebuilt_empty() {
         idx.save().unwrap();
     }
     let (idx, state) = VectorIndex::open(dir.path(), "a", VectorOptions::new(8)).unwrap();
-    assert_eq!(state, vivim_node::vector::OpenState::Loaded);
+    assert_eq!(state, vivim_node::organize::vector::OpenState::Loaded);
     assert_eq!(idx.done().get(&conv), Some(&9));
     assert_eq!(idx.remove_conversation(&conv).unwrap(), 50);
     assert!(idx.search(&data[..8], 5).unwrap().is_empty());
     drop(idx);
     // Another embedder's vectors are not mixed with these.
     let (idx, state) = VectorIndex::open(dir.path(), "b", VectorOptions::new(8)).unwrap();
-    assert_eq!(state, vivim_node::vector::OpenState::RebuiltEmpty);
+    assert_eq!(state, vivim_node::organize::vector::OpenState::RebuiltEmpty);
     assert!(idx.is_empty());
     idx.add_batch(&[(acu(1), conv, data[..8].to_vec())])
         .unwrap();
@@ -141,7 +141,7 @@ fn damaged_or_foreign_index_is_rebuilt_empty() {
     let bytes = std::fs::read(&f).unwrap();
     std::fs::write(&f, &bytes[..bytes.len() / 2]).unwrap();
     let (idx, state) = VectorIndex::open(dir.path(), "b", VectorOptions::new(8)).unwrap();
-    assert_eq!(state, vivim_node::vector::OpenState::RebuiltEmpty);
+    assert_eq!(state, vivim_node::organize::vector::OpenState::RebuiltEmpty);
     assert!(idx.is_empty());
     // Wrong dimensions are an error, not a panic.
     assert!(idx.add_batch(&[(acu(2), conv, vec![1.0; 3])]).is_err());

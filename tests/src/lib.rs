@@ -16,8 +16,8 @@ pub fn temp_node() -> (tempfile::TempDir, DataDir) {
 use std::{sync::Arc, time::Duration};
 
 use vivim_node::{
+    net::p2p::{P2p, P2pConfig},
     node::Node,
-    p2p::{P2p, P2pConfig},
 };
 
 /// A node with its network on loopback, in a temporary data dir.

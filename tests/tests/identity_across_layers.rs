@@ -2,7 +2,7 @@
 //! recovered from the node's libp2p PeerId and from its iroh EndpointId.
 #![allow(clippy::unwrap_used)]
 
-use vivim_node::ids;
+use vivim_node::net::ids;
 use vivim_protocol::{Acu, Body, ConvId, Kind, Role, Signed};
 
 #[test]

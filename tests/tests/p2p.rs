@@ -9,8 +9,8 @@ use vivim_identity::Keypair;
 use vivim_node::{
     datadir::DataDir,
     import::Format,
+    net::p2p::{P2p, P2pConfig, P2pError, conv_key},
     node::Node,
-    p2p::{P2p, P2pConfig, P2pError, conv_key},
     testdata::write_chatgpt_export,
 };
 use vivim_protocol::{Acu, Announce, Body, ConvId, Kind, Manifest, Role, Signed};
@@ -521,7 +521,7 @@ async fn a_relay_pins_only_conversations_within_its_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_pins_is_bounded() {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use vivim_node::p2p::{PIN_CONCURRENCY, PIN_QUEUE};
+    use vivim_node::net::p2p::{PIN_CONCURRENCY, PIN_QUEUE};
     let relay = peer(&[], true).await;
     let (release, hold) = tokio::sync::watch::channel(false);
     let running = std::sync::Arc::new(AtomicUsize::new(0));

@@ -9,8 +9,8 @@ use std::{path::Path, time::Duration};
 
 use vivim_crdt::schema::Role;
 use vivim_node::{
+    net::p2p::{P2p, P2pConfig},
     node::{Capture, Node},
-    p2p::{P2p, P2pConfig},
     share::{ShareSpec, Target},
 };
 use vivim_protocol::{ConvId, Hash, IntentKind, ShareLink};

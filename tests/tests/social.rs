@@ -6,9 +6,9 @@
 use vivim_crdt::{DocId, DocKind, schema::Role};
 use vivim_identity::Keypair;
 use vivim_node::{
+    net::p2p::{P2p, P2pConfig},
     node::Node,
-    p2p::{P2p, P2pConfig},
-    social::doc_topic,
+    store::docs::doc_topic,
 };
 use vivim_protocol::{DocUpdate, DocUpdateKind, Signed};
 use vivim_tests::{eventually, network};

@@ -5,9 +5,9 @@ use serde::de::DeserializeOwned;
 
 use super::{Client, ClientError, decode};
 use crate::{
-    context::Context,
-    memory::{Added, MemoryPatch, MemoryView, NewMemory},
-    semantic::{self, ContextRequest, Related, SemanticError},
+    organize::context::Context,
+    organize::memory::{Added, MemoryPatch, MemoryView, NewMemory},
+    organize::{self, ContextRequest, Related, SemanticError},
 };
 
 /// A local organizing error as the client reports it (the status the gateway would answer).
@@ -125,7 +125,7 @@ impl Client {
         match self {
             Client::Local(n) => {
                 let conv = n.store.resolve(id).map_err(crate::node::NodeError::from)?;
-                semantic::related(n, &conv, limit).await.map_err(local)
+                organize::related(n, &conv, limit).await.map_err(local)
             }
             Client::Remote { .. } => {
                 self.call(
@@ -141,7 +141,7 @@ impl Client {
     /// Assembles a context (without sending it).
     pub async fn context(&self, req: &ContextRequest) -> Result<Context, ClientError> {
         match self {
-            Client::Local(n) => semantic::build_context(n, req).await.map_err(local),
+            Client::Local(n) => organize::build_context(n, req).await.map_err(local),
             Client::Remote { .. } => {
                 let body =
                     serde_json::to_value(req).map_err(|e| ClientError::Http(e.to_string()))?;
@@ -160,7 +160,7 @@ impl Client {
         use std::io::Write;
         match self {
             Client::Local(n) => {
-                let ctx = semantic::build_context(n, req).await.map_err(local)?;
+                let ctx = organize::build_context(n, req).await.map_err(local)?;
                 let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(64);
                 let printer = tokio::spawn(async move {
                     while let Some(d) = rx.recv().await {
@@ -168,7 +168,7 @@ impl Client {
                         let _ = std::io::stdout().flush();
                     }
                 });
-                let r = semantic::send_context(n, &ctx, Some(tx)).await;
+                let r = organize::send_context(n, &ctx, Some(tx)).await;
                 let _ = printer.await;
                 println!();
                 let (_, conv) = r.map_err(local)?;
@@ -266,7 +266,7 @@ impl Client {
                 json,
             } => {
                 let v: Vec<MemoryView> = match self {
-                    Client::Local(n) => semantic::memories(n, memory_type.as_deref(), all, limit)
+                    Client::Local(n) => organize::memories(n, memory_type.as_deref(), all, limit)
                         .await
                         .map_err(local)?,
                     Client::Remote { .. } => {
@@ -281,7 +281,7 @@ impl Client {
             }
             MemoryCommand::Search { query, limit, json } => {
                 let v: Vec<MemoryView> = match self {
-                    Client::Local(n) => semantic::search_memories(n, &query, limit)
+                    Client::Local(n) => organize::search_memories(n, &query, limit)
                         .await
                         .map_err(local)?,
                     Client::Remote { .. } => {
@@ -300,7 +300,7 @@ impl Client {
             }
             MemoryCommand::Show { id } => {
                 let m: MemoryView = match self {
-                    Client::Local(n) => semantic::memory_get(n, &id).await.map_err(local)?,
+                    Client::Local(n) => organize::memory_get(n, &id).await.map_err(local)?,
                     Client::Remote { .. } => {
                         self.call(M::GET, &format!("/api/v2/memories/{id}"), None)
                             .await?
@@ -323,7 +323,7 @@ impl Client {
                     slot: None,
                 };
                 let a: Added = match self {
-                    Client::Local(n) => semantic::memory_add(n, nm).await.map_err(local)?,
+                    Client::Local(n) => organize::memory_add(n, nm).await.map_err(local)?,
                     Client::Remote { .. } => {
                         let body = serde_json::to_value(&nm)
                             .map_err(|e| ClientError::Http(e.to_string()))?;
@@ -351,7 +351,7 @@ impl Client {
                     importance,
                 };
                 let m: MemoryView = match self {
-                    Client::Local(n) => semantic::memory_update(n, &id, patch)
+                    Client::Local(n) => organize::memory_update(n, &id, patch)
                         .await
                         .map_err(local)?,
                     Client::Remote { .. } => {
@@ -368,7 +368,7 @@ impl Client {
             }
             MemoryCommand::Delete { id } => match self {
                 Client::Local(n) => {
-                    let id = semantic::memory_delete(n, &id).await.map_err(local)?;
+                    let id = organize::memory_delete(n, &id).await.map_err(local)?;
                     println!("deleted {id}");
                 }
                 Client::Remote { base, token, http } => {
@@ -386,7 +386,7 @@ impl Client {
             },
             MemoryCommand::Extract { conversation } => {
                 let n: u64 = match self {
-                    Client::Local(n) => semantic::memory_extract(n, conversation.as_deref())
+                    Client::Local(n) => organize::memory_extract(n, conversation.as_deref())
                         .await
                         .map_err(local)?,
                     Client::Remote { .. } => {
@@ -403,8 +403,8 @@ impl Client {
                 println!("{n} memories added or consolidated");
             }
             MemoryCommand::Consolidate => {
-                let c: semantic::Consolidated = match self {
-                    Client::Local(n) => semantic::memory_consolidate(n).await.map_err(local)?,
+                let c: organize::Consolidated = match self {
+                    Client::Local(n) => organize::memory_consolidate(n).await.map_err(local)?,
                     Client::Remote { .. } => {
                         self.call(M::POST, "/api/v2/memories/consolidate", None)
                             .await?

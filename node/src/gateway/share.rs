@@ -15,9 +15,9 @@ use vivim_protocol::{IntentKind, ShareLink};
 
 use super::{ApiError, ApiResult, ErrorBody, Gateway, json_rejection, query_rejection};
 use crate::{
-    graph::parse_did,
+    share::net::Opened,
     share::{FeedPage, ForkOut, Provenance, ShareOut, ShareSpec, Target},
-    sharenet::Opened,
+    social::graph::parse_did,
 };
 
 pub(super) fn routes() -> Router<Arc<Gateway>> {

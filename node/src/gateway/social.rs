@@ -23,8 +23,8 @@ use vivim_crdt::{DocId, DocKind, schema::Role};
 
 use super::{ApiError, ApiResult, ErrorBody, Gateway};
 use crate::{
-    graph::{CircleOut, FollowOut, FollowsOut, FriendOut, GroupOut, parse_did},
     node::{Node, NodeError},
+    social::graph::{CircleOut, FollowOut, FollowsOut, FriendOut, GroupOut, parse_did},
 };
 
 /// Largest message a y-websocket client may send.

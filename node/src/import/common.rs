@@ -208,7 +208,7 @@ pub(crate) fn parse_stream<R: Read>(
         Format::ChatGpt => super::chatgpt::parse_export(reader, ctx, sink)?,
         Format::Claude => super::claude::parse(reader, ctx, sink)?,
         Format::Gemini => super::gemini::parse(reader, ctx, sink)?,
-        Format::ChatGptShare => super::share::parse(reader, ctx, sink)?,
+        Format::ChatGptShare => super::chatgpt_share::parse(reader, ctx, sink)?,
         Format::ShareGpt => super::sharegpt::parse(reader, ctx, sink)?,
         Format::Markdown => super::markdown::parse(reader, ctx, sink)?,
     }

@@ -8,7 +8,7 @@
 //! it fits, so `total_tokens <= budget_tokens` always holds.
 //!
 //! ```
-//! use vivim_node::context::{Parts, TokenCounter, assemble};
+//! use vivim_node::organize::context::{Parts, TokenCounter, assemble};
 //! let counter = TokenCounter::for_model("gpt-4o");
 //! let parts = Parts { query: "what did I decide about the database?".into(), ..Parts::default() };
 //! let ctx = assemble(&counter, 100, &parts).unwrap();
@@ -19,7 +19,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::provider::ChatMessage;
+use crate::organize::ai::ChatMessage;
 
 /// Why a context could not be assembled.
 #[derive(Debug, thiserror::Error)]

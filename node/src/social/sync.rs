@@ -20,10 +20,11 @@ use vivim_identity::Did;
 use vivim_protocol::{DocUpdate, Signed};
 
 use crate::{
-    cbor, ids,
+    cbor,
+    net::ids,
+    net::p2p::{P2p, P2pError},
     net::{MAX_GOSSIP_BYTES, NetEvent},
-    p2p::{P2p, P2pError},
-    social::{DOC_TOPIC_PREFIX, SocialError, doc_topic},
+    store::docs::{DOC_TOPIC_PREFIX, SocialError, doc_topic},
 };
 
 /// A request on the document protocol.

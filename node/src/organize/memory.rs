@@ -27,8 +27,8 @@ use vivim_protocol::{
 };
 
 use crate::{
-    embed::dot,
-    provider::{ChatMessage, ProviderConfig},
+    organize::ai::{ChatMessage, ProviderConfig},
+    organize::embed::dot,
 };
 
 /// Why a memory operation failed.
@@ -1159,7 +1159,7 @@ pub async fn extract_with_provider(
         role: "user".into(),
         content: format!("Conversation \"{}\":\n{transcript}", m.title),
     }];
-    let answer = crate::provider::stream_chat(cfg, system, &messages, None)
+    let answer = crate::organize::ai::stream_chat(cfg, system, &messages, None)
         .await
         .map_err(|e| MemoryError::Invalid(e.to_string()))?;
     let start = answer.find('[');

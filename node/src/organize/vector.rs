@@ -8,7 +8,7 @@
 //! — is dropped and rebuilt from the store.
 //!
 //! ```
-//! use vivim_node::vector::{VectorIndex, VectorOptions};
+//! use vivim_node::organize::vector::{VectorIndex, VectorOptions};
 //! use vivim_protocol::{ConvId, Hash};
 //! let dir = tempfile::tempdir().unwrap();
 //! let (idx, _) = VectorIndex::open(dir.path(), "test", VectorOptions::new(4)).unwrap();

@@ -10,6 +10,12 @@
 //! ([`spawn_worker`]); searches run it inline when nothing is running and the store changed,
 //! so a CLI without a node sees fresh results too.
 
+pub mod ai;
+pub mod context;
+pub mod embed;
+pub mod memory;
+pub mod vector;
+
 use crate::now_ms;
 use std::{
     collections::{HashMap, HashSet},
@@ -24,13 +30,13 @@ use serde::{Deserialize, Serialize};
 use vivim_protocol::{Acu, ConvId, Hash, Role, Signed};
 
 use crate::{
-    context::{self, Context, Parts, Retrieved, TokenCounter},
-    embed::{self, EmbedError, Embedder},
-    memory::{self, Candidate, MemoryError, MemoryStore},
     node::{Capture, Node, NodeError},
-    provider::{self, ProviderError},
+    organize::ai::ProviderError,
+    organize::context::{Context, Parts, Retrieved, TokenCounter},
+    organize::embed::{EmbedError, Embedder},
+    organize::memory::{Candidate, MemoryError, MemoryStore},
+    organize::vector::{VectorError, VectorIndex, VectorOptions},
     store::ConvRow,
-    vector::{VectorError, VectorIndex, VectorOptions},
     views::{HitView, SearchParams, SearchResults},
 };
 
@@ -135,7 +141,7 @@ pub async fn get(node: &Node) -> Result<&Arc<Semantic>, SemanticError> {
             let embedder = embed::from_config(&node.config.embed).await?;
             let dims = embedder.dims();
             let mut opts = VectorOptions::new(dims);
-            opts.quantization = crate::vector::parse_quantization(&node.config.embed.quantization)
+            opts.quantization = crate::organize::vector::parse_quantization(&node.config.embed.quantization)
                 .ok_or_else(|| {
                     EmbedError::Config(format!(
                         "quantization {:?}: use f32, bf16, f16 or i8",
@@ -959,7 +965,7 @@ pub const SYSTEM_NOTE: &str = "You are a helpful assistant. Below are notes abou
 /// Longest query accepted, in bytes.
 pub const MAX_QUERY: usize = 32 * 1024;
 
-/// Assembles a context (see [`crate::context`]).
+/// Assembles a context (see [`crate::organize::context`]).
 pub async fn build_context(node: &Node, req: &ContextRequest) -> Result<Context, SemanticError> {
     let query = req.query.trim();
     if query.is_empty() {
@@ -1112,7 +1118,7 @@ pub async fn send_context(
     if !p.is_set() {
         return Err(ProviderError::NotConfigured.into());
     }
-    let answer = provider::stream_chat(p, &ctx.system, &ctx.messages, deltas).await?;
+    let answer = ai::stream_chat(p, &ctx.system, &ctx.messages, deltas).await?;
     let query = ctx
         .messages
         .last()

@@ -190,7 +190,7 @@ pub async fn stream_chat(
         .map_err(|e| ProviderError::Http(e.without_url().to_string()))?;
     let status = r.status();
     if !status.is_success() {
-        let body = crate::embed::read_capped_body(r, 64 * 1024)
+        let body = crate::organize::embed::read_capped_body(r, 64 * 1024)
             .await
             .unwrap_or_default();
         return Err(ProviderError::Status {

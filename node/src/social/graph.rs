@@ -1,6 +1,6 @@
 //! What a user does with the social graph — circles, friends, follows, groups, teams — as
 //! operations on the node's documents. The CLI (without a running node) and the gateway both
-//! call these; changes spread through [`crate::p2p::P2p`] when the network is up.
+//! call these; changes spread through [`crate::net::p2p::P2p`] when the network is up.
 
 use crate::now_ms;
 use std::collections::BTreeMap;
@@ -477,7 +477,7 @@ impl Node {
         })?;
         if let Some(p2p) = self.p2p.get() {
             // Their publications reach my feed.
-            let (p2p, topic) = (p2p.clone(), crate::p2p::user_topic(did));
+            let (p2p, topic) = (p2p.clone(), crate::net::p2p::user_topic(did));
             tokio::spawn(async move { p2p.net.subscribe(&topic).await });
         }
         self.following(did)

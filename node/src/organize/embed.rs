@@ -11,7 +11,7 @@
 //!   (Ollama, llama.cpp server, OpenAI).
 //!
 //! ```
-//! use vivim_node::embed::{Embedder, HashEmbedder};
+//! use vivim_node::organize::embed::{Embedder, HashEmbedder};
 //! let e = HashEmbedder::default();
 //! let v = e.embed_one("the borrow checker");
 //! assert_eq!(v.len(), 256);

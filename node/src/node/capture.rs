@@ -6,7 +6,7 @@
 //! ([`AppendBatch`]) — each reading the conversation as the ones before it left it, so ten
 //! concurrent captures into one conversation make a chain of ten, none lost — commits once
 //! (one fsync for the whole batch: group commit), answers each caller, and hands the new
-//! messages' documents (only those) to the index writer ([`crate::index_queue`]), which makes
+//! messages' documents (only those) to the index writer ([`crate::node::index_queue`]), which makes
 //! them searchable before any later search answers. Because redb runs one write transaction at
 //! a time, a batch is also serialized with imports and fetches writing the same conversation.
 
@@ -16,8 +16,8 @@ use tokio::sync::{mpsc, oneshot};
 use vivim_protocol::{Acu, Body, ConvId, Hash, Kind, Manifest, Role, Signed};
 
 use crate::{
-    index_queue::Change,
-    ingest,
+    import::ingest,
+    node::index_queue::Change,
     node::{
         Capture, Event, Node, NodeError, doc_for, head_branch_visible, is_visible, parse_kind,
         parse_role,

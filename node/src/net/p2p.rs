@@ -28,7 +28,7 @@ use vivim_identity::Did;
 use vivim_protocol::{Acu, Announce, ConvId, Manifest, PeerRecord, Signed, parse_hash_seq};
 
 use crate::{
-    ids,
+    net::ids,
     net::{Net, NetConfig, NetError, NetEvent},
     node::{Node, NodeError},
     store::{AcuBytes, StoreError, StreamWriter},
@@ -271,7 +271,7 @@ impl P2p {
         p2p.net.subscribe(ANNOUNCE_TOPIC).await?;
         p2p.net.subscribe(&user_topic(&p2p.node.key.did())).await?;
         if p2p.pin {
-            p2p.net.subscribe(crate::sharenet::PIN_TOPIC).await?;
+            p2p.net.subscribe(crate::share::net::PIN_TOPIC).await?;
         }
         p2p.follow_topics().await;
         // In the background: a DHT put waits for the closest peers, which a node that just

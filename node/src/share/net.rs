@@ -23,10 +23,10 @@ use vivim_protocol::{
 };
 
 use crate::{
-    ids,
+    net::ids,
+    net::p2p::{P2p, P2pError, SeqLimits, user_topic},
     net::{MAX_GOSSIP_BYTES, NetEvent},
     now_ms,
-    p2p::{P2p, P2pError, SeqLimits, user_topic},
     share::{ShareRow, share_tag, unseal},
 };
 
@@ -102,7 +102,7 @@ impl P2p {
         let result = async {
             let peer = self.connect_did(did).await?;
             let req = if signed.bytes().len() <= MAX_INLINE_INTENT {
-                crate::docsync::share_request(signed.bytes())
+                crate::social::sync::share_request(signed.bytes())
             } else {
                 let (h, _) = self
                     .node()
@@ -110,7 +110,7 @@ impl P2p {
                     .put_seq(&format!("intent/{}", i.id), vec![signed.bytes().to_vec()])
                     .await
                     .map_err(|e| P2pError::Node(e.into()))?;
-                crate::docsync::share_ref_request(h)
+                crate::social::sync::share_ref_request(h)
             };
             self.net.request(peer, req).await?;
             Ok::<_, P2pError>(())

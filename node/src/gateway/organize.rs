@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use super::{ApiError, ApiResult, ErrorBody, Gateway, json_rejection, query_rejection};
 use crate::{
-    memory::{Added, MemoryError, MemoryPatch, MemoryView, NewMemory},
-    semantic::{self, ContextRequest, Related, SemanticError},
+    organize::memory::{Added, MemoryError, MemoryPatch, MemoryView, NewMemory},
+    organize::{self, ContextRequest, Related, SemanticError},
 };
 
 pub(super) fn routes() -> Router<Arc<Gateway>> {
@@ -40,11 +40,11 @@ impl From<SemanticError> for ApiError {
                 ApiError::not_found(format!("memory {w} not found"))
             }
             SemanticError::Node(n) => ApiError::from(n),
-            SemanticError::Provider(crate::provider::ProviderError::NotConfigured) => {
+            SemanticError::Provider(crate::organize::ai::ProviderError::NotConfigured) => {
                 ApiError::new(
                     StatusCode::CONFLICT,
                     "no_provider",
-                    crate::provider::ProviderError::NotConfigured.to_string(),
+                    crate::organize::ai::ProviderError::NotConfigured.to_string(),
                 )
             }
             SemanticError::Provider(p) => {
@@ -79,7 +79,7 @@ pub(super) async fn related(
         return Err(ApiError::bad_request("limit must be between 1 and 100"));
     }
     let conv = super::resolve(&gw, &id)?;
-    Ok(Json(semantic::related(&gw.node, &conv, limit).await?))
+    Ok(Json(organize::related(&gw.node, &conv, limit).await?))
 }
 
 /// Listing and search parameters.
@@ -109,13 +109,13 @@ pub(super) async fn list_memories(
     Ok(Json(
         match p.q.as_deref().filter(|q| !q.trim().is_empty()) {
             Some(q) => {
-                if q.len() > semantic::MAX_QUERY {
+                if q.len() > organize::MAX_QUERY {
                     return Err(ApiError::bad_request("q is too long"));
                 }
-                semantic::search_memories(&gw.node, q, limit).await?
+                organize::search_memories(&gw.node, q, limit).await?
             }
             None => {
-                semantic::memories(
+                organize::memories(
                     &gw.node,
                     p.memory_type.as_deref(),
                     p.all.unwrap_or(false),
@@ -133,7 +133,7 @@ pub(super) async fn add_memory(
     body: Result<Json<NewMemory>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let Json(m) = body.map_err(json_rejection)?;
-    let added = semantic::memory_add(&gw.node, m).await?;
+    let added = organize::memory_add(&gw.node, m).await?;
     Ok((StatusCode::CREATED, Json(added)).into_response())
 }
 
@@ -142,7 +142,7 @@ pub(super) async fn get_memory(
     State(gw): State<Arc<Gateway>>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<MemoryView>> {
-    Ok(Json(semantic::memory_get(&gw.node, &id).await?))
+    Ok(Json(organize::memory_get(&gw.node, &id).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v2/memories/{id}", params(("id" = String, Path, description = "memory id or prefix")), request_body = MemoryPatch, responses((status = 200, body = MemoryView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -152,7 +152,7 @@ pub(super) async fn update_memory(
     body: Result<Json<MemoryPatch>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Json<MemoryView>> {
     let Json(p) = body.map_err(json_rejection)?;
-    Ok(Json(semantic::memory_update(&gw.node, &id, p).await?))
+    Ok(Json(organize::memory_update(&gw.node, &id, p).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v2/memories/{id}", params(("id" = String, Path, description = "memory id or prefix")), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -160,7 +160,7 @@ pub(super) async fn delete_memory(
     State(gw): State<Arc<Gateway>>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    semantic::memory_delete(&gw.node, &id).await?;
+    organize::memory_delete(&gw.node, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -177,27 +177,29 @@ pub(super) async fn extract_memories(
     body: Result<Json<ExtractRequest>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let Json(r) = body.map_err(json_rejection)?;
-    let n = semantic::memory_extract(&gw.node, r.conversation.as_deref()).await?;
+    let n = organize::memory_extract(&gw.node, r.conversation.as_deref()).await?;
     Ok(Json(serde_json::json!({ "memories": n })))
 }
 
-#[utoipa::path(post, path = "/api/v2/memories/consolidate", responses((status = 200, body = semantic::Consolidated)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v2/memories/consolidate", responses((status = 200, body = organize::Consolidated)), security(("bearer" = [])))]
 pub(super) async fn consolidate_memories(
     State(gw): State<Arc<Gateway>>,
-) -> ApiResult<Json<semantic::Consolidated>> {
-    Ok(Json(semantic::memory_consolidate(&gw.node).await?))
+) -> ApiResult<Json<organize::Consolidated>> {
+    Ok(Json(organize::memory_consolidate(&gw.node).await?))
 }
 
-#[utoipa::path(post, path = "/api/v2/context", request_body = ContextRequest, responses((status = 200, body = crate::context::Context, description = "the context; with `send: true`, an SSE stream: `context` (the context), `delta` ({\"text\"}), `done` ({\"conversation\", \"answer\"}) or `error`"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v2/context", request_body = ContextRequest, responses((status = 200, body = crate::organize::context::Context, description = "the context; with `send: true`, an SSE stream: `context` (the context), `delta` ({\"text\"}), `done` ({\"conversation\", \"answer\"}) or `error`"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub(super) async fn context(
     State(gw): State<Arc<Gateway>>,
     body: Result<Json<ContextRequest>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let Json(req) = body.map_err(json_rejection)?;
     if req.send && !gw.node.config.provider.is_set() {
-        return Err(SemanticError::Provider(crate::provider::ProviderError::NotConfigured).into());
+        return Err(
+            SemanticError::Provider(crate::organize::ai::ProviderError::NotConfigured).into(),
+        );
     }
-    let ctx = semantic::build_context(&gw.node, &req).await?;
+    let ctx = organize::build_context(&gw.node, &req).await?;
     if !req.send {
         return Ok(Json(ctx).into_response());
     }
@@ -221,7 +223,7 @@ pub(super) async fn context(
                 }
             }
         });
-        let r = semantic::send_context(&node, &ctx, Some(dtx)).await;
+        let r = organize::send_context(&node, &ctx, Some(dtx)).await;
         let _ = relay.await;
         let last = match r {
             Ok((answer, conv)) => sse::Event::default().event("done").json_data(
