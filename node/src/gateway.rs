@@ -37,6 +37,7 @@ mod social;
 use crate::{
     import::{Format, ImportError},
     net::ids,
+    net::p2p::P2p,
     node::{Capture, ImportSummary, Node, NodeError},
     store::StoreError,
     views::{
@@ -168,6 +169,8 @@ mod share;
 /// Gateway state shared by the handlers.
 pub struct Gateway {
     node: Arc<Node>,
+    /// The node's network, when one runs (`vivim up`).
+    network: Option<Arc<P2p>>,
     token: String,
     cache: Mutex<HashMap<ConvId, (u64, Bytes)>>,
     requests: [AtomicU64; 5],
@@ -176,11 +179,18 @@ pub struct Gateway {
     awareness: tokio::sync::broadcast::Sender<(vivim_crdt::DocId, u64, Arc<Vec<u8>>)>,
 }
 
-/// Builds the gateway's router around a node.
+/// Builds the gateway's router around a node without a network (the network routes answer
+/// 503 `network_off`).
 pub fn router(node: Arc<Node>, token: String) -> Router {
+    router_with(node, None, token)
+}
+
+/// Builds the gateway's router around a node and, when one runs, its network.
+pub fn router_with(node: Arc<Node>, p2p: Option<Arc<P2p>>, token: String) -> Router {
     let cfg = node.config.gateway.clone();
     let state = Arc::new(Gateway {
         node,
+        network: p2p,
         token,
         cache: Mutex::new(HashMap::new()),
         requests: Default::default(),
@@ -254,10 +264,20 @@ pub fn router(node: Arc<Node>, token: String) -> Router {
     }
 }
 
-/// Serves the gateway on `addr` until `shutdown` resolves. Returns the bound address through
-/// `bound` as soon as it listens.
+/// Serves the gateway of a node without a network on `listener` until `shutdown` resolves.
 pub async fn serve(
     node: Arc<Node>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with(node, None, listener, shutdown).await
+}
+
+/// Serves the gateway of a node and its network (if any) on `listener` until `shutdown`
+/// resolves.
+pub async fn serve_with(
+    node: Arc<Node>,
+    network: Option<Arc<P2p>>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -265,7 +285,7 @@ pub async fn serve(
         .dir
         .token()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let app = router(node, token);
+    let app = router_with(node, network, token);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -835,8 +855,8 @@ async fn ws_events(State(gw): State<Arc<Gateway>>, upgrade: WebSocketUpgrade) ->
     })
 }
 
-fn p2p(gw: &Gateway) -> ApiResult<Arc<crate::net::p2p::P2p>> {
-    gw.node.p2p.get().cloned().ok_or_else(|| {
+fn p2p(gw: &Gateway) -> ApiResult<Arc<P2p>> {
+    gw.network.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "network_off",

@@ -19,6 +19,7 @@ pub mod datadir;
 pub mod gateway;
 pub mod import;
 pub mod net;
+pub mod network;
 pub mod node;
 pub mod organize;
 pub mod search;

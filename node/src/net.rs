@@ -8,6 +8,7 @@
 
 pub mod ids;
 pub mod p2p;
+pub mod wire;
 
 use std::{
     collections::{HashMap, HashSet},

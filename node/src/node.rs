@@ -3,6 +3,7 @@
 
 pub mod capture;
 mod index_queue;
+pub mod outbound;
 
 use crate::now_ms;
 use std::{
@@ -227,8 +228,9 @@ pub struct Node {
     pub counters: Counters,
     /// Bumped on every change to stored conversations (response caches key on it).
     pub generation: AtomicU64,
-    /// The peer-to-peer side, once started (`vivim up`).
-    pub p2p: std::sync::OnceLock<Arc<crate::net::p2p::P2p>>,
+    /// The way to the peer-to-peer side while one runs (`vivim up`): a bounded channel of
+    /// work, never a handle on it (the network holds the node, not the other way round).
+    pub(crate) network: outbound::Link,
     /// Which shared blobs are served until when.
     pub share_state: crate::share::ShareState,
     /// Embeddings, vectors and memories, opened on first use (`crate::organize`).
@@ -288,7 +290,7 @@ impl Node {
             events,
             counters: Counters::default(),
             generation: AtomicU64::new(0),
-            p2p: std::sync::OnceLock::new(),
+            network: outbound::Link::default(),
             share_state: Default::default(),
             semantic: tokio::sync::OnceCell::new(),
             capture_queue,
@@ -693,10 +695,54 @@ impl Node {
         outcome == PutOutcome::Added
     }
 
+    /// Whether a network runs for this node (`vivim up` without `--no-network`).
+    pub fn network_up(&self) -> bool {
+        self.network.sender().is_some()
+    }
+
+    /// Hands work to the network if one runs (dropped otherwise: documents and shares catch
+    /// up when it starts). A full queue drops the work with a warning for the same reason.
+    pub(crate) fn send_out(&self, work: outbound::Outbound) {
+        if let Some(tx) = self.network.sender()
+            && let Err(e) = tx.try_send(work)
+        {
+            tracing::warn!("the network is behind; dropping queued work: {e}");
+        }
+    }
+
+    /// Connects a starting network: the receiving end of the node's outbound work.
+    pub(crate) fn connect_network(&self) -> tokio::sync::mpsc::Receiver<outbound::Outbound> {
+        self.network.connect()
+    }
+
+    /// Announces a conversation through the running network.
+    pub(crate) async fn publish_out(
+        &self,
+        conv: ConvId,
+    ) -> Result<vivim_protocol::Signed<vivim_protocol::Announce>, NodeError> {
+        let tx = self.network.sender().ok_or_else(|| {
+            NodeError::Invalid(
+                "publishing needs the network: start the node with `vivim up`".into(),
+            )
+        })?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        tx.send(outbound::Outbound::Publish { conv, reply })
+            .await
+            .map_err(|_| NodeError::Invalid("the network stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| NodeError::Invalid("the network stopped".into()))?
+            .map_err(|e| NodeError::Invalid(format!("publishing: {e}")))
+    }
+
     /// Flushes everything and stops the network and the blob store.
     pub async fn shutdown(&self) -> Result<(), NodeError> {
-        if let Some(p) = self.p2p.get() {
-            p.shutdown().await;
+        if let Some(tx) = self.network.sender() {
+            let (done, stopped) = tokio::sync::oneshot::channel();
+            if tx.send(outbound::Outbound::Shutdown(done)).await.is_ok() {
+                let _ = stopped.await;
+            }
+            self.network.disconnect();
         }
         self.index_queue.wait();
         self.index.commit()?;

@@ -41,7 +41,7 @@ use vivim_protocol::{
 };
 
 use crate::{
-    node::{Event, Node, NodeError},
+    node::{Event, Node, NodeError, outbound::Outbound},
     now_ms,
     store::{NewConversation, StoreError},
 };
@@ -891,10 +891,11 @@ impl Node {
             at_ms: now,
         };
         self.put_share(&row)?;
-        if let Some(p2p) = self.p2p.get()
-            && !spec.draft
-        {
-            p2p.spread_intent(signed, None);
+        if !spec.draft {
+            self.send_out(Outbound::SpreadIntent {
+                intent: signed,
+                only: None,
+            });
         }
         self.share_out(&row)
     }
@@ -912,9 +913,10 @@ impl Node {
         }
         row.state = "active".into();
         let signed = self.revise(&mut row, |i| i.status = IntentStatus::Active)?;
-        if let Some(p2p) = self.p2p.get() {
-            p2p.spread_intent(signed, None);
-        }
+        self.send_out(Outbound::SpreadIntent {
+            intent: signed,
+            only: None,
+        });
         self.share_out(&row)
     }
 
@@ -923,16 +925,13 @@ impl Node {
         spec: &ShareSpec,
         expires_at_ms: Option<u64>,
     ) -> Result<ShareOut, NodeError> {
-        let p2p = self.p2p.get().ok_or_else(|| {
-            NodeError::Invalid(
+        if !self.network_up() {
+            return Err(NodeError::Invalid(
                 "publishing needs the network: start the node with `vivim up`".into(),
-            )
-        })?;
+            ));
+        }
         let conv = self.store.resolve(&spec.content)?;
-        let ann = p2p
-            .publish(&conv)
-            .await
-            .map_err(|e| NodeError::Invalid(format!("publishing: {e}")))?;
+        let ann = self.publish_out(conv).await?;
         let now = now_ms();
         let kind = match spec.kind {
             IntentKind::Embed => IntentKind::Embed,
@@ -1014,9 +1013,10 @@ impl Node {
             .tags()
             .delete(share_tag(&signed.value().id))
             .await;
-        if let Some(p2p) = self.p2p.get() {
-            p2p.spread_intent(signed, None);
-        }
+        self.send_out(Outbound::SpreadIntent {
+            intent: signed,
+            only: None,
+        });
         self.share_out(&row)
     }
 
@@ -1051,9 +1051,10 @@ impl Node {
             let grants: Vec<AccessGrant> = wrap_key(&key, &missing)
                 .map_err(|e| NodeError::Invalid(format!("sealing: {e}")))?;
             let signed = self.revise(&mut row, |i| i.grants.extend(grants))?;
-            if let Some(p2p) = self.p2p.get() {
-                p2p.spread_intent(signed, Some(missing.iter().map(|k| k.did()).collect()));
-            }
+            self.send_out(Outbound::SpreadIntent {
+                intent: signed,
+                only: Some(missing.iter().map(|k| k.did()).collect()),
+            });
             n += 1;
         }
         Ok(n)

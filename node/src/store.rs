@@ -260,6 +260,19 @@ pub struct Store {
     streaming: Arc<Mutex<HashSet<ConvId>>>,
 }
 
+impl Drop for Store {
+    /// The blob store's actor outlives its handles (a network may still hold some): it stops
+    /// with the store, so a dropped node frees its data dir for another open in this process.
+    fn drop(&mut self) {
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let blobs = self.blobs.clone();
+            rt.spawn(async move {
+                let _ = blobs.shutdown().await;
+            });
+        }
+    }
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").finish_non_exhaustive()

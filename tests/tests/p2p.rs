@@ -550,3 +550,79 @@ async fn a_flood_of_pins_is_bounded() {
     })
     .await;
 }
+
+/// Nothing holds a node but the code that uses it: the network holds the node, the node reaches
+/// the network only through a channel. Dropping a started node and its network ends their
+/// background work (the libp2p listener closes), frees the node, and its data dir opens again
+/// in the same process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_node_and_network_end_their_work_and_free_the_data_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = Node::open(DataDir::at(tmp.path()), None, true)
+        .await
+        .unwrap();
+    let p2p = P2p::start(node.clone(), P2pConfig::loopback())
+        .await
+        .unwrap();
+    // The network takes work from the node while it runs.
+    let seq = node.set_profile(Some("Ada"), None, None).unwrap();
+    let tcp: Vec<std::net::SocketAddr> = p2p
+        .bootstrap_addrs()
+        .await
+        .iter()
+        .filter_map(|a| {
+            let mut ip = None;
+            let mut port = None;
+            for p in a.iter() {
+                match p {
+                    libp2p::multiaddr::Protocol::Ip4(i) => ip = Some(i),
+                    libp2p::multiaddr::Protocol::Tcp(t) => port = Some(t),
+                    _ => {}
+                }
+            }
+            Some(std::net::SocketAddr::from((ip?, port?)))
+        })
+        .collect();
+    assert!(!tcp.is_empty(), "a loopback node listens on TCP");
+    for a in &tcp {
+        assert!(tokio::net::TcpStream::connect(a).await.is_ok());
+    }
+    let (weak_node, weak_p2p) = (
+        std::sync::Arc::downgrade(&node),
+        std::sync::Arc::downgrade(&p2p),
+    );
+    drop(p2p);
+    drop(node);
+    eventually("the network is freed", || async {
+        weak_p2p.upgrade().is_none().then_some(())
+    })
+    .await;
+    eventually("the node is freed", || async {
+        weak_node.upgrade().is_none().then_some(())
+    })
+    .await;
+    eventually("the libp2p listener closes", || async {
+        for a in &tcp {
+            if tokio::net::TcpStream::connect(a).await.is_ok() {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+    let again = eventually("the data dir opens again", || async {
+        match Node::open(DataDir::at(tmp.path()), None, false).await {
+            Ok(n) => Some(n),
+            Err(e) => {
+                eprintln!("opening again: {e}");
+                None
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        again.social.applied(&again.graph_id()),
+        seq,
+        "the profile change was kept"
+    );
+}

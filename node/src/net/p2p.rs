@@ -29,8 +29,9 @@ use vivim_protocol::{Acu, Announce, ConvId, Manifest, PeerRecord, Signed, parse_
 
 use crate::{
     net::ids,
+    net::wire::{self, DocRequest},
     net::{Net, NetConfig, NetError, NetEvent},
-    node::{Node, NodeError},
+    node::{Node, NodeError, outbound::Outbound},
     store::{AcuBytes, StoreError, StreamWriter},
 };
 
@@ -38,11 +39,6 @@ use crate::{
 pub const PEER_RECORD_TTL: Duration = Duration::from_secs(3600);
 /// How long to wait for a provider to answer a connection before trying the next one.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// How often ended shares are swept (their blobs are refused from the moment they end).
-pub const SHARE_SWEEP: Duration = Duration::from_secs(30);
-/// How often shares not yet acknowledged by a recipient are offered again (a recipient that
-/// comes online is also served at once when it connects).
-pub const REDELIVER_EVERY: Duration = Duration::from_secs(5);
 /// Gossip topic every announcement also goes to (relays pin from it).
 pub const ANNOUNCE_TOPIC: &str = "vivim/announce/1";
 
@@ -188,6 +184,37 @@ pub struct P2p {
     relay: tokio::sync::Mutex<Option<iroh_relay::server::Server>>,
     relay_url: Option<iroh::RelayUrl>,
     last_record_ms: AtomicU64,
+    features: Vec<Arc<dyn Feature>>,
+}
+
+/// A feature's network side (document sync, sharing): what it subscribes to and answers.
+/// [`P2p`] knows features only through this trait; they are handed to [`P2p::launch`] by the
+/// code that composes the node (`crate::network`), so the network never names them.
+pub trait Feature: Send + Sync + 'static {
+    /// Its name, for logs.
+    fn name(&self) -> &'static str;
+    /// Runs once the network is up: subscriptions, catching up, background work (which must
+    /// hold the network weakly, so that dropping it ends the work).
+    fn start<'a>(
+        &'a self,
+        p2p: &'a Arc<P2p>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), P2pError>> + Send + 'a>>;
+    /// Every network event (gossip, peers coming and going; requests go to `on_request`).
+    fn on_event(&self, p2p: &Arc<P2p>, ev: &NetEvent);
+    /// A request on `/vivim/doc/1.0.0`: the work that answers it (it must answer `rid`), or
+    /// the request back when it is not this feature's.
+    fn on_request(
+        &self,
+        p2p: &Arc<P2p>,
+        peer: PeerId,
+        rid: u64,
+        req: DocRequest,
+    ) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>, DocRequest> {
+        let _ = (p2p, peer, rid);
+        Err(req)
+    }
+    /// Work the node queued; gives it back when it is not this feature's.
+    fn on_outbound(&self, p2p: &Arc<P2p>, work: Outbound) -> Option<Outbound>;
 }
 
 impl std::fmt::Debug for P2p {
@@ -199,9 +226,15 @@ impl std::fmt::Debug for P2p {
 }
 
 impl P2p {
-    /// Starts libp2p and iroh for `node`, publishes its peer record, and (in relay mode)
-    /// starts pinning announced content.
-    pub async fn start(node: Arc<Node>, cfg: P2pConfig) -> Result<Arc<P2p>, P2pError> {
+    /// Starts libp2p and iroh for `node` with these features, publishes its peer record, and
+    /// (in relay mode) starts pinning announced content. The network holds the node; the node
+    /// reaches the network only through its outbound channel, so dropping the last handle on
+    /// the network ends its background work and frees the node.
+    pub async fn launch(
+        node: Arc<Node>,
+        cfg: P2pConfig,
+        features: Vec<Arc<dyn Feature>>,
+    ) -> Result<Arc<P2p>, P2pError> {
         let net = Net::start(&node.key, cfg.net.clone()).await?;
         let relay = match cfg.iroh_relay_bind {
             None => None,
@@ -266,14 +299,12 @@ impl P2p {
             last_record_ms: AtomicU64::new(0),
             relay: tokio::sync::Mutex::new(relay),
             relay_url,
+            features,
         });
-        let _ = p2p.node.p2p.set(p2p.clone());
+        let outbound = p2p.node.connect_network();
+        tokio::spawn(Self::outbound(Arc::downgrade(&p2p), outbound));
         p2p.net.subscribe(ANNOUNCE_TOPIC).await?;
         p2p.net.subscribe(&user_topic(&p2p.node.key.did())).await?;
-        if p2p.pin {
-            p2p.net.subscribe(crate::share::net::PIN_TOPIC).await?;
-        }
-        p2p.follow_topics().await;
         // In the background: a DHT put waits for the closest peers, which a node that just
         // dialed its bootstrap peers does not know yet.
         let me = p2p.clone();
@@ -283,12 +314,67 @@ impl P2p {
             }
         });
         tokio::spawn(Self::background(Arc::downgrade(&p2p)));
-        p2p.start_docs().await?;
-        // Shares made while the network was down (or not yet acknowledged), and shares
-        // received but not opened before the node stopped.
-        p2p.redeliver(None);
-        p2p.reopen_pending();
+        for f in &p2p.features {
+            f.start(&p2p).await?;
+            tracing::debug!(feature = f.name(), "started");
+        }
         Ok(p2p)
+    }
+
+    /// Decodes a request on `/vivim/doc/1.0.0` and hands it to the feature that takes it; a
+    /// request nobody takes (or that does not decode) is counted and acknowledged empty.
+    fn on_request(self: &Arc<Self>, peer: PeerId, rid: u64, data: &[u8]) {
+        let mut left = ciborium::from_reader::<DocRequest, _>(data).ok();
+        for f in &self.features {
+            let Some(req) = left.take() else { break };
+            match f.on_request(self, peer, rid, req) {
+                Ok(work) => {
+                    tokio::spawn(work);
+                    return;
+                }
+                Err(req) => left = Some(req),
+            }
+        }
+        self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        let p = self.clone();
+        tokio::spawn(async move {
+            let _ = p.net.respond(rid, wire::ack()).await;
+        });
+    }
+
+    /// Takes the node's outbound work: publishing, subscriptions and stopping here, the rest
+    /// to the feature it belongs to. Ends when the network or the node is gone.
+    async fn outbound(me: std::sync::Weak<P2p>, mut work: tokio::sync::mpsc::Receiver<Outbound>) {
+        while let Some(w) = work.recv().await {
+            let Some(p) = me.upgrade() else { return };
+            match w {
+                Outbound::Publish { conv, reply } => {
+                    tokio::spawn(async move {
+                        let _ = reply.send(p.publish(&conv).await.map_err(|e| e.to_string()));
+                    });
+                }
+                Outbound::Subscribe(topic) => {
+                    tokio::spawn(async move { p.net.subscribe(&topic).await });
+                }
+                Outbound::Shutdown(done) => {
+                    p.shutdown().await;
+                    let _ = done.send(());
+                    return;
+                }
+                other => {
+                    let mut left = Some(other);
+                    for f in &p.features {
+                        match left.take() {
+                            Some(w) => left = f.on_outbound(&p, w),
+                            None => break,
+                        }
+                    }
+                    if let Some(w) = left {
+                        tracing::debug!("no feature takes {w:?}");
+                    }
+                }
+            }
+        }
     }
 
     async fn background(me: std::sync::Weak<P2p>) {
@@ -297,21 +383,8 @@ impl P2p {
         drop(p);
         let mut republish = tokio::time::interval(PEER_RECORD_TTL / 2);
         republish.tick().await;
-        let mut sweep = tokio::time::interval(SHARE_SWEEP);
-        let mut redeliver = tokio::time::interval(REDELIVER_EVERY);
-        redeliver.tick().await;
         loop {
             tokio::select! {
-                _ = redeliver.tick() => {
-                    let Some(p) = me.upgrade() else { return };
-                    p.redeliver(None);
-                }
-                _ = sweep.tick() => {
-                    let Some(p) = me.upgrade() else { return };
-                    if let Err(e) = p.node.sweep_shares().await {
-                        tracing::warn!("sweeping ended shares: {e}");
-                    }
-                }
                 _ = republish.tick() => {
                     let Some(p) = me.upgrade() else { return };
                     if let Err(e) = p.publish_peer_record().await {
@@ -320,9 +393,12 @@ impl P2p {
                 }
                 ev = events.recv() => {
                     let Some(p) = me.upgrade() else { return };
-                    if let Ok(ev) = &ev {
-                        p.on_doc_event(ev);
-                        p.on_share_event(ev);
+                    if let Ok(NetEvent::Request { peer, id, data }) = &ev {
+                        p.on_request(*peer, *id, data);
+                    } else if let Ok(ev) = &ev {
+                        for f in &p.features {
+                            f.on_event(&p, ev);
+                        }
                     }
                     match ev {
                         Ok(NetEvent::Gossip { topic, data, .. }) if topic == ANNOUNCE_TOPIC && p.pin => {
@@ -859,8 +935,10 @@ impl P2p {
         self.relay_url.as_ref()
     }
 
-    /// Stops iroh and libp2p (and the iroh relay, in relay mode).
+    /// Stops iroh and libp2p (and the iroh relay, in relay mode); the node's outbound work
+    /// is dropped from then on.
     pub async fn shutdown(&self) {
+        self.node.network.disconnect();
         if let Some(r) = self.relay.lock().await.take() {
             let _ = r.shutdown().await;
         }

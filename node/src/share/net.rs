@@ -24,12 +24,19 @@ use vivim_protocol::{
 
 use crate::{
     net::ids,
-    net::p2p::{P2p, P2pError, SeqLimits, user_topic},
+    net::p2p::{Feature, P2p, P2pError, SeqLimits, user_topic},
+    net::wire::{self, DocRequest},
     net::{MAX_GOSSIP_BYTES, NetEvent},
+    node::outbound::Outbound,
     now_ms,
     share::{ShareRow, share_tag, unseal},
 };
 
+/// How often ended shares are swept (their blobs are refused from the moment they end).
+pub const SHARE_SWEEP: std::time::Duration = std::time::Duration::from_secs(30);
+/// How often shares not yet acknowledged by a recipient are offered again (a recipient that
+/// comes online is also served at once when it connects).
+pub const REDELIVER_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 /// Gossip topic relays listen on for sealed shares to keep available.
 pub const PIN_TOPIC: &str = "vivim/pin/1";
 /// Most bytes one share's package may hold (it is downloaded whole before it is opened).
@@ -102,7 +109,7 @@ impl P2p {
         let result = async {
             let peer = self.connect_did(did).await?;
             let req = if signed.bytes().len() <= MAX_INLINE_INTENT {
-                crate::social::sync::share_request(signed.bytes())
+                crate::net::wire::share_request(signed.bytes())
             } else {
                 let (h, _) = self
                     .node()
@@ -110,7 +117,7 @@ impl P2p {
                     .put_seq(&format!("intent/{}", i.id), vec![signed.bytes().to_vec()])
                     .await
                     .map_err(|e| P2pError::Node(e.into()))?;
-                crate::social::sync::share_ref_request(h)
+                crate::net::wire::share_ref_request(h)
             };
             self.net.request(peer, req).await?;
             Ok::<_, P2pError>(())
@@ -491,6 +498,101 @@ impl P2p {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// Sharing as a network feature: delivers intents (and offers them again until acknowledged),
+/// receives and opens them, keeps relays' copies, turns followed people's announcements into
+/// feed entries, and sweeps ended shares.
+#[derive(Debug, Default)]
+pub struct Sharing;
+
+impl Sharing {
+    /// Redelivery and sweeping, every few seconds, while the network lives.
+    async fn periodic(me: std::sync::Weak<P2p>) {
+        let mut sweep = tokio::time::interval(SHARE_SWEEP);
+        let mut redeliver = tokio::time::interval(REDELIVER_EVERY);
+        redeliver.tick().await;
+        loop {
+            tokio::select! {
+                _ = redeliver.tick() => {
+                    let Some(p) = me.upgrade() else { return };
+                    p.redeliver(None);
+                }
+                _ = sweep.tick() => {
+                    let Some(p) = me.upgrade() else { return };
+                    if let Err(e) = p.node().sweep_shares().await {
+                        tracing::warn!("sweeping ended shares: {e}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Feature for Sharing {
+    fn name(&self) -> &'static str {
+        "sharing"
+    }
+
+    fn start<'a>(
+        &'a self,
+        p2p: &'a Arc<P2p>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), P2pError>> + Send + 'a>>
+    {
+        Box::pin(async move {
+            if p2p.pin {
+                p2p.net.subscribe(PIN_TOPIC).await?;
+            }
+            p2p.follow_topics().await;
+            tokio::spawn(Self::periodic(Arc::downgrade(p2p)));
+            // Shares made while the network was down (or not yet acknowledged), and shares
+            // received but not opened before the node stopped.
+            p2p.redeliver(None);
+            p2p.reopen_pending();
+            Ok(())
+        })
+    }
+
+    fn on_event(&self, p2p: &Arc<P2p>, ev: &NetEvent) {
+        p2p.on_share_event(ev);
+    }
+
+    fn on_request(
+        &self,
+        p2p: &Arc<P2p>,
+        peer: libp2p::PeerId,
+        rid: u64,
+        req: DocRequest,
+    ) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>, DocRequest> {
+        let p = p2p.clone();
+        match req {
+            DocRequest::Share { intent } => Ok(Box::pin(async move {
+                // Stored durably before the sharer hears it arrived, then opened.
+                let _opening = p.on_intent(&intent, false);
+                let _ = p.net.respond(rid, wire::ack()).await;
+            })),
+            DocRequest::ShareRef { hash } => Ok(Box::pin(async move {
+                let _ = p.net.respond(rid, wire::ack()).await;
+                if let (Ok(from), Ok(h)) = (
+                    ids::did_of_peer(&peer),
+                    <[u8; 32]>::try_from(hash.as_slice()),
+                ) {
+                    p.fetch_intent_blob(&from, Hash(h)).await;
+                }
+            })),
+            other => Err(other),
+        }
+    }
+
+    fn on_outbound(&self, p2p: &Arc<P2p>, work: Outbound) -> Option<Outbound> {
+        match work {
+            Outbound::SpreadIntent { intent, only } => {
+                p2p.spread_intent(intent, only);
+                None
+            }
+            other => Some(other),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! What a user does with the social graph — circles, friends, follows, groups, teams — as
 //! operations on the node's documents. The CLI (without a running node) and the gateway both
-//! call these; changes spread through [`crate::net::p2p::P2p`] when the network is up.
+//! call these; changes go to the network as [`Outbound`] work when one runs.
 
 use crate::now_ms;
 use std::collections::BTreeMap;
@@ -13,7 +13,7 @@ use vivim_crdt::{
 };
 use vivim_identity::Did;
 
-use crate::node::{Event, Node, NodeError};
+use crate::node::{Event, Node, NodeError, outbound::Outbound};
 
 /// A member, for listings.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -196,8 +196,12 @@ impl Node {
                 seq,
                 local: true,
             });
-            if let Some(p2p) = self.p2p.get() {
-                p2p.doc_written(id.clone(), signed, notify());
+            if self.network_up() {
+                self.send_out(Outbound::DocWritten {
+                    id: id.clone(),
+                    update: signed,
+                    notify: notify(),
+                });
             }
         }
         seq
@@ -224,9 +228,7 @@ impl Node {
             return Ok(());
         }
         self.social.track(id)?;
-        if let Some(p2p) = self.p2p.get() {
-            p2p.watch_doc(id.clone());
-        }
+        self.send_out(Outbound::WatchDoc(id.clone()));
         Ok(())
     }
 
@@ -475,11 +477,8 @@ impl Node {
         self.write_doc(&self.graph_id(), std::slice::from_ref(did), |w| {
             w.follow(did, now)
         })?;
-        if let Some(p2p) = self.p2p.get() {
-            // Their publications reach my feed.
-            let (p2p, topic) = (p2p.clone(), crate::net::p2p::user_topic(did));
-            tokio::spawn(async move { p2p.net.subscribe(&topic).await });
-        }
+        // Their publications reach my feed.
+        self.send_out(Outbound::Subscribe(crate::net::p2p::user_topic(did)));
         self.following(did)
             .ok_or_else(|| NodeError::NotFound(format!("follow of {did}")))
     }

@@ -14,7 +14,6 @@
 use std::sync::{Arc, atomic::Ordering};
 
 use libp2p::PeerId;
-use serde::{Deserialize, Serialize};
 use vivim_crdt::DocId;
 use vivim_identity::Did;
 use vivim_protocol::{DocUpdate, Signed};
@@ -22,44 +21,12 @@ use vivim_protocol::{DocUpdate, Signed};
 use crate::{
     cbor,
     net::ids,
-    net::p2p::{P2p, P2pError},
+    net::p2p::{Feature, P2p, P2pError},
+    net::wire::{DocAnswer, DocRequest},
     net::{MAX_GOSSIP_BYTES, NetEvent},
+    node::outbound::Outbound,
     store::docs::{DOC_TOPIC_PREFIX, SocialError, doc_topic},
 };
-
-/// A request on the document protocol.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "t", rename_all = "lowercase")]
-enum DocRequest {
-    /// "Send me what comes after update `have`."
-    Sync { doc: String, have: u64 },
-    /// "This document concerns you."
-    Notify { doc: String },
-    /// "Here is a sharing intent for you" (the signed intent).
-    Share { intent: serde_bytes::ByteBuf },
-    /// "A sharing intent for you is too large to send: fetch this blob from me."
-    ShareRef { hash: serde_bytes::ByteBuf },
-}
-
-/// The request that delivers a signed sharing intent.
-pub(crate) fn share_request(intent: &[u8]) -> Vec<u8> {
-    cbor(&DocRequest::Share {
-        intent: serde_bytes::ByteBuf::from(intent.to_vec()),
-    })
-}
-
-/// The request that names an intent blob to fetch.
-pub(crate) fn share_ref_request(hash: vivim_protocol::Hash) -> Vec<u8> {
-    cbor(&DocRequest::ShareRef {
-        hash: serde_bytes::ByteBuf::from(hash.0.to_vec()),
-    })
-}
-
-/// An answer: signed updates in order.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct DocAnswer {
-    updates: Vec<serde_bytes::ByteBuf>,
-}
 
 /// How long a gap in a writer's updates may stay open before it is fetched.
 const GAP_WAIT: std::time::Duration = std::time::Duration::from_millis(300);
@@ -314,11 +281,6 @@ impl P2p {
                     tokio::spawn(async move { p.sync_with(peer, &id).await });
                 }
             }
-            NetEvent::Request { peer, id, data } => {
-                let p = self.clone();
-                let (peer, rid, data) = (*peer, *id, data.clone());
-                tokio::spawn(async move { p.answer(peer, rid, &data).await });
-            }
             NetEvent::PeerUp(peer) => {
                 // Someone my documents concern came online: tell them (they catch up).
                 let Ok(did) = ids::did_of_peer(peer) else {
@@ -353,11 +315,11 @@ impl P2p {
         }
     }
 
-    async fn answer(self: &Arc<Self>, peer: PeerId, rid: u64, data: &[u8]) {
+    async fn answer(self: &Arc<Self>, peer: PeerId, rid: u64, req: DocRequest) {
         let social = &self.node().social;
         let mut out = DocAnswer::default();
-        match ciborium::from_reader::<DocRequest, _>(data) {
-            Ok(DocRequest::Sync { doc, have }) => {
+        match req {
+            DocRequest::Sync { doc, have } => {
                 if let Ok(id) = doc.parse::<DocId>() {
                     match social.answer(&id, have) {
                         Ok(updates) => {
@@ -370,7 +332,7 @@ impl P2p {
                     }
                 }
             }
-            Ok(DocRequest::Notify { doc }) => {
+            DocRequest::Notify { doc } => {
                 // Only a document's writer can tell us about it.
                 if let Ok(id) = doc.parse::<DocId>()
                     && ids::did_of_peer(&peer).is_ok_and(|d| &d == id.writer())
@@ -388,26 +350,61 @@ impl P2p {
                     return;
                 }
             }
-            Ok(DocRequest::Share { intent }) => {
-                // Stored durably before the sharer hears it arrived, then opened.
-                let _opening = self.on_intent(&intent, false);
-                let _ = self.net.respond(rid, cbor(&out)).await;
-                return;
-            }
-            Ok(DocRequest::ShareRef { hash }) => {
-                let _ = self.net.respond(rid, cbor(&out)).await;
-                if let (Ok(from), Ok(h)) = (
-                    ids::did_of_peer(&peer),
-                    <[u8; 32]>::try_from(hash.as_slice()),
-                ) {
-                    self.fetch_intent_blob(&from, vivim_protocol::Hash(h)).await;
-                }
-                return;
-            }
-            Err(_) => {
-                self.stats.rejected.fetch_add(1, Ordering::Relaxed);
-            }
+            _ => {}
         }
         let _ = self.net.respond(rid, cbor(&out)).await;
+    }
+}
+
+/// Document sync as a network feature: subscribes to every stored document at start, spreads
+/// local changes, answers and asks catch-up.
+#[derive(Debug, Default)]
+pub struct DocSync;
+
+impl Feature for DocSync {
+    fn name(&self) -> &'static str {
+        "doc-sync"
+    }
+
+    fn start<'a>(
+        &'a self,
+        p2p: &'a Arc<P2p>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), P2pError>> + Send + 'a>>
+    {
+        Box::pin(p2p.start_docs())
+    }
+
+    fn on_event(&self, p2p: &Arc<P2p>, ev: &NetEvent) {
+        p2p.on_doc_event(ev);
+    }
+
+    fn on_request(
+        &self,
+        p2p: &Arc<P2p>,
+        peer: PeerId,
+        rid: u64,
+        req: DocRequest,
+    ) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>, DocRequest> {
+        match req {
+            DocRequest::Sync { .. } | DocRequest::Notify { .. } => {
+                let p = p2p.clone();
+                Ok(Box::pin(async move { p.answer(peer, rid, req).await }))
+            }
+            other => Err(other),
+        }
+    }
+
+    fn on_outbound(&self, p2p: &Arc<P2p>, work: Outbound) -> Option<Outbound> {
+        match work {
+            Outbound::DocWritten { id, update, notify } => {
+                p2p.doc_written(id, update, notify);
+                None
+            }
+            Outbound::WatchDoc(id) => {
+                p2p.watch_doc(id);
+                None
+            }
+            other => Some(other),
+        }
     }
 }
