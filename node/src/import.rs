@@ -13,6 +13,7 @@ mod chatgpt;
 mod chatgpt_share;
 mod claude;
 mod common;
+mod dispatch;
 mod gemini;
 pub mod ingest;
 mod markdown;
@@ -220,7 +221,7 @@ pub const DETECT_PREFIX_BYTES: usize = 64 * 1024;
 /// never from a file name. Returns `None` for anything unrecognized (including empty input and
 /// zip archives, whose members [`parse_path`] detects one by one).
 pub fn detect(prefix: &[u8]) -> Option<Format> {
-    common::detect(prefix)
+    dispatch::detect(prefix)
 }
 
 /// Parses an export from `reader`, handing each conversation to `sink` as soon as it is read.
@@ -236,7 +237,7 @@ pub fn parse_reader<R: Read>(
     sink: &mut dyn FnMut(Item) -> Result<(), ImportError>,
 ) -> Result<Format, ImportError> {
     let mut ctx = common::Ctx::new(limits, None, 0);
-    common::parse_stream(
+    dispatch::parse_stream(
         reader,
         format,
         limits.max_file_bytes,

@@ -90,7 +90,7 @@ pub enum Event {
     /// a feed entry changed (opened, expired, revoked).
     FeedItem {
         /// The entry.
-        item: crate::share::FeedItem,
+        item: crate::share::state::FeedItem,
     },
     /// A social-graph document changed (here or on its writer's node).
     DocChanged {
@@ -232,9 +232,9 @@ pub struct Node {
     /// work, never a handle on it (the network holds the node, not the other way round).
     pub(crate) network: outbound::Link,
     /// Which shared blobs are served until when.
-    pub share_state: crate::share::ShareState,
+    pub share_state: crate::share::state::ShareState,
     /// Embeddings, vectors and memories, opened on first use (`crate::organize`).
-    pub semantic: tokio::sync::OnceCell<Arc<crate::organize::Semantic>>,
+    pub semantic: tokio::sync::OnceCell<Arc<crate::organize::state::Semantic>>,
     capture_queue: crate::node::capture::Queue,
     /// One import at a time: two imports of one export would both plan a conversation as new
     /// and index its messages twice.

@@ -14,7 +14,10 @@ pub mod ai;
 pub mod context;
 pub mod embed;
 pub mod memory;
+pub mod state;
 pub mod vector;
+
+pub use state::Semantic;
 
 use crate::now_ms;
 use std::{
@@ -33,7 +36,7 @@ use crate::{
     node::{Capture, Node, NodeError},
     organize::ai::ProviderError,
     organize::context::{Context, Parts, Retrieved, TokenCounter},
-    organize::embed::{EmbedError, Embedder},
+    organize::embed::EmbedError,
     organize::memory::{Candidate, MemoryError, MemoryStore},
     organize::vector::{VectorError, VectorIndex, VectorOptions},
     store::ConvRow,
@@ -88,33 +91,6 @@ pub struct EmbedStatus {
     pub memories: usize,
     /// The last error, if the last pass failed.
     pub last_error: Option<String>,
-}
-
-/// The organizing state of a node.
-pub struct Semantic {
-    /// The embedder.
-    pub embedder: Box<dyn Embedder>,
-    /// ACU vectors.
-    pub vectors: VectorIndex,
-    /// Memories.
-    pub memory: MemoryStore,
-    run: tokio::sync::Mutex<()>,
-    synced_generation: AtomicU64,
-    running: AtomicBool,
-    pending: AtomicU64,
-    embedded: AtomicU64,
-    last_error: Mutex<Option<String>>,
-    /// When the vector index was last written to disk.
-    last_save: Mutex<Option<Instant>>,
-}
-
-impl std::fmt::Debug for Semantic {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Semantic")
-            .field("embedder", &self.embedder.id())
-            .field("vectors", &self.vectors.len())
-            .finish_non_exhaustive()
-    }
 }
 
 /// The version marker of a stored conversation.

@@ -5,7 +5,8 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::common::{self, Ctx};
+use super::common::Ctx;
+use super::dispatch;
 use super::{DETECT_PREFIX_BYTES, Format, ImportError, Item, Limits, detect};
 
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
@@ -58,7 +59,7 @@ fn parse_file(
         return parse_zip(path, format, limits, ctx.index_base, sink).map(|(f, _)| f);
     }
     let what = path.display().to_string();
-    common::parse_stream(
+    dispatch::parse_stream(
         File::open(path)?,
         format,
         limits.max_file_bytes,
@@ -143,7 +144,7 @@ fn parse_zip(
                 .map_err(|e| zip_err(format!("{name}: {e}")))?;
         }
         let mut ctx = Ctx::new(limits, Some(name.clone()), base);
-        let f = common::parse_stream(
+        let f = dispatch::parse_stream(
             &mut member,
             member_format,
             limits.max_member_bytes,
@@ -209,7 +210,7 @@ fn parse_dir(
         } else {
             let mut ctx = Ctx::new(limits, name, base);
             let what = path.display().to_string();
-            let f = common::parse_stream(
+            let f = dispatch::parse_stream(
                 File::open(&path)?,
                 format,
                 limits.max_file_bytes,

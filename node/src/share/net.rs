@@ -230,7 +230,7 @@ impl P2p {
     /// Downloads a share's sealed package, keeps the ciphertext (a relay provides it on the
     /// DHT), and opens it when this node holds a grant. Returns the conversation it opened as.
     pub async fn open_row(self: &Arc<Self>, row: ShareRow) -> Result<Option<ConvId>, P2pError> {
-        let s = row.signed()?;
+        let s = row.signed().map_err(crate::node::NodeError::from)?;
         let i = s.value();
         let payload = i
             .payload
