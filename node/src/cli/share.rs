@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use vivim_node::client::Client;
 
-use crate::cli_social::{enc, out};
+use super::output::{enc, out};
 
 /// `vivim share …`
 #[derive(Args, Debug)]
@@ -69,6 +69,36 @@ pub enum SharesCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `vivim fork …`
+#[derive(Args, Debug)]
+pub struct ForkArgs {
+    /// Conversation id or prefix.
+    id: String,
+    /// Copy up to this message (ACU id or prefix; default: the head).
+    #[arg(long, value_name = "ACU")]
+    upto: Option<String>,
+    /// Title of the fork.
+    #[arg(long)]
+    title: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `vivim feed …`
+#[derive(Args, Debug)]
+pub struct FeedArgs {
+    /// How many.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    /// Continue after this cursor.
+    #[arg(long)]
+    cursor: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Parses `90s`, `10m`, `2h`, `7d` or plain seconds.
@@ -218,13 +248,13 @@ pub async fn open(client: &Client, link: &str, json: bool) -> Result<()> {
 }
 
 /// Runs `vivim fork <conversation>`.
-pub async fn fork(
-    client: &Client,
-    id: &str,
-    upto: Option<String>,
-    title: Option<String>,
-    json: bool,
-) -> Result<()> {
+pub async fn fork(client: &Client, a: ForkArgs) -> Result<()> {
+    let ForkArgs {
+        id,
+        upto,
+        title,
+        json,
+    } = a;
     let body = json!({ "conversation": id, "upto": upto, "title": title });
     let v = client.route("POST", "/api/v2/forks", Some(&body)).await?;
     out(&v, json, |v| {
@@ -288,7 +318,12 @@ pub async fn provenance(client: &Client, id: &str, json: bool) -> Result<()> {
 }
 
 /// Runs `vivim feed`.
-pub async fn feed(client: &Client, limit: usize, cursor: Option<String>, json: bool) -> Result<()> {
+pub async fn feed(client: &Client, a: FeedArgs) -> Result<()> {
+    let FeedArgs {
+        limit,
+        cursor,
+        json,
+    } = a;
     let mut path = format!("/api/v2/feed?limit={limit}");
     if let Some(c) = cursor {
         path.push_str(&format!("&cursor={}", enc(&c)));

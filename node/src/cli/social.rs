@@ -2,9 +2,11 @@
 //! command line, through the gateway routes (the running node's, or in-process).
 
 use anyhow::Result;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use vivim_node::client::Client;
+
+use super::output::{enc, out};
 
 /// `vivim circle …`
 #[derive(Subcommand, Debug)]
@@ -203,6 +205,20 @@ pub enum GroupCommand {
     },
 }
 
+/// `vivim profile …`
+#[derive(Args, Debug)]
+pub struct ProfileArgs {
+    /// Display name.
+    #[arg(long)]
+    name: Option<String>,
+    /// About you.
+    #[arg(long)]
+    bio: Option<String>,
+    /// New followers wait for your approval.
+    #[arg(long)]
+    follow_approval: Option<bool>,
+}
+
 fn print_circle(c: &Value) {
     println!(
         "{}  {} ({}, {} members){}",
@@ -226,22 +242,6 @@ fn print_members(v: &Value) {
             m["did"].as_str().unwrap_or_default()
         );
     }
-}
-
-pub(crate) fn out(v: &Value, json: bool, human: impl FnOnce(&Value)) -> Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(v)?);
-    } else {
-        human(v);
-    }
-    Ok(())
-}
-
-pub(crate) fn enc(s: &str) -> String {
-    // DIDs and document ids are URL-safe except for ':'; keep it readable.
-    s.replace('/', "%2F")
-        .replace('?', "%3F")
-        .replace('#', "%23")
 }
 
 /// Runs `vivim circle …`.
@@ -409,12 +409,12 @@ pub async fn follows(client: &Client, json: bool) -> Result<()> {
 }
 
 /// Runs `vivim profile`.
-pub async fn profile(
-    client: &Client,
-    name: Option<String>,
-    bio: Option<String>,
-    follow_approval: Option<bool>,
-) -> Result<()> {
+pub async fn profile(client: &Client, a: ProfileArgs) -> Result<()> {
+    let ProfileArgs {
+        name,
+        bio,
+        follow_approval,
+    } = a;
     let body = json!({"name": name, "bio": bio, "follow_approval": follow_approval});
     client.route("POST", "/api/v3/profile", Some(&body)).await?;
     println!("profile updated");
