@@ -1,11 +1,21 @@
 //! The VIVIM node: the runtime behind the `vivim` binary and the facade other apps embed.
 //!
-//! It is the only crate that knows libp2p, iroh, redb, axum and tantivy. The pieces:
-//! [`datadir`] (key, config, token on disk), [`ids`] (the one key as DID, libp2p `PeerId` and
-//! iroh `EndpointId`), [`import`] (export parsers), [`search`] (full-text index).
+//! It is the only crate that knows libp2p, iroh, redb, axum, tantivy and usearch. Inside, each
+//! floor imports only the floors below it (ARCHITECTURE.md draws them):
+//!
+//! - [`store`] (records, documents, blobs) and [`search`] (full text); [`import`] (export
+//!   parsers and ingesting them into the store);
+//! - [`node`]: the running node — captures, imports, deletes, searches, events — and
+//!   [`organize`] (embeddings, vectors, memories, context) on top of it;
+//! - [`social`] (the graph over signed CRDT documents) and [`share`] (sealed shares, links, the
+//!   feed), each with its network side;
+//! - [`net`]: libp2p and iroh, the wire protocol, and [`P2p`], which runs the features'
+//!   network sides without naming them;
+//! - [`views`] (the shapes at the surfaces), [`gateway`] (REST and WebSocket on 127.0.0.1) and
+//!   [`client`] (what the CLI talks to: the gateway or the data dir).
 //!
 //! ```no_run
-//! use vivim_node::datadir::DataDir;
+//! use vivim_node::DataDir;
 //! use vivim_identity::KdfParams;
 //!
 //! let dir = DataDir::at("/tmp/my-vivim");
@@ -14,20 +24,30 @@
 //! ```
 
 pub mod client;
-pub mod config;
+mod config;
 pub mod datadir;
 pub mod gateway;
 pub mod import;
 pub mod net;
-pub mod network;
+mod network;
 pub mod node;
 pub mod organize;
 pub mod search;
 pub mod share;
 pub mod social;
 pub mod store;
+#[cfg(feature = "test-utils")]
 pub mod testdata;
 pub mod views;
+
+pub use client::{Client, ClientError};
+pub use config::{Config, GatewayConfig, ImportConfig, NetworkConfig};
+pub use datadir::DataDir;
+pub use import::Format;
+pub use net::p2p::{P2p, P2pConfig, P2pError};
+pub use node::{Capture, Event, ImportSummary, Node, NodeError};
+pub use search::Query;
+pub use store::{PutOutcome, Store, StoreError};
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
 pub fn now_ms() -> u64 {

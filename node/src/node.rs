@@ -225,16 +225,16 @@ pub struct Node {
     /// Event stream.
     pub events: broadcast::Sender<Event>,
     /// Counters.
-    pub counters: Counters,
+    pub(crate) counters: Counters,
     /// Bumped on every change to stored conversations (response caches key on it).
-    pub generation: AtomicU64,
+    pub(crate) generation: AtomicU64,
     /// The way to the peer-to-peer side while one runs (`vivim up`): a bounded channel of
     /// work, never a handle on it (the network holds the node, not the other way round).
     pub(crate) network: outbound::Link,
     /// Which shared blobs are served until when.
-    pub share_state: crate::share::state::ShareState,
+    pub(crate) share_state: crate::share::state::ShareState,
     /// Embeddings, vectors and memories, opened on first use (`crate::organize`).
-    pub semantic: tokio::sync::OnceCell<Arc<crate::organize::state::Semantic>>,
+    pub(crate) semantic: tokio::sync::OnceCell<Arc<crate::organize::state::Semantic>>,
     capture_queue: crate::node::capture::Queue,
     /// One import at a time: two imports of one export would both plan a conversation as new
     /// and index its messages twice.

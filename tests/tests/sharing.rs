@@ -210,11 +210,7 @@ async fn circle_shares_are_sealed_for_members_only() {
             .find(|i| i.id == share.id && i.status == "revoked")
     })
     .await;
-    assert!(
-        !a.node
-            .share_state
-            .may_serve(&payload.0, vivim_node::now_ms())
-    );
+    assert!(!a.node.may_serve(&payload.0));
 
     // The feed pages newest first.
     let first = c.node.feed(None, 1).unwrap();

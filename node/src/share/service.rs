@@ -30,6 +30,11 @@ fn store_err(e: impl std::fmt::Display) -> NodeError {
 }
 
 impl Node {
+    /// Whether this node still serves the shared blob `hash` (an ended share's are refused).
+    pub fn may_serve(&self, hash: &[u8; 32]) -> bool {
+        self.share_state.may_serve(hash, now_ms())
+    }
+
     pub(crate) fn open_share_tables(&self) -> Result<(), NodeError> {
         let db = self.store.database();
         let tx = db.begin_write().map_err(store_err)?;
