@@ -38,6 +38,7 @@ pub mod social;
 pub mod store;
 #[cfg(feature = "test-utils")]
 pub mod testdata;
+mod text;
 pub mod views;
 
 pub use client::{Client, ClientError};

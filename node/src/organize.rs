@@ -20,6 +20,7 @@ pub mod vector;
 pub use state::Semantic;
 
 use crate::now_ms;
+use crate::text::clip;
 use std::{
     collections::{HashMap, HashSet},
     sync::{
@@ -97,17 +98,6 @@ pub struct EmbedStatus {
 fn marker(row: &ConvRow) -> u64 {
     let b = row.manifest_id.as_bytes();
     u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-}
-
-fn clip(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// The node's organizing state, opened on first use.
@@ -465,12 +455,6 @@ pub fn rrf<K: Eq + std::hash::Hash + Copy>(lists: &[Vec<K>]) -> Vec<(K, f32)> {
     out
 }
 
-fn iso(ms: u64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms as i64)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
-}
-
 /// A full-text (BM25) search with the filters of `p`, as views (`mode` is not looked at).
 pub fn text_search(node: &Node, p: &SearchParams) -> Result<SearchResults, NodeError> {
     let mut q = crate::search::Query::new(p.q.clone());
@@ -667,7 +651,7 @@ async fn view_of(
         provider: row.manifest.provider.clone(),
         role: v.role.as_str().into(),
         kind: v.kind.as_str().into(),
-        created_at: iso(v.created_at_ms),
+        created_at: crate::views::iso(v.created_at_ms),
         score,
         snippet_html: html_escape(&snippet),
         snippet,
@@ -751,7 +735,7 @@ pub async fn related(
                 conversation: c.to_string(),
                 title: r.manifest.title.clone(),
                 provider: r.manifest.provider.clone(),
-                updated_at: iso(r.manifest.updated_at_ms),
+                updated_at: crate::views::iso(r.manifest.updated_at_ms),
                 score,
             });
         }

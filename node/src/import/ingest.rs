@@ -31,14 +31,7 @@ pub fn estimate_tokens(text: &str) -> u64 {
 }
 
 fn clip(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
+    crate::text::clip(s, max).to_string()
 }
 
 /// Signs a parsed conversation into a manifest and ACUs, and the search documents for them.

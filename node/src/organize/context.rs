@@ -15,6 +15,7 @@
 //! assert!(ctx.total_tokens <= 100);
 //! ```
 
+use crate::text::clip;
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
@@ -227,17 +228,6 @@ fn render(chosen: &[Vec<usize>; 4], all: &[Vec<Item>; 4], query: &str) -> (Strin
     prompt.push_str("## Question\n");
     prompt.push_str(query);
     (prompt, system.trim_end().to_string())
-}
-
-fn clip(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// Assembles `parts` under `budget` tokens counted by `counter`.

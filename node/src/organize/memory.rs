@@ -930,15 +930,14 @@ fn sentences(text: &str) -> impl Iterator<Item = &str> {
         .filter(|s| (8..=300).contains(&s.len()) && s.split_whitespace().count() >= 4)
 }
 
+/// `s` cut to `max` bytes (on a character boundary), with an ellipsis when it was longer.
 fn clip(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
+    let c = crate::text::clip(s, max);
+    if c.len() == s.len() {
+        c.to_string()
+    } else {
+        format!("{c}…")
     }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 /// Memories a conversation suggests, without any model: first-person facts and preferences,
