@@ -41,7 +41,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use anyhow::{Context as _, anyhow, bail};
 use serde_json::{Value, json};
-use vivim_examples::pct;
+use vivim_examples::{pct, rss_kib};
 use vivim_node::{
     datadir::DataDir,
     gateway,
@@ -144,18 +144,6 @@ where
         Some(v) => v.parse().map_err(|e| anyhow!("--{name} {v:?}: {e}")),
         None => Ok(default),
     }
-}
-
-fn rss_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn rss_mb() -> f64 {

@@ -8,6 +8,7 @@ use std::{io::BufWriter, time::Instant};
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use vivim_examples::rss_kib;
 use vivim_node::{
     datadir::DataDir,
     import::Format,
@@ -15,18 +16,6 @@ use vivim_node::{
     search::Query,
     testdata::{Rng, write_chatgpt_export},
 };
-
-fn rss_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -39,6 +39,20 @@ pub async fn peer_with(bootstrap: Vec<libp2p::Multiaddr>, relay: bool) -> anyhow
     Ok(Peer { node, p2p, tmp })
 }
 
+/// A field of `/proc/self/status` in KiB (`VmRSS:`, `RssAnon:`, `RssFile:`; 0 where there is
+/// none).
+pub fn rss_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// The `q` quantile (0..=1) of `v` (sorted in place); NaN when empty.
 pub fn pct(v: &mut [f64], q: f64) -> f64 {
     if v.is_empty() {

@@ -506,6 +506,20 @@ fn join_piece(out: &mut Vec<([u8; 36], Vec<u8>)>, k: &[u8], v: &[u8]) -> Result<
     Ok(())
 }
 
+/// A conversation's ACU bytes in slot order (pieces joined).
+fn read_slots(
+    t: &impl ReadableTable<Bytes<'static>, Bytes<'static>>,
+    id: &ConvId,
+) -> Result<Vec<Vec<u8>>, StoreError> {
+    let (lo, hi) = slot_range(id);
+    let mut out = Vec::new();
+    for item in t.range::<&[u8]>(&lo[..]..=&hi[..])? {
+        let (k, v) = item?;
+        join_piece(&mut out, k.value(), v.value())?;
+    }
+    Ok(out.into_iter().map(|(_, bytes)| bytes).collect())
+}
+
 fn hash_from(bytes: &[u8], tree: &'static str) -> Result<Hash, StoreError> {
     let arr: [u8; 32] = bytes.try_into().map_err(|_| StoreError::Corrupt {
         tree,
@@ -938,14 +952,7 @@ impl Store {
 
     fn slots(&self, id: &ConvId) -> Result<Vec<Vec<u8>>, StoreError> {
         let tx = self.db.begin_read()?;
-        let t = tx.open_table(CONV_ACUS)?;
-        let (lo, hi) = slot_range(id);
-        let mut out = Vec::new();
-        for item in t.range::<&[u8]>(&lo[..]..=&hi[..])? {
-            let (k, v) = item?;
-            join_piece(&mut out, k.value(), v.value())?;
-        }
-        Ok(out.into_iter().map(|(_, bytes)| bytes).collect())
+        read_slots(&tx.open_table(CONV_ACUS)?, id)
     }
 
     /// The ACU ids of a conversation, in stored order.
@@ -1001,14 +1008,7 @@ impl Store {
             let tx = self.db.begin_read()?;
             let row = read_row(&tx.open_table(CONV)?, id)?
                 .ok_or_else(|| StoreError::NotFound(format!("conversation {id}")))?;
-            let t = tx.open_table(CONV_ACUS)?;
-            let (lo, hi) = slot_range(id);
-            let mut out = Vec::new();
-            for item in t.range::<&[u8]>(&lo[..]..=&hi[..])? {
-                let (k, v) = item?;
-                join_piece(&mut out, k.value(), v.value())?;
-            }
-            (row, out.into_iter().map(|(_, b)| b).collect::<Vec<_>>())
+            (row, read_slots(&tx.open_table(CONV_ACUS)?, id)?)
         };
         let mut manifest = Vec::new();
         ciborium::into_writer(&row.manifest, &mut manifest).map_err(|e| StoreError::Corrupt {

@@ -173,10 +173,11 @@ fn graph() -> (BTreeMap<String, BTreeSet<String>>, BTreeMap<String, String>) {
         let mut to = BTreeSet::new();
         for p in paths(text, &me) {
             // The deepest file the path names.
-            if let Some(target) = (1..=p.len()).rev().find_map(|n| lib.get(&p[..n])) {
-                if target != f && *target != "lib.rs" {
-                    to.insert(target.clone());
-                }
+            if let Some(target) = (1..=p.len()).rev().find_map(|n| lib.get(&p[..n]))
+                && target != f
+                && *target != "lib.rs"
+            {
+                to.insert(target.clone());
             }
         }
         edges.insert(f.clone(), to);
