@@ -33,12 +33,16 @@ pub fn missing(rel: &str) -> bool {
     assert!(
         !required,
         "shared fixture {} is missing and VIVIM_REQUIRE_SHARED is set: clone the repository \
-         next to the shared folder (see README, \"Tests\")",
+         next to the shared folder (see README)",
         p.display()
     );
-    eprintln!(
+    // Straight to the process's stderr, past the test harness's capture, so that a plain
+    // `cargo test` shows which tests were skipped and why.
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr().lock(),
         "skipped: this test reads the real export {} from the shared fixtures folder beside the \
-         repository, which this clone does not have (see README, \"Tests\")",
+         repository, which this clone does not have (see README)",
         p.display()
     );
     true
