@@ -720,11 +720,7 @@ impl Node {
         &self,
         conv: ConvId,
     ) -> Result<vivim_protocol::Signed<vivim_protocol::Announce>, NodeError> {
-        let tx = self.network.sender().ok_or_else(|| {
-            NodeError::Invalid(
-                "publishing needs the network: start the node with `vivim up`".into(),
-            )
-        })?;
+        let tx = self.network.sender().ok_or_else(publishing_needs_network)?;
         let (reply, answer) = tokio::sync::oneshot::channel();
         tx.send(outbound::Outbound::Publish { conv, reply })
             .await
@@ -755,6 +751,11 @@ impl Node {
         self.store.shutdown().await?;
         Ok(())
     }
+}
+
+/// Publishing asked of a node whose network does not run.
+pub(crate) fn publishing_needs_network() -> NodeError {
+    NodeError::Invalid("publishing needs the network: start the node with `vivim up`".into())
 }
 
 /// Visible messages (user/assistant with text) on the branch ending at `head`.

@@ -27,6 +27,8 @@ use serde::Serialize;
 use vivim_identity::Did;
 use vivim_protocol::{Acu, Announce, ConvId, Manifest, PeerRecord, Signed, parse_hash_seq};
 
+use futures::future::BoxFuture;
+
 use crate::{
     net::ids,
     net::wire::{self, DocRequest},
@@ -195,10 +197,7 @@ pub trait Feature: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// Runs once the network is up: subscriptions, catching up, background work (which must
     /// hold the network weakly, so that dropping it ends the work).
-    fn start<'a>(
-        &'a self,
-        p2p: &'a Arc<P2p>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), P2pError>> + Send + 'a>>;
+    fn start<'a>(&'a self, p2p: &'a Arc<P2p>) -> BoxFuture<'a, Result<(), P2pError>>;
     /// Every network event (gossip, peers coming and going; requests go to `on_request`).
     fn on_event(&self, p2p: &Arc<P2p>, ev: &NetEvent);
     /// A request on `/vivim/doc/1.0.0`: the work that answers it (it must answer `rid`), or
@@ -209,7 +208,7 @@ pub trait Feature: Send + Sync + 'static {
         peer: PeerId,
         rid: u64,
         req: DocRequest,
-    ) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>, DocRequest> {
+    ) -> Result<BoxFuture<'static, ()>, DocRequest> {
         let _ = (p2p, peer, rid);
         Err(req)
     }

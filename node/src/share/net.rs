@@ -22,6 +22,8 @@ use vivim_protocol::{
     Signed,
 };
 
+use futures::future::BoxFuture;
+
 use crate::{
     net::ids,
     net::p2p::{Feature, P2p, P2pError, SeqLimits, user_topic},
@@ -536,11 +538,7 @@ impl Feature for Sharing {
         "sharing"
     }
 
-    fn start<'a>(
-        &'a self,
-        p2p: &'a Arc<P2p>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), P2pError>> + Send + 'a>>
-    {
+    fn start<'a>(&'a self, p2p: &'a Arc<P2p>) -> BoxFuture<'a, Result<(), P2pError>> {
         Box::pin(async move {
             if p2p.pin {
                 p2p.net.subscribe(PIN_TOPIC).await?;
@@ -565,7 +563,7 @@ impl Feature for Sharing {
         peer: libp2p::PeerId,
         rid: u64,
         req: DocRequest,
-    ) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>, DocRequest> {
+    ) -> Result<BoxFuture<'static, ()>, DocRequest> {
         let p = p2p.clone();
         match req {
             DocRequest::Share { intent } => Ok(Box::pin(async move {

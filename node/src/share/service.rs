@@ -510,9 +510,7 @@ impl Node {
         expires_at_ms: Option<u64>,
     ) -> Result<ShareOut, NodeError> {
         if !self.network_up() {
-            return Err(NodeError::Invalid(
-                "publishing needs the network: start the node with `vivim up`".into(),
-            ));
+            return Err(crate::node::publishing_needs_network());
         }
         let conv = self.store.resolve(&spec.content)?;
         let ann = self.publish_out(conv).await?;

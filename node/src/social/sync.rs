@@ -18,6 +18,8 @@ use vivim_crdt::DocId;
 use vivim_identity::Did;
 use vivim_protocol::{DocUpdate, Signed};
 
+use futures::future::BoxFuture;
+
 use crate::{
     cbor,
     net::ids,
@@ -128,9 +130,10 @@ impl P2p {
 
     async fn notify(&self, did: &Did, id: &DocId) -> Result<(), P2pError> {
         let peer = self.connect_did(did).await?;
-        let req = cbor(&DocRequest::Notify {
+        let req = DocRequest::Notify {
             doc: id.to_string(),
-        });
+        }
+        .encode();
         self.net.request(peer, req).await?;
         Ok(())
     }
@@ -170,10 +173,11 @@ impl P2p {
         };
         for _ in 0..MAX_ROUNDS {
             let have = social.applied(id);
-            let req = cbor(&DocRequest::Sync {
+            let req = DocRequest::Sync {
                 doc: id.to_string(),
                 have,
-            });
+            }
+            .encode();
             let asked = std::time::Instant::now();
             let answer = match self.net.request(peer, req).await {
                 Ok(a) => a,
@@ -302,9 +306,10 @@ impl P2p {
                 let peer = *peer;
                 tokio::spawn(async move {
                     for id in mine {
-                        let req = cbor(&DocRequest::Notify {
+                        let req = DocRequest::Notify {
                             doc: id.to_string(),
-                        });
+                        }
+                        .encode();
                         if p.net.request(peer, req).await.is_err() {
                             return;
                         }
@@ -366,11 +371,7 @@ impl Feature for DocSync {
         "doc-sync"
     }
 
-    fn start<'a>(
-        &'a self,
-        p2p: &'a Arc<P2p>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), P2pError>> + Send + 'a>>
-    {
+    fn start<'a>(&'a self, p2p: &'a Arc<P2p>) -> BoxFuture<'a, Result<(), P2pError>> {
         Box::pin(p2p.start_docs())
     }
 
@@ -384,7 +385,7 @@ impl Feature for DocSync {
         peer: PeerId,
         rid: u64,
         req: DocRequest,
-    ) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>, DocRequest> {
+    ) -> Result<BoxFuture<'static, ()>, DocRequest> {
         match req {
             DocRequest::Sync { .. } | DocRequest::Notify { .. } => {
                 let p = p2p.clone();
