@@ -70,6 +70,9 @@ pub struct GatewayConfig {
     /// Requests per second the gateway serves before answering 429 (0: unlimited). All clients
     /// are local, so the bucket is shared.
     pub rate_limit_per_sec: u32,
+    /// Serve the web app from this folder (a build of `node/web`) instead of the copy built
+    /// into the binary; `vivim up --web-dir` sets it for one run.
+    pub web_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for GatewayConfig {
@@ -80,6 +83,7 @@ impl Default for GatewayConfig {
             max_body_bytes: 2 * 1024 * 1024,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
             rate_limit_per_sec: 0,
+            web_dir: None,
         }
     }
 }

@@ -120,6 +120,7 @@ impl From<NodeError> for ApiError {
                 ImportError::TooLarge { .. } => {
                     ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", ie.to_string())
                 }
+                ImportError::InvalidUrl { .. } => ApiError::bad_request(ie.to_string()),
                 ImportError::Fetch { .. } => {
                     ApiError::new(StatusCode::BAD_GATEWAY, "fetch_failed", ie.to_string())
                 }
@@ -165,6 +166,9 @@ type ApiResult<T> = Result<T, ApiError>;
 
 mod organize;
 mod share;
+mod web;
+
+pub use web::WebSource;
 
 /// Gateway state shared by the handlers.
 pub struct Gateway {
@@ -177,6 +181,8 @@ pub struct Gateway {
     limiter: Option<Mutex<Bucket>>,
     /// y-websocket awareness frames, relayed between this node's clients of a document.
     awareness: tokio::sync::broadcast::Sender<(vivim_crdt::DocId, u64, Arc<Vec<u8>>)>,
+    /// Where the web app's files come from.
+    web: WebSource,
 }
 
 /// Builds the gateway's router around a node without a network (the network routes answer
@@ -185,10 +191,22 @@ pub fn router(node: Arc<Node>, token: String) -> Router {
     router_with(node, None, token)
 }
 
-/// Builds the gateway's router around a node and, when one runs, its network.
+/// Builds the gateway's router around a node and, when one runs, its network; the web app
+/// comes from `[gateway] web_dir` when set, else from the binary.
 pub fn router_with(node: Arc<Node>, p2p: Option<Arc<P2p>>, token: String) -> Router {
+    let web = match &node.config.gateway.web_dir {
+        Some(dir) => WebSource::Dir(dir.clone()),
+        None => WebSource::Embedded,
+    };
+    app(node, p2p, token, web)
+}
+
+/// Builds the gateway's router: the API around a node and its network (if any), and the web
+/// app from `web` at every other path.
+pub fn app(node: Arc<Node>, p2p: Option<Arc<P2p>>, token: String, web: WebSource) -> Router {
     let cfg = node.config.gateway.clone();
     let state = Arc::new(Gateway {
+        web,
         node,
         network: p2p,
         token,
@@ -235,7 +253,15 @@ pub fn router_with(node: Arc<Node>, p2p: Option<Arc<P2p>>, token: String) -> Rou
         .merge(share::routes())
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .route("/api/openapi.json", get(openapi))
-        .fallback(|| async { ApiError::not_found("no such route") })
+        .route("/api/health", get(health))
+        .fallback(
+            |State(gw): State<Arc<Gateway>>,
+             method: Method,
+             uri: axum::http::Uri,
+             headers: HeaderMap| async move {
+                web::serve(&gw.web, &method, &uri, &headers).await
+            },
+        )
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -281,11 +307,26 @@ pub async fn serve_with(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let web = match &node.config.gateway.web_dir {
+        Some(dir) => WebSource::Dir(dir.clone()),
+        None => WebSource::Embedded,
+    };
+    serve_app(node, network, web, listener, shutdown).await
+}
+
+/// [`serve_with`], with the web app's files from `web`.
+pub async fn serve_app(
+    node: Arc<Node>,
+    network: Option<Arc<P2p>>,
+    web: WebSource,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let token = node
         .dir
         .token()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let app = router_with(node, network, token);
+    let app = app(node, network, token, web);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -480,6 +521,7 @@ async fn delete_conversation(
 
 /// Export parameters.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// `md` (default) or `json`.
     pub format: Option<String>,
@@ -603,6 +645,7 @@ async fn search(
 
 /// Import parameters.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportParams {
     /// `auto` (default), `chatgpt`, `claude`, `gemini`, `chatgpt-share`, `sharegpt`, `markdown`.
     pub format: Option<String>,
@@ -734,6 +777,27 @@ pub struct Status {
     /// Embedding progress and the vector index (absent until first used).
     #[serde(default)]
     pub semantic: Option<crate::organize::EmbedStatus>,
+    /// The AI provider answers go to (`/api/v2/context` with `send`), absent when none is
+    /// configured. Its API key is never shown.
+    #[serde(default)]
+    pub provider: Option<ProviderStatus>,
+    /// Whether the node's peer-to-peer network runs (else sharing and fetching answer 503).
+    pub network: bool,
+    /// Browser origins the gateway allows besides its own (CORS).
+    pub cors_origins: Vec<String>,
+}
+
+/// The configured AI provider, without its key.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ProviderStatus {
+    /// `openai` (or compatible) or `anthropic`.
+    pub kind: String,
+    /// Base URL.
+    pub url: String,
+    /// Model asked.
+    pub model: String,
+    /// Whether an API key is set.
+    pub has_api_key: bool,
 }
 
 #[utoipa::path(get, path = "/api/admin/status", responses((status = 200, body = Status)), security(("bearer" = [])))]
@@ -748,6 +812,17 @@ async fn status(State(gw): State<Arc<Gateway>>) -> Json<Status> {
         index_docs: n.index.doc_count(),
         data_dir: n.dir.root().display().to_string(),
         semantic: crate::organize::status(n),
+        provider: {
+            let p = &n.config.provider;
+            (!p.kind.is_empty()).then(|| ProviderStatus {
+                kind: p.kind.clone(),
+                url: p.url.clone(),
+                model: p.model.clone(),
+                has_api_key: p.api_key.as_deref().is_some_and(|k| !k.is_empty()),
+            })
+        },
+        network: gw.network.is_some(),
+        cors_origins: n.config.gateway.cors_origins.clone(),
     })
 }
 
@@ -984,12 +1059,34 @@ async fn network(State(gw): State<Arc<Gateway>>) -> ApiResult<Json<serde_json::V
     })))
 }
 
+/// Whether the node answers: what the web app polls to tell online from offline. It needs no
+/// token and says nothing about the user.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// Always true when the node answers.
+    pub ok: bool,
+    /// The node's version.
+    pub version: &'static str,
+}
+
+#[utoipa::path(get, path = "/api/health", responses((status = 200, body = Health)))]
+async fn health() -> Response {
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(Health {
+            ok: true,
+            version: env!("CARGO_PKG_VERSION"),
+        }),
+    )
+        .into_response()
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "VIVIM node gateway", description = "The local REST surface of a VIVIM node. Authenticate with `Authorization: Bearer <token>` (see `vivim token`). `/api/v3/teams…` has the same routes and shapes as `/api/v3/groups…`, with `access` (OPEN, INVITE) for `visibility`. `/api/yjs/{doc}` speaks the y-websocket protocol (token as `?token=`)."),
-    paths(identity, list_conversations, get_conversation, delete_conversation, export_conversation, get_acu, capture, search, import_source, import_upload, status, metrics, publish, fetch, resolve_did, peers, network,
+    paths(health, identity, list_conversations, get_conversation, delete_conversation, export_conversation, get_acu, capture, search, import_source, import_upload, status, metrics, publish, fetch, resolve_did, peers, network,
         social::list_circles, social::create_circle, social::get_circle, social::delete_circle, social::add_circle_member, social::remove_circle_member, social::set_profile, social::list_friends, social::friend_action, social::list_follows, social::follow, social::unfollow, social::approve, social::list_groups, social::create_group, social::get_group, social::delete_group, social::join_group, social::leave_group, social::add_group_member, social::remove_group_member, organize::related, organize::list_memories, organize::add_memory, organize::get_memory, organize::update_memory, organize::delete_memory, organize::extract_memories, organize::consolidate_memories, organize::context, share::create_share, share::list_shares, share::get_share, share::revoke_share, share::activate_share, share::open_link, share::fork, share::provenance, share::feed),
-    components(schemas(crate::share::ShareOut, crate::share::FeedItem, crate::share::FeedPage, crate::share::ForkOut, crate::share::Provenance, crate::share::AcuProvenance, crate::share::net::Opened, share::NewShare, share::OpenLink, share::NewFork, crate::social::graph::CircleOut, crate::social::graph::MemberOut, crate::social::graph::FriendOut, crate::social::graph::FollowOut, crate::social::graph::FollowsOut, crate::social::graph::GroupOut, social::NewCircle, social::NewMember, social::ProfileUpdate, social::FollowRequest, social::NewGroup, social::JoinRequest, Published, FetchRequest, IdentityView, ConversationView, MessageView, ConversationDetail, ConversationPage, Captured, Capture, HitView, SearchResults, ImportSource, ImportResult, Status, ErrorBody, ErrorDetail, crate::organize::EmbedStatus, crate::organize::Related, crate::organize::Consolidated, crate::organize::ContextRequest, crate::organize::memory::MemoryView, crate::organize::memory::NewMemory, crate::organize::memory::MemoryPatch, crate::organize::memory::Added, crate::organize::context::Context, crate::organize::context::SectionAccount, crate::organize::ai::ChatMessage)),
+    components(schemas(Health, crate::share::ShareOut, crate::share::FeedItem, crate::share::FeedPage, crate::share::ForkOut, crate::share::Provenance, crate::share::AcuProvenance, crate::share::net::Opened, share::NewShare, share::OpenLink, share::NewFork, crate::social::graph::CircleOut, crate::social::graph::MemberOut, crate::social::graph::FriendOut, crate::social::graph::FollowOut, crate::social::graph::FollowsOut, crate::social::graph::GroupOut, social::NewCircle, social::NewMember, social::ProfileUpdate, social::FollowRequest, social::NewGroup, social::JoinRequest, Published, FetchRequest, IdentityView, ConversationView, MessageView, ConversationDetail, ConversationPage, Captured, Capture, HitView, SearchResults, ImportSource, ImportResult, Status, ProviderStatus, ErrorBody, ErrorDetail, crate::organize::EmbedStatus, crate::organize::Related, crate::organize::Consolidated, crate::organize::ContextRequest, crate::organize::memory::MemoryView, crate::organize::memory::NewMemory, crate::organize::memory::MemoryPatch, crate::organize::memory::Added, crate::organize::context::Context, crate::organize::context::SectionAccount, crate::organize::ai::ChatMessage)),
     modifiers(&BearerAuth),
 )]
 struct ApiDoc;
@@ -1004,6 +1101,109 @@ impl utoipa::Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        teams_like_groups(openapi);
+        common_errors(openapi);
+    }
+}
+
+/// `/api/v3/teams…` is served by the groups' handlers: the same operations under the teams'
+/// paths, each with its own operation id.
+fn teams_like_groups(openapi: &mut utoipa::openapi::OpenApi) {
+    let teams: Vec<(String, utoipa::openapi::PathItem)> = openapi
+        .paths
+        .paths
+        .iter()
+        .filter_map(|(path, item)| {
+            let rest = path.strip_prefix("/api/v3/groups")?;
+            let mut item = item.clone();
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                op.operation_id = op
+                    .operation_id
+                    .as_ref()
+                    .map(|id| id.replace("group", "team"));
+                op.tags = Some(vec!["teams".into()]);
+            }
+            Some((format!("/api/v3/teams{rest}"), item))
+        })
+        .collect();
+    openapi.paths.paths.extend(teams);
+}
+
+/// Lists on every operation the answers any route of its kind can give: 401 on protected
+/// routes, 429 everywhere (the rate limit), 400 where a request has parameters or a body
+/// (they are validated), 413 and 415 where it has a body.
+fn common_errors(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |what: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for item in openapi.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let protected = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let in_path = op.parameters.as_ref().is_some_and(|p| {
+                p.iter()
+                    .any(|p| p.parameter_in == utoipa::openapi::path::ParameterIn::Path)
+            });
+            let body = op.request_body.is_some();
+            let json_body = op
+                .request_body
+                .as_ref()
+                .is_some_and(|b| b.content.contains_key("application/json"));
+            let responses = &mut op.responses.responses;
+            let mut add = |status: &str, what: &str| {
+                responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| error(what));
+            };
+            if protected {
+                add("401", "missing or wrong bearer token");
+            }
+            add("429", "over the gateway's rate limit");
+            if params || body {
+                add("400", "a parameter or the body is not valid");
+            }
+            if in_path {
+                add("404", "nothing of that id (or prefix) here");
+            }
+            if body {
+                add("413", "the body is over the gateway's limit");
+            }
+            if json_body {
+                add(
+                    "415",
+                    "the body is not JSON (Content-Type: application/json)",
+                );
+            }
+        }
     }
 }
 

@@ -175,6 +175,14 @@ pub enum ImportError {
     /// Reading failed.
     #[error("reading the export: {0}")]
     Io(#[from] std::io::Error),
+    /// The URL cannot be fetched as given (not a URL, not http or https).
+    #[error("{url:?}: {message}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Fetching a URL failed.
     #[error("fetching {url}: {message}")]
     Fetch {

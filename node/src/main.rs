@@ -70,6 +70,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Profile(a) => with_client(g, async |c| social::profile(c, a).await).await,
         Command::Peers { json } => network::peers(g, json).await,
         Command::Token => identity::token(g),
+        Command::Ui { open } => cli::ui::ui(g, open).await,
         Command::Id { json } => identity::id(g, json),
         Command::Did { command } => identity::did(g, command).await,
         Command::Import(a) => conversations::import(g, a).await,

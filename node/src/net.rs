@@ -362,9 +362,7 @@ impl Net {
             swarm,
             rx,
             events,
-            pending_put: HashMap::new(),
             pending_get: HashMap::new(),
-            pending_provide: HashMap::new(),
             pending_providers: HashMap::new(),
             pending_dial: HashMap::new(),
             pending_request: HashMap::new(),
@@ -410,7 +408,9 @@ impl Net {
         self.call(|r| Command::Dial(addr, r)).await
     }
 
-    /// Stores a record in the DHT (locally and at the closest peers).
+    /// Stores a record in the DHT: locally at once, and at the closest peers by a query that
+    /// goes on after this returns (a lone node would otherwise wait out the query timeout;
+    /// peers asking for the record reach this node among the closest ones anyway).
     pub async fn put_record(&self, key: Vec<u8>, value: Vec<u8>) -> Result<(), NetError> {
         self.call(|r| Command::PutRecord(key, value, r)).await
     }
@@ -420,7 +420,8 @@ impl Net {
         self.call(|r| Command::GetRecords(key, r)).await
     }
 
-    /// Announces that we provide `key`.
+    /// Announces that we provide `key`: recorded locally at once, spread to the closest peers
+    /// by a query that goes on after this returns.
     pub async fn provide(&self, key: Vec<u8>) -> Result<(), NetError> {
         self.call(|r| Command::Provide(key, r)).await
     }
@@ -501,9 +502,7 @@ struct EventLoop {
     swarm: libp2p::Swarm<Behaviour>,
     rx: mpsc::Receiver<Command>,
     events: broadcast::Sender<NetEvent>,
-    pending_put: HashMap<kad::QueryId, Reply<()>>,
     pending_get: HashMap<kad::QueryId, PendingGet>,
-    pending_provide: HashMap<kad::QueryId, Reply<()>>,
     pending_providers: HashMap<kad::QueryId, PendingProviders>,
     pending_dial: HashMap<PeerId, Vec<Reply<()>>>,
     pending_request: HashMap<request_response::OutboundRequestId, Reply<Vec<u8>>>,
@@ -569,8 +568,8 @@ impl EventLoop {
             Command::PutRecord(key, value, reply) => {
                 let record = kad::Record::new(key, value);
                 match b.kad.put_record(record, kad::Quorum::One) {
-                    Ok(id) => {
-                        self.pending_put.insert(id, reply);
+                    Ok(_) => {
+                        let _ = reply.send(Ok(()));
                     }
                     Err(e) => {
                         let _ = reply.send(Err(NetError::Dht(e.to_string())));
@@ -588,8 +587,8 @@ impl EventLoop {
                 self.pending_get.insert(id, (found, reply));
             }
             Command::Provide(key, reply) => match b.kad.start_providing(key.into()) {
-                Ok(id) => {
-                    self.pending_provide.insert(id, reply);
+                Ok(_) => {
+                    let _ = reply.send(Ok(()));
                 }
                 Err(e) => {
                     let _ = reply.send(Err(NetError::Dht(e.to_string())));
@@ -811,16 +810,10 @@ impl EventLoop {
 
     fn on_query(&mut self, id: kad::QueryId, result: kad::QueryResult, last: bool) {
         match result {
-            kad::QueryResult::PutRecord(r) => {
-                if let Some(reply) = self.pending_put.remove(&id) {
-                    // The record is in our own store either way; a quorum failure only means
-                    // that no other peer took it yet (a lone node, or a tiny network).
-                    if let Err(e) = &r {
-                        tracing::debug!("put_record: {e}");
-                    }
-                    let _ = reply.send(Ok(()));
-                }
-            }
+            // The record is in our own store either way; a quorum failure only means that no
+            // other peer took it yet (a lone node, or a tiny network).
+            kad::QueryResult::PutRecord(Err(e)) => tracing::debug!("put_record: {e}"),
+            kad::QueryResult::PutRecord(Ok(_)) | kad::QueryResult::StartProviding(Ok(_)) => {}
             kad::QueryResult::GetRecord(r) => {
                 let mut done = last || r.is_err();
                 if let Some((found, _)) = self.pending_get.get_mut(&id)
@@ -838,14 +831,7 @@ impl EventLoop {
                     let _ = reply.send(Ok(found));
                 }
             }
-            kad::QueryResult::StartProviding(r) => {
-                if let Some(reply) = self.pending_provide.remove(&id) {
-                    if let Err(e) = &r {
-                        tracing::debug!("start_providing: {e}");
-                    }
-                    let _ = reply.send(Ok(()));
-                }
-            }
+            kad::QueryResult::StartProviding(Err(e)) => tracing::debug!("start_providing: {e}"),
             kad::QueryResult::GetProviders(r) => {
                 let mut done = last || r.is_err();
                 if let Some((found, _)) = self.pending_providers.get_mut(&id)

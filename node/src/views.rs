@@ -160,6 +160,7 @@ pub struct ConversationPage {
 
 /// Paging parameters.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// From `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -169,6 +170,7 @@ pub struct PageParams {
 
 /// Search parameters.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// The query (words, "phrases", -exclusions).
     pub q: String,

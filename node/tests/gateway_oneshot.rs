@@ -1134,7 +1134,7 @@ async fn cors_only_for_configured_origins() {
 #[tokio::test]
 async fn unknown_routes_are_json_404() {
     let t = open(None).await;
-    for uri in ["/api/v1/nope", "/nope", "/api/v9/conversations", "/"] {
+    for uri in ["/api/v1/nope", "/api", "/api/", "/api/v9/conversations"] {
         let r = t.get(uri).await;
         assert_eq!(r.expect_error(StatusCode::NOT_FOUND), "not_found", "{uri}");
         assert!(
@@ -1150,4 +1150,159 @@ async fn unknown_routes_are_json_404() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     t.finish().await;
+}
+
+/// The web app: every path outside `/api` is the app (SPA fallback), files by type, hashed
+/// assets immutable, the rest revalidated; `/api/…` never answers HTML.
+#[tokio::test]
+async fn web_app_files_fallback_and_caching() {
+    let t = open(None).await;
+    let web = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(web.path().join("assets")).unwrap();
+    std::fs::write(web.path().join("index.html"), "<!doctype html><h1>app</h1>").unwrap();
+    std::fs::write(web.path().join("sw.js"), "self.x=1").unwrap();
+    std::fs::write(web.path().join("assets/index-abc123.js"), "console.log(1)").unwrap();
+    std::fs::write(web.path().join("manifest.webmanifest"), "{}").unwrap();
+    std::fs::write(web.path().parent().unwrap().join("secret.txt"), "no").ok();
+    let app = vivim_node::gateway::app(
+        t.node.clone(),
+        None,
+        t.token.clone(),
+        vivim_node::gateway::WebSource::Dir(web.path().to_path_buf()),
+    );
+    let get = |uri: &str, etag: Option<&str>| {
+        let mut b = Request::get(uri);
+        if let Some(e) = etag {
+            b = b.header(header::IF_NONE_MATCH, e);
+        }
+        app.clone().oneshot(b.body(Body::empty()).unwrap())
+    };
+    // Deep links, with or without a token, answer index.html, revalidated.
+    for uri in [
+        "/",
+        "/c/0123abcd",
+        "/search?q=x&mode=text",
+        "/settings",
+        "/x/y/z",
+    ] {
+        let r = get(uri, None).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{uri}");
+        let h = r.headers().clone();
+        assert_eq!(h[header::CONTENT_TYPE], "text/html; charset=utf-8", "{uri}");
+        assert_eq!(h[header::CACHE_CONTROL], "no-cache", "{uri}");
+        assert!(h.contains_key(header::CONTENT_SECURITY_POLICY), "{uri}");
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        assert_eq!(&body[..], b"<!doctype html><h1>app</h1>", "{uri}");
+    }
+    let r = get("/assets/index-abc123.js", None).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()[header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        r.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    let r = get("/sw.js", None).await.unwrap();
+    assert_eq!(r.headers()[header::CACHE_CONTROL], "no-cache");
+    let r = get("/manifest.webmanifest", None).await.unwrap();
+    assert_eq!(
+        r.headers()[header::CONTENT_TYPE],
+        "application/manifest+json"
+    );
+    // A stale hashed asset is a 404, not the page.
+    let r = get("/assets/index-gone.js", None).await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // ETags: a second load of the page is a 304.
+    let r = get("/", None).await.unwrap();
+    let etag = r.headers()[header::ETAG].to_str().unwrap().to_string();
+    let r = get("/", Some(&etag)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    // Nothing outside the folder, and the API never answers HTML.
+    for uri in [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/assets/%2e%2e/%2e%2e/secret.txt",
+    ] {
+        let r = get(uri, None).await.unwrap();
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        assert_ne!(&body[..], b"no", "{uri}");
+    }
+    for uri in ["/api/v1/nope", "/api/v1/conversations", "/api/"] {
+        let r = get(uri, None).await.unwrap();
+        assert!(
+            r.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{uri}"
+        );
+    }
+    // Only GET and HEAD.
+    let r = app
+        .clone()
+        .oneshot(Request::post("/settings").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    // The health check needs no token and tells nothing about the user.
+    let r = get("/api/health", None).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["ok"], true);
+    assert!(v.get("did").is_none(), "{v}");
+
+    // The app built into the binary (or the page saying it was not built) is there too.
+    let r = t.get("/conversations/deep/link").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.text().to_lowercase().contains("<!doctype html"),
+        "{}",
+        r.text()
+    );
+    t.finish().await;
+}
+
+/// `node/web/openapi.json` (what the web app's TypeScript types are generated from) is the
+/// gateway's document; `VIVIM_BLESS=1 cargo test` rewrites it.
+#[test]
+fn the_web_apps_openapi_copy_is_current() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web/openapi.json");
+    let doc = vivim_node::gateway::openapi_json();
+    if std::env::var_os("VIVIM_BLESS").is_some() {
+        std::fs::write(&path, format!("{doc}\n")).unwrap();
+    }
+    let copy = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        copy.trim_end() == doc.trim_end(),
+        "{} is not the gateway's OpenAPI document: run `VIVIM_BLESS=1 cargo test -p vivim-node --test gateway_oneshot the_web_apps_openapi`",
+        path.display()
+    );
+}
+
+/// Every protected operation lists 401 and 429; every one with parameters or a body lists 400.
+#[test]
+fn the_openapi_document_lists_the_common_errors() {
+    let doc: Value = serde_json::from_str(&vivim_node::gateway::openapi_json()).unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            let protected = op.get("security").is_some();
+            if protected {
+                assert!(responses.contains_key("401"), "{method} {path}");
+            }
+            assert!(responses.contains_key("429"), "{method} {path}");
+            if op.get("requestBody").is_some() || op.get("parameters").is_some() {
+                assert!(responses.contains_key("400"), "{method} {path}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "{checked} operations");
+    assert!(doc["paths"]["/api/health"]["get"].get("security").is_none());
 }

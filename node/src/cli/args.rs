@@ -122,6 +122,13 @@ pub enum Command {
     },
     /// Print the gateway's bearer token.
     Token,
+    /// Print the link that opens the web app of the running node, logged in (`--open`: open
+    /// it in the default browser). The token is in the link's fragment, never sent to a server.
+    Ui {
+        /// Open the link in the default browser.
+        #[arg(long)]
+        open: bool,
+    },
     /// Show this node's identities: DID, libp2p PeerId, iroh EndpointId.
     Id {
         /// Print JSON.

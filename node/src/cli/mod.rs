@@ -11,4 +11,5 @@ pub mod organize;
 pub mod output;
 pub mod share;
 pub mod social;
+pub mod ui;
 pub mod up;

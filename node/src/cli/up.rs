@@ -35,6 +35,10 @@ pub struct UpArgs {
     /// Run the gateway only, without libp2p and iroh.
     #[arg(long)]
     no_network: bool,
+    /// Serve the web app from this folder (a build of node/web, e.g. from `vite build --watch`)
+    /// instead of the copy built into the binary.
+    #[arg(long, value_name = "DIR")]
+    web_dir: Option<std::path::PathBuf>,
     /// `vivim relay` only: where its iroh relay listens (plain HTTP; default 0.0.0.0:3340).
     #[arg(long, value_name = "ADDR")]
     iroh_relay_bind: Option<std::net::SocketAddr>,
@@ -68,6 +72,16 @@ pub async fn up(global: &Global, args: UpArgs, relay: bool) -> Result<()> {
     let dir = global.dir()?;
     let pass = global.passphrase()?;
     let node = Node::open(dir.clone(), pass.as_deref(), true).await?;
+    let web = match args.web_dir.clone().or(node.config.gateway.web_dir.clone()) {
+        Some(d) if !d.join("index.html").is_file() => {
+            anyhow::bail!(
+                "--web-dir {}: no index.html there (build the app first)",
+                d.display()
+            )
+        }
+        Some(d) => gateway::WebSource::Dir(d),
+        None => gateway::WebSource::Embedded,
+    };
     let addr = args.gateway.unwrap_or(node.config.gateway.listen);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on {addr} (is another node running? use --gateway 127.0.0.1:0)")
@@ -108,6 +122,10 @@ pub async fn up(global: &Global, args: UpArgs, relay: bool) -> Result<()> {
     println!("VIVIM {} up", if relay { "relay node" } else { "node" });
     println!("  did:      {}", node.key.did());
     println!("  gateway:  http://{bound}  (token: `vivim token`)");
+    println!(
+        "  web app:  {}  (or run `vivim ui --open`)",
+        super::ui::link(bound, &dir.token()?)
+    );
     if let Some(p) = &p2p {
         println!("  peer id:  {}", p.peer_id());
         for a in p.bootstrap_addrs().await {
@@ -124,7 +142,8 @@ pub async fn up(global: &Global, args: UpArgs, relay: bool) -> Result<()> {
     tracing::info!(%bound, "gateway listening");
     // Embeddings and memories for new conversations, in the background.
     vivim_node::organize::spawn_worker(&node);
-    let served = gateway::serve_with(node.clone(), p2p.clone(), listener, shutdown_signal()).await;
+    let served =
+        gateway::serve_app(node.clone(), p2p.clone(), web, listener, shutdown_signal()).await;
     let _ = std::fs::remove_file(dir.gateway_addr_path());
     node.shutdown().await?;
     println!("VIVIM node stopped; everything flushed");

@@ -62,6 +62,7 @@ impl From<SemanticError> for ApiError {
 
 /// `?limit=`
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RelatedParams {
     /// How many (1–100, default 10).
     pub limit: Option<usize>,
@@ -84,6 +85,7 @@ pub(super) async fn related(
 
 /// Listing and search parameters.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MemoryParams {
     /// Search: memories most relevant to this text.
     pub q: Option<String>,

@@ -205,6 +205,7 @@ pub(super) async fn provenance(
 
 /// `?cursor=&limit=`
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FeedParams {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

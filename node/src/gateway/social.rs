@@ -10,6 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use bytes::Bytes;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use vivim_crdt::yrs::{
@@ -403,9 +404,16 @@ pub(super) async fn join_group(
     State(gw): State<Arc<Gateway>>,
     kind: DocKind,
     Path(id): Path<String>,
-    body: Option<Json<JoinRequest>>,
+    body: Bytes,
 ) -> ApiResult<StatusCode> {
-    let msg = body.map(|Json(j)| j.message).unwrap_or_default();
+    // The body is optional: none, or a JSON join request.
+    let msg = if body.iter().all(u8::is_ascii_whitespace) {
+        String::new()
+    } else {
+        serde_json::from_slice::<JoinRequest>(&body)
+            .map_err(|e| ApiError::bad_request(format!("the body is not a join request: {e}")))?
+            .message
+    };
     blocking(&gw, move |n| n.group_join(&id, kind, &msg)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

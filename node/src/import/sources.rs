@@ -238,10 +238,14 @@ pub async fn fetch_url(url: &str, max_bytes: u64) -> Result<Vec<u8>, ImportError
         url: url.to_string(),
         message,
     };
-    let parsed = reqwest::Url::parse(url).map_err(|e| fail(format!("not a valid URL: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(fail(format!(
-            "unsupported scheme {:?} (use http or https)",
+    let invalid = |message: String| ImportError::InvalidUrl {
+        url: url.chars().take(200).collect(),
+        message,
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|e| invalid(format!("not a valid URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(invalid(format!(
+            "unsupported scheme {:?}: give an http or https address",
             parsed.scheme()
         )));
     }

@@ -649,6 +649,13 @@ impl P2p {
                 }
             }
         }
+        // This node never downloads from itself (its own announcement names it).
+        sources.retain(|d| *d != self.node.key.did());
+        if sources.is_empty() {
+            return Err(P2pError::NotFound(format!(
+                "a provider of conversation {id} other than this node"
+            )));
+        }
         let mut last = String::from("no provider found");
         for src in &sources {
             match self.fetch_from(&a, src, u64::MAX).await {
