@@ -1,0 +1,81 @@
+import { useEffect, useState, type ReactNode } from 'react'
+import { NavLink, useLocation } from 'react-router'
+import { startHealth, useOnline } from './api/health'
+import { Toasts } from './components'
+
+export const NAV: { to: string; label: string }[] = [
+  { to: '/', label: 'Conversations' },
+  { to: '/search', label: 'Search' },
+  { to: '/import', label: 'Import' },
+  { to: '/feed', label: 'Feed' },
+  { to: '/shares', label: 'Shares' },
+  { to: '/people', label: 'People' },
+  { to: '/circles', label: 'Circles' },
+  { to: '/groups', label: 'Groups' },
+  { to: '/teams', label: 'Teams' },
+  { to: '/memories', label: 'Memories' },
+  { to: '/context', label: 'Context' },
+  { to: '/settings', label: 'Settings' },
+]
+
+export const OFFLINE_TEXT =
+  'Your node is offline — showing what this browser saved. Changes you make wait until it is back.'
+
+export function OfflineBanner() {
+  const online = useOnline()
+  if (online) return null
+  return (
+    <div className="offline-banner" role="status">
+      {OFFLINE_TEXT}
+    </div>
+  )
+}
+
+export function Shell({ children }: { children: ReactNode }) {
+  const [open, setOpen] = useState(false)
+  const loc = useLocation()
+  useEffect(() => {
+    startHealth()
+  }, [])
+  useEffect(() => setOpen(false), [loc.pathname])
+  return (
+    <div className="shell">
+      <a href="#main" className="skip-link">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <span className="brand" aria-hidden="true">
+          VIVIM
+        </span>
+        <button
+          type="button"
+          className="btn btn-ghost btn-md menu-btn"
+          aria-expanded={open}
+          aria-controls="nav"
+          onClick={() => setOpen((o) => !o)}
+        >
+          Menu
+        </button>
+      </header>
+      <nav id="nav" className={open ? 'nav open' : 'nav'} aria-label="Main">
+        <span className="brand nav-brand">VIVIM</span>
+        <ul>
+          {NAV.map((n) => (
+            <li key={n.to}>
+              <NavLink to={n.to} end={n.to === '/'}>
+                {n.label}
+              </NavLink>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <div className="content">
+        <OfflineBanner />
+        <main id="main" tabIndex={-1}>
+          {children}
+        </main>
+      </div>
+      <Toasts />
+    </div>
+  )
+}

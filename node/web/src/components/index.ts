@@ -1,0 +1,8 @@
+export { Button, Spinner } from './Button'
+export type { ButtonProps, ButtonVariant, ButtonSize } from './Button'
+export { Input } from './Input'
+export { Card } from './Card'
+export { ErrorState } from './ErrorState'
+export { Skeleton } from './Skeleton'
+export { Toasts, showToast, dismissToast } from './Toast'
+export { PageState, StaleNote } from './PageState'
