@@ -132,7 +132,7 @@ pub struct ImportSummary {
 }
 
 /// A conversation that was skipped, and why.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct SkippedConversation {
     /// Position in the export.
     pub index: usize,

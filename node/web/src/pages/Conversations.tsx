@@ -162,7 +162,7 @@ export default function Conversations() {
                       {c.title || 'Untitled'}
                     </span>
                     <span className="conv-meta">
-                      <span className="tag">{c.provider}</span> · {c.message_count} messages · <time dateTime={c.updated_at}>{formatDate(c.updated_at_ms)}</time>
+                      <span className="tag">{c.provider}</span> · {c.message_count} {c.message_count === 1 ? 'message' : 'messages'} · <time dateTime={c.updated_at}>{formatDate(c.updated_at_ms)}</time>
                     </span>
                   </Link>
                 </div>

@@ -292,7 +292,7 @@ export default function Reader() {
       </p>
       <h1 dir="auto">{c.title || 'Untitled'}</h1>
       <p className="muted">
-        <span className="tag">{c.provider}</span> {c.model ? `· ${c.model}` : ''} · {c.message_count} messages · updated{' '}
+        <span className="tag">{c.provider}</span> {c.model ? `· ${c.model}` : ''} · {c.message_count} {c.message_count === 1 ? 'message' : 'messages'} · updated{' '}
         {formatDate(c.updated_at_ms)}
         {c.source_url && (
           <>
