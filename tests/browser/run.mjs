@@ -1,0 +1,473 @@
+// Browser tests of the VIVIM web app, served by the real `vivim` binary, in headless Debian
+// chromium (playwright-core). Prints each check as `ok` / `FAIL` and a closing
+// `N passed, N failed` line; exits non-zero when a check failed.
+//
+//   node tests/browser/run.mjs
+//
+// Env: VIVIM_BIN (default ${CARGO_TARGET_DIR:-~/.cache/vivim-target}/debug/vivim), SHARED
+// (default ../shared next to the repo), VIVIM_BROWSER_OUT (screenshots; default
+// tests/browser/out/), VIVIM_ONLY (comma-separated check-name substrings to run),
+// dev overrides: VIVIM_APP_URL + VIVIM_GATEWAY (a vite dev/preview server proxying to
+// VIVIM_GATEWAY; node A is started there), VIVIM_WEB_FALLBACK=1 (serve VIVIM_WEB_DIST,
+// default node/web/dist, from this process in front of each node).
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import * as L from './lib.mjs';
+
+const require = createRequire(import.meta.url);
+const AXE = require.resolve('axe-core/axe.min.js');
+const FIXTURE = path.join(L.SHARED, 'fixtures', 'chatgpt-export-2023', 'conversations.json');
+const FIXTURE_CONVERSATIONS = 192;
+
+// ---------------------------------------------------------------- harness
+let passed = 0;
+let failed = 0;
+const failures = [];
+const ONLY = (process.env.VIVIM_ONLY || '').split(',').filter(Boolean);
+async function check(name, fn) {
+  if (ONLY.length && !ONLY.some((o) => name.includes(o))) return;
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   - ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed++;
+    failures.push(name);
+    console.log(`FAIL - ${name} (${Date.now() - t0} ms)\n       ${String(e?.stack || e).split('\n').slice(0, 6).join('\n       ')}`);
+  }
+}
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+function note(msg) {
+  console.log(`       ${msg}`);
+}
+
+// ---------------------------------------------------------------- app helpers
+const PAGES = [
+  { path: '/', h1: 'Conversations', name: 'conversations' },
+  { path: '/c/:id', h1: ':title', name: 'conversation' },
+  { path: '/search?q=:word&mode=text', h1: 'Search', name: 'search' },
+  { path: '/import', h1: 'Import', name: 'import' },
+  { path: '/people', h1: 'People', name: 'people' },
+  { path: '/circles', h1: 'Circles', name: 'circles' },
+  { path: '/groups', h1: 'Groups', name: 'groups' },
+  { path: '/teams', h1: 'Teams', name: 'teams' },
+  { path: '/shares', h1: 'Shares', name: 'shares' },
+  { path: '/feed', h1: 'Feed', name: 'feed' },
+  { path: '/memories', h1: 'Memories', name: 'memories' },
+  { path: '/context', h1: 'Context', name: 'context' },
+  { path: '/settings', h1: 'Settings', name: 'settings' },
+  { path: '/no-such-page', h1: 'Not found', name: 'not-found' },
+];
+
+function h1(page, text) {
+  return page.getByRole('heading', { level: 1, name: text, exact: true });
+}
+
+/** Waits for the h1 with exactly `text` (and prints the h1s there are when it does not come). */
+async function expectH1(page, text, timeout = 20_000) {
+  try {
+    await h1(page, text).waitFor({ state: 'visible', timeout });
+  } catch (e) {
+    const got = await page.locator('h1').allInnerTexts().catch(() => []);
+    throw new Error(`no h1 "${text}" at ${page.url()} (h1s: ${JSON.stringify(got)})`);
+  }
+}
+
+/** A browser context for a node's app whose origin already holds the token. */
+async function appContext(browser, app, token, viewport = { width: 1440, height: 900 }) {
+  const ctx = await browser.newContext({ viewport });
+  ctx.setDefaultTimeout(20_000);
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => console.log(`       [page error ${app}] ${e.message}`));
+  await page.goto(`${app}/#token=${token}`);
+  await expectH1(page, 'Conversations');
+  return { ctx, page };
+}
+
+function textOf(m) {
+  if (typeof m.text === 'string') return m.text;
+  if (typeof m.content === 'string') return m.content;
+  if (m.content && Array.isArray(m.content.parts)) return m.content.parts.join(' ');
+  if (Array.isArray(m.parts)) return m.parts.join(' ');
+  return '';
+}
+
+/** The first line of a message's text that is plain enough to be found as rendered text. */
+function visibleSnippet(text) {
+  for (const line of text.split('\n')) {
+    const clean = line.replace(/[`*_#>\[\]()|~]/g, '').trim();
+    if (clean.length >= 20 && /^[\w ,.'?:;-]+$/.test(clean.slice(0, 40))) return clean.slice(0, 40).trim();
+  }
+  return null;
+}
+
+async function runAxe(page) {
+  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.addScriptTag({ path: AXE });
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5),
+      count: v.nodes.length,
+    }));
+  });
+}
+
+// ---------------------------------------------------------------- the run
+const state = {};
+
+async function main() {
+  console.log(`vivim: ${L.VIVIM_BIN}`);
+  console.log(`shared: ${L.SHARED}`);
+  console.log(`chromium: ${L.CHROMIUM}`);
+  console.log(`screenshots: ${L.OUT}`);
+  assert(fs.existsSync(L.VIVIM_BIN), `no vivim binary at ${L.VIVIM_BIN} (set VIVIM_BIN)`);
+  assert(fs.existsSync(FIXTURE), `no fixture ${FIXTURE} (set SHARED)`);
+  fs.mkdirSync(L.OUT, { recursive: true });
+  if (!L.APP_URL_OVERRIDE && process.env.VIVIM_WEB_FALLBACK !== '1' && !L.binaryHas(['up'], '--web-dir')) {
+    console.log('note: this vivim has no `up --web-dir`: it may not serve the app (set VIVIM_WEB_FALLBACK=1 to serve node/web/dist from here)');
+  }
+
+  const tmp = L.tempDir();
+  const dirs = Object.fromEntries(['relay', 'a', 'b'].map((n) => [n, L.initNode(n, tmp)]));
+  const relay = await L.startNode(dirs.relay, { cmd: 'relay' });
+  const boot = (await L.api(relay, '/api/admin/network')).bootstrap_addrs[0];
+  const gwOverride = L.APP_URL_OVERRIDE ? (process.env.VIVIM_GATEWAY || '127.0.0.1:7790').replace(/^https?:\/\//, '').replace(/\/$/, '') : undefined;
+  const A = await L.startNode(dirs.a, { bootstrap: boot, gateway: gwOverride });
+  const B = await L.startNode(dirs.b, { bootstrap: boot });
+  A.app = await L.appUrl(A, { first: true });
+  B.app = await L.appUrl(B);
+  console.log(`node A ${A.gw} app ${A.app} ${A.did}`);
+  console.log(`node B ${B.gw} app ${B.app} ${B.did}`);
+  console.log(`app served by: ${L.APP_MODE}`);
+
+  const browser = await L.launchBrowser();
+  try {
+    await tests(browser, A, B);
+  } finally {
+    await browser.close().catch(() => {});
+  }
+}
+
+async function tests(browser, A, B) {
+  // Served at all, and /api/health answers without a token.
+  await check('gateway serves the app shell and /api/health without a token', async () => {
+    const r = await fetch(A.app + '/');
+    assert(r.ok, `GET / → ${r.status}`);
+    const html = await r.text();
+    assert(/<script[^>]+type=["']module["']/.test(html), 'GET / is not the app shell (no module script)');
+    const deep = await fetch(A.app + '/c/does-not-exist');
+    assert(deep.ok && (await deep.text()).includes('<div'), `SPA fallback: GET /c/… → ${deep.status}`);
+    const h = await fetch(A.app + '/api/health');
+    assert(h.ok, `GET /api/health without token → ${h.status}`);
+    const sw = await fetch(A.app + '/sw.js');
+    assert(sw.ok && /javascript/.test(sw.headers.get('content-type') || ''), `GET /sw.js → ${sw.status} ${sw.headers.get('content-type')}`);
+  });
+
+  // ------------------------------------------------------------ 1. token link
+  const ctxA = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  ctxA.setDefaultTimeout(20_000);
+  const pageA = await ctxA.newPage();
+  const consoleErrors = [];
+  pageA.on('pageerror', (e) => consoleErrors.push(e.message));
+  await check('1. without a token: "Connect to your node" with "Gateway token" and "Connect"', async () => {
+    const ctx = await browser.newContext();
+    try {
+      const p = await ctx.newPage();
+      await p.goto(A.app + '/');
+      await expectH1(p, 'Connect to your node');
+      await p.getByLabel('Gateway token', { exact: true }).fill(A.token);
+      await p.getByRole('button', { name: 'Connect', exact: true }).click();
+      await expectH1(p, 'Conversations');
+    } finally {
+      await ctx.close();
+    }
+  });
+  await check('1. token link → Conversations, fragment stripped, token in localStorage', async () => {
+    await pageA.goto(`${A.app}/#token=${A.token}`);
+    await expectH1(pageA, 'Conversations');
+    const url = pageA.url();
+    assert(!url.includes('#') && !url.includes(A.token), `fragment still in URL: ${url}`);
+    const stored = await pageA.evaluate(() => localStorage.getItem('vivim.token'));
+    assert(stored === A.token, `localStorage vivim.token = ${stored}`);
+  });
+
+  // ------------------------------------------------------------ 2. import through the page
+  await check(`2. import ${path.basename(path.dirname(FIXTURE))}/conversations.json through the Import page → summary`, async () => {
+    await pageA.goto(A.app + '/import');
+    await expectH1(pageA, 'Import');
+    await pageA.getByLabel('Choose export file', { exact: true }).setInputFiles(FIXTURE);
+    // Some apps import on selection, others want a button press.
+    const btn = pageA.getByRole('button', { name: /^(import|upload|import file)$/i });
+    await pageA.waitForTimeout(300);
+    if ((await btn.count()) === 1 && (await btn.isEnabled())) await btn.click();
+    // The finished summary (not the progress line "N conversations so far").
+    const summary = pageA
+      .getByRole('status')
+      .filter({ hasText: new RegExp(`\\b${FIXTURE_CONVERSATIONS}\\b`) })
+      .filter({ hasNotText: /so far/ })
+      .first();
+    await summary.waitFor({ timeout: 120_000 });
+    note(`summary: ${(await summary.innerText()).replace(/\s+/g, ' ').slice(0, 160)}`);
+    const list = await L.api(A, '/api/v1/conversations?limit=200');
+    assert(list.items.length === FIXTURE_CONVERSATIONS, `node holds ${list.items.length} conversations`);
+  });
+
+  await check('2. the list shows the imported conversations; one opens with its messages', async () => {
+    const first = (await L.api(A, '/api/v1/conversations?limit=1')).items[0];
+    await pageA.goto(A.app + '/');
+    await expectH1(pageA, 'Conversations');
+    const rows = pageA.locator('a[href^="/c/"]');
+    await rows.first().waitFor();
+    const n = await rows.count();
+    assert(n >= 5, `only ${n} rows`);
+    const row = pageA.locator(`a[href^="/c/${first.id.slice(0, 8)}"]`).first();
+    await row.waitFor();
+    const rowText = await row.innerText();
+    assert(rowText.includes(first.title), `newest row "${rowText.slice(0, 80)}" lacks title "${first.title}"`);
+    note(`${n} rows rendered; newest: ${first.title}`);
+    await row.click();
+    await expectH1(pageA, first.title);
+    const conv = await L.api(A, `/api/v1/conversations/${first.id}`);
+    const snippets = conv.messages
+      .filter((m) => m.role === 'user' || m.role === 'assistant')
+      .map((m) => visibleSnippet(textOf(m)))
+      .filter(Boolean);
+    assert(snippets.length, 'no message with plain text to look for');
+    await pageA.getByText(snippets[0], { exact: false }).first().waitFor();
+    note(`${conv.messages.length} messages; found "${snippets[0]}"`);
+    for (const name of ['Export', 'Delete', 'Fork', 'Share']) {
+      assert((await pageA.getByRole('button', { name, exact: true }).count()) >= 1, `no button ${name}`);
+    }
+    state.conv = { id: first.id, title: first.title, snippet: snippets[0], messages: conv.messages };
+  });
+
+  await check('2. text search for a word from that conversation → a hit links to it', async () => {
+    assert(state.conv, 'no conversation from the step before');
+    const { id, messages } = state.conv;
+    // A word from it that the node's text search ranks in the top 5 for it.
+    const words = [...new Set(messages.flatMap((m) => textOf(m).match(/\b[A-Za-z]{7,}\b/g) || []))];
+    let word = null;
+    for (const w of words.slice(0, 40)) {
+      const r = await L.api(A, `/api/v1/search?q=${encodeURIComponent(w)}&mode=text&limit=5`);
+      const hits = r.hits || r.results || r.items || [];
+      if (hits.some((h) => (h.conversation || h.conversation_id || h.id) === id)) {
+        word = w;
+        break;
+      }
+    }
+    assert(word, `no word of the conversation finds it through /api/v1/search`);
+    state.word = word;
+    await pageA.goto(A.app + '/search');
+    await expectH1(pageA, 'Search');
+    // The select's accessible name is "Mode text" (the label wraps it), so match its start.
+    await pageA.getByRole('combobox', { name: /^Mode\b/ }).selectOption('text');
+    const box = pageA.getByRole('searchbox', { name: 'Search', exact: true });
+    await box.fill(word);
+    await box.press('Enter');
+    const hit = pageA.locator(`main a[href^="/c/${id}"], a[href^="/c/${id}"]`).first();
+    await hit.waitFor();
+    const u = new URL(pageA.url());
+    note(`"${word}" → ${await hit.getAttribute('href')}; URL ${u.pathname}${u.search}`);
+    assert(u.searchParams.get('q') === word, `search is not in the URL: ${pageA.url()}`);
+    await hit.click();
+    await expectH1(pageA, state.conv.title);
+  });
+
+  // ------------------------------------------------------------ 5 + 6. axe and screenshots (before node A stops)
+  const pageList = PAGES.map((p) => ({
+    ...p,
+    url: p.path.replace(':id', state.conv?.id || 'missing').replace(':word', encodeURIComponent(state.word || 'django')),
+    h1: p.h1 === ':title' ? state.conv?.title || '?' : p.h1,
+  }));
+  // The gateway's Content-Security-Policy (script-src 'self') blocks the inline <script> that
+  // addScriptTag injects, so axe runs in its own context with bypassCSP (the other checks keep
+  // the CSP in force).
+  const axeCtx = await browser.newContext({ viewport: { width: 1440, height: 900 }, bypassCSP: true });
+  axeCtx.setDefaultTimeout(20_000);
+  await axeCtx.addInitScript((t) => localStorage.setItem('vivim.token', t), A.token);
+  const axePage = await axeCtx.newPage();
+  for (const p of pageList) {
+    await check(`5. axe on ${p.url}: no serious or critical violations`, async () => {
+      await axePage.goto(A.app + p.url);
+      await expectH1(axePage, p.h1);
+      await axePage.waitForTimeout(400);
+      const v = await runAxe(axePage);
+      for (const x of v) note(`[${x.impact}] ${x.id}: ${x.help} (${x.count}×: ${x.nodes.join(' | ')})`);
+      const bad = v.filter((x) => x.impact === 'serious' || x.impact === 'critical');
+      assert(!bad.length, `${bad.length} serious/critical: ${bad.map((b) => b.id).join(', ')}`);
+    });
+  }
+  await axeCtx.close();
+
+  for (const vp of [
+    { width: 390, height: 844 },
+    { width: 1440, height: 900 },
+  ]) {
+    await check(`6. screenshots at ${vp.width}×${vp.height} of ${pageList.length} pages (> 5 KB, h1 present)`, async () => {
+      await pageA.setViewportSize(vp);
+      const small = [];
+      for (const p of pageList) {
+        await pageA.goto(A.app + p.url);
+        await expectH1(pageA, p.h1);
+        await pageA.waitForTimeout(300);
+        const file = path.join(L.OUT, `${p.name}-${vp.width}x${vp.height}.png`);
+        await pageA.screenshot({ path: file });
+        if (vp.width < 600) {
+          const h = await pageA.evaluate(() => document.querySelector('header')?.getBoundingClientRect().height ?? 0);
+          (state.headerHeights ??= []).push([p.url, Math.round(h)]);
+        }
+        const size = fs.statSync(file).size;
+        if (size <= 5 * 1024) small.push(`${path.basename(file)} ${size} B`);
+      }
+      assert(!small.length, `too small: ${small.join(', ')}`);
+      note(`written to ${L.OUT}/*-${vp.width}x${vp.height}.png`);
+    });
+  }
+
+  await check('6. at 390×844 the top bar is not stretched (≤ 120 px high) on any page', async () => {
+    const hh = state.headerHeights || [];
+    assert(hh.length, 'no header heights measured');
+    const tall = hh.filter(([, h]) => h > 120);
+    assert(!tall.length, `header heights: ${tall.map(([u, h]) => `${u} ${h}px`).join(', ')}`);
+  });
+
+  // ------------------------------------------------------------ 3. two nodes
+  let ctxB;
+  let pageB;
+  await check('3. node B opens its own app (token link)', async () => {
+    ({ ctx: ctxB, page: pageB } = await appContext(browser, B.app, B.token));
+  });
+
+  await check("3. a circle created in A's app with B as member is seen by B", async () => {
+    const name = `Research ${Date.now() % 100000}`;
+    await pageA.setViewportSize({ width: 1440, height: 900 });
+    await pageA.goto(A.app + '/circles');
+    await expectH1(pageA, 'Circles');
+    await pageA.getByLabel('Circle name', { exact: true }).fill(name);
+    await pageA.getByRole('button', { name: 'Create circle', exact: true }).click();
+    const heading = pageA.getByRole('heading', { name, exact: true });
+    await heading.waitFor();
+    let circle = await L.eventually('circle on A', async () => (await L.api(A, '/api/v2/circles')).find((c) => c.name === name), 10_000);
+    // The create form takes a name only (contract: "Circle name" + "Create circle"); B is added
+    // with the circle card's "Member DID" field and "Add member" button.
+    const card = heading.locator('xpath=ancestor::*[.//button[normalize-space()="Add member"]][1]');
+    await card.getByRole('textbox', { name: /^Member DID/ }).fill(B.did);
+    await card.getByRole('button', { name: 'Add member', exact: true }).click();
+    await card.getByTitle(B.did, { exact: true }).waitFor();
+    circle = await L.eventually('B in the circle on A', async () => {
+      const c = (await L.api(A, '/api/v2/circles')).find((c) => c.name === name);
+      return c?.members.some((m) => m.did === B.did) && c;
+    }, 10_000);
+    state.circle = circle;
+    const t0 = Date.now();
+    await L.eventually(
+      'the circle on B',
+      async () => {
+        const l = await L.api(B, '/api/v2/circles');
+        return (Array.isArray(l) ? l : l.items || []).some((c) => c.id === circle.id);
+      },
+      60_000,
+    );
+    note(`B's /api/v2/circles has ${circle.id} after ${Date.now() - t0} ms`);
+    await pageB.goto(B.app + '/circles');
+    await expectH1(pageB, 'Circles');
+    await pageB.getByText(name, { exact: true }).first().waitFor();
+  });
+
+  await check("3. a share from A's app to B appears live in B's Feed page", async () => {
+    assert(state.conv, 'no conversation');
+    await pageB.goto(B.app + '/feed');
+    await expectH1(pageB, 'Feed');
+    await pageB.waitForTimeout(1000); // its live connection
+    const before = await pageB.locator('main').innerText().catch(() => '');
+    const navB = await pageB.evaluate(() => performance.getEntriesByType('navigation').length + ':' + performance.timeOrigin);
+
+    await pageA.goto(`${A.app}/c/${state.conv.id}`);
+    await expectH1(pageA, state.conv.title);
+    await pageA.getByRole('button', { name: 'Share', exact: true }).click();
+    const dialog = pageA.getByRole('dialog');
+    await dialog.waitFor();
+    await dialog.getByRole('radio', { name: /People/ }).check();
+    await dialog.getByRole('textbox', { name: /^DIDs/ }).fill(B.did);
+    await dialog.getByRole('button', { name: 'Share', exact: true }).click();
+    const shared = dialog.getByText(/^Shared \(/);
+    await shared.waitFor();
+    note(`A's dialog: ${await shared.innerText()}`);
+    const t0 = Date.now();
+    const share = await L.eventually('the share on A', async () => {
+      const l = await L.api(A, '/api/v2/shares');
+      return (Array.isArray(l) ? l : l.items || []).find((s) => s.mine !== false && (s.content === state.conv.id || s.conversation === state.conv.id));
+    }, 20_000);
+    note(`share ${share.id.slice(0, 12)} made in A's app`);
+    // B's page, not reloaded, shows it: the title once B opened it.
+    await pageB.getByText(state.conv.title, { exact: false }).first().waitFor({ timeout: 60_000 });
+    const navB2 = await pageB.evaluate(() => performance.getEntriesByType('navigation').length + ':' + performance.timeOrigin);
+    assert(navB === navB2, 'B\'s page was reloaded');
+    assert(!before.includes(state.conv.title), 'the title was on B\'s Feed before the share');
+    note(`B's Feed shows "${state.conv.title}" ${Date.now() - t0} ms after the share (no reload)`);
+    await pageB.screenshot({ path: path.join(L.OUT, 'feed-b-after-share-1440x900.png') });
+  });
+  await ctxB?.close().catch(() => {});
+
+  // ------------------------------------------------------------ 4. offline
+  await check('4. offline: node stopped, reload → shell, offline banner, cached conversation', async () => {
+    assert(state.conv, 'no conversation opened before');
+    await pageA.setViewportSize({ width: 1440, height: 900 });
+    await pageA.goto(`${A.app}/c/${state.conv.id}`);
+    await expectH1(pageA, state.conv.title);
+    const sw = await pageA.evaluate(async () => {
+      if (!('serviceWorker' in navigator)) return 'no serviceWorker API';
+      const reg = await Promise.race([navigator.serviceWorker.ready, new Promise((r) => setTimeout(() => r(null), 15000))]);
+      if (!reg) return 'not ready after 15 s';
+      return reg.active ? 'ready' : 'no active worker';
+    });
+    assert(sw === 'ready', `service worker: ${sw}`);
+    if (!(await pageA.evaluate(() => !!navigator.serviceWorker.controller))) {
+      await pageA.reload();
+      await expectH1(pageA, state.conv.title);
+    }
+    assert(await pageA.evaluate(() => !!navigator.serviceWorker.controller), 'the page has no controlling service worker');
+    await pageA.goto(A.app + '/');
+    await expectH1(pageA, 'Conversations');
+
+    await A.stop();
+    const down = await fetch(`http://${A.gw}/api/health`).then(() => 'answers', () => 'down');
+    assert(down === 'down', 'node A still answers');
+
+    await pageA.reload();
+    await expectH1(pageA, 'Conversations');
+    const body = (await pageA.locator('body').innerText()).trim();
+    assert(body.length > 20, 'blank page');
+    const banner = pageA.getByRole('status').filter({ hasText: /^\s*Your node is offline/ });
+    await banner.first().waitFor({ timeout: 15_000 });
+    note(`banner: ${(await banner.first().innerText()).replace(/\s+/g, ' ').slice(0, 120)}`);
+    await pageA.screenshot({ path: path.join(L.OUT, 'offline-conversations-1440x900.png') });
+    // The conversation opened before, from Dexie.
+    await pageA.goto(`${A.app}/c/${state.conv.id}`);
+    await expectH1(pageA, state.conv.title);
+    await pageA.getByText(state.conv.snippet, { exact: false }).first().waitFor();
+    await pageA.screenshot({ path: path.join(L.OUT, 'offline-conversation-1440x900.png') });
+  });
+
+  if (consoleErrors.length) note(`page errors on A: ${consoleErrors.slice(0, 5).join(' | ')}`);
+  await ctxA.close().catch(() => {});
+}
+
+try {
+  await main();
+} catch (e) {
+  failed++;
+  console.log(`FAIL - setup\n       ${String(e?.stack || e).split('\n').slice(0, 8).join('\n       ')}`);
+} finally {
+  L.cleanup();
+}
+if (failures.length) console.log(`failed: ${failures.join('; ')}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
