@@ -1080,10 +1080,11 @@ impl Store {
 
     /// All ACUs of a conversation, verified, in stored order.
     pub async fn acus(&self, id: &ConvId) -> Result<Vec<Signed<Acu>>, StoreError> {
+        // Every ACU was verified before it was stored (import signs, fetch and capture verify).
         self.slots(id)?
-            .iter()
+            .into_iter()
             .map(|v| {
-                Signed::<Acu>::decode(v).map_err(|e| StoreError::Corrupt {
+                Signed::<Acu>::decode_stored(v).map_err(|e| StoreError::Corrupt {
                     tree: "conv_acus",
                     detail: e.to_string(),
                 })

@@ -491,3 +491,19 @@ fn doc_updates_round_trip_and_only_their_writer_signs_them() {
     zero.kind = DocUpdateKind::State;
     assert!(Signed::sign(zero, &kp).is_ok());
 }
+
+/// What the node's own store reads back: the same record and id as a verified decode, without
+/// the verification; still refuses what is not a signed record of the type.
+#[test]
+fn stored_records_decode_to_the_same_record() {
+    let kp = key(7);
+    let signed = Signed::sign(acu(&kp, "kept"), &kp).unwrap();
+    let back = Signed::<Acu>::decode_stored(signed.bytes().to_vec()).unwrap();
+    assert_eq!(back.value(), signed.value());
+    assert_eq!(back.id(), signed.id());
+    assert_eq!(back.bytes(), signed.bytes());
+    assert!(Signed::<Acu>::decode_stored(b"\xa1\x61v\x01".to_vec()).is_err());
+    assert!(Signed::<Acu>::decode_stored(Vec::new()).is_err());
+    let unsigned = vivim_protocol::encode_unsigned(&acu(&kp, "no sig")).unwrap();
+    assert!(Signed::<Acu>::decode_stored(unsigned).is_err());
+}
