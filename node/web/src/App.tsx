@@ -1,23 +1,68 @@
-import { lazy, Suspense, useEffect, useState, useSyncExternalStore } from 'react'
+import { lazy, Suspense, useEffect, useState, useSyncExternalStore, type ComponentType } from 'react'
 import { BrowserRouter, Route, Routes } from 'react-router'
 import { getToken, onTokenChange } from './auth'
 import { Connect } from './pages/Connect'
 import { Shell } from './Shell'
 import { Skeleton } from './components'
 
-const Conversations = lazy(() => import('./pages/Conversations'))
-const Reader = lazy(() => import('./pages/Reader'))
-const Search = lazy(() => import('./pages/Search'))
-const Import = lazy(() => import('./pages/Import'))
-const People = lazy(() => import('./pages/People'))
-const Circles = lazy(() => import('./pages/Circles'))
-const Groups = lazy(() => import('./pages/Groups'))
-const Shares = lazy(() => import('./pages/Shares'))
-const Feed = lazy(() => import('./pages/Feed'))
-const Memories = lazy(() => import('./pages/Memories'))
-const ContextPage = lazy(() => import('./pages/Context'))
-const Settings = lazy(() => import('./pages/Settings'))
-const NotFound = lazy(() => import('./pages/NotFound'))
+/**
+ * A route's page, loaded on demand. `preload()` fetches its chunk ahead; a page whose chunk is
+ * already loaded renders directly instead of suspending (a Suspense boundary that showed its
+ * fallback holds the content back for React's 300 ms reveal throttle).
+ */
+function lazyPage<P extends object>(load: () => Promise<{ default: ComponentType<P> }>) {
+  let loaded: ComponentType<P> | null = null
+  let pending: Promise<unknown> | null = null
+  const get = () =>
+    load().then((m) => {
+      loaded = m.default
+      return m
+    })
+  const Lazy = lazy(get)
+  function Page(props: P) {
+    // Decided once per mount: switching between the two element types would remount the page.
+    const [Direct] = useState(() => loaded)
+    return Direct ? <Direct {...props} /> : <Lazy {...props} />
+  }
+  return Object.assign(Page, { preload: () => (pending ??= get().catch(() => (pending = null))) })
+}
+
+const Conversations = lazyPage(() => import('./pages/Conversations'))
+const Reader = lazyPage(() => import('./pages/Reader'))
+const Search = lazyPage(() => import('./pages/Search'))
+const Import = lazyPage(() => import('./pages/Import'))
+const People = lazyPage(() => import('./pages/People'))
+const Circles = lazyPage(() => import('./pages/Circles'))
+const Groups = lazyPage(() => import('./pages/Groups'))
+const Shares = lazyPage(() => import('./pages/Shares'))
+const Feed = lazyPage(() => import('./pages/Feed'))
+const Memories = lazyPage(() => import('./pages/Memories'))
+const ContextPage = lazyPage(() => import('./pages/Context'))
+const Settings = lazyPage(() => import('./pages/Settings'))
+const NotFound = lazyPage(() => import('./pages/NotFound'))
+
+const BY_PATH: Record<string, { preload: () => Promise<unknown> }> = {
+  '': Conversations,
+  search: Search,
+  import: Import,
+  people: People,
+  circles: Circles,
+  groups: Groups,
+  teams: Groups,
+  shares: Shares,
+  feed: Feed,
+  memories: Memories,
+  context: ContextPage,
+  settings: Settings,
+}
+
+/** Loads the chunk of the page at `pathname` (to render it without a Suspense fallback). */
+export function preloadPage(pathname: string): Promise<unknown> {
+  const parts = pathname.split('/').filter(Boolean)
+  if (parts[0] === 'c' && parts.length === 2) return Reader.preload()
+  const page = parts.length <= 1 ? BY_PATH[parts[0] ?? ''] : undefined
+  return (page ?? NotFound).preload()
+}
 
 export function useToken(): string | null {
   return useSyncExternalStore(onTokenChange, getToken)
@@ -51,6 +96,12 @@ export function Gate() {
   const token = useToken()
   const [, force] = useState(0)
   useEffect(() => onTokenChange(() => force((x) => x + 1)), [])
+  useEffect(() => {
+    // The reader is where the list leads: have its chunk ready before the first click.
+    if (!token) return
+    const idle = typeof requestIdleCallback === 'function' ? requestIdleCallback : (f: () => void) => setTimeout(f, 1000)
+    idle(() => void Reader.preload())
+  }, [token])
   if (!token) return <Connect />
   return (
     <Shell>

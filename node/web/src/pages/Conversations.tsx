@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
+import { useCallback, useEffect, useId, useMemo, useRef, useState } from 'react'
 import { Link } from 'react-router'
 import { useVirtualizer } from '@tanstack/react-virtual'
 import { ApiError, client, ok } from '../api/client'
@@ -44,6 +44,7 @@ export default function Conversations() {
   const [stale, setStale] = useState(false)
   const [provider, setProvider] = useState('')
   const [source, setSource] = useState<Source>('all')
+  const uid = useId()
   const [me, setMe] = useState<string | null>(null)
   const loadingRef = useRef(false)
   const pendingDeletes = usePendingDeletes()
@@ -113,9 +114,9 @@ export default function Conversations() {
     <section className="page-conversations">
       <h1>Conversations</h1>
       <div className="toolbar">
-        <label>
-          Provider{' '}
-          <select value={provider} onChange={(e) => setProvider(e.target.value)}>
+        <span className="inline-field">
+          <label htmlFor={`${uid}-provider`}>Provider</label>
+          <select id={`${uid}-provider`} value={provider} onChange={(e) => setProvider(e.target.value)}>
             <option value="">All providers</option>
             {providers.map((p) => (
               <option key={p} value={p}>
@@ -123,15 +124,15 @@ export default function Conversations() {
               </option>
             ))}
           </select>
-        </label>
-        <label>
-          Source{' '}
-          <select value={source} onChange={(e) => setSource(e.target.value as Source)}>
+        </span>
+        <span className="inline-field">
+          <label htmlFor={`${uid}-source`}>Source</label>
+          <select id={`${uid}-source`} value={source} onChange={(e) => setSource(e.target.value as Source)}>
             <option value="all">All sources</option>
             <option value="mine">Mine (imported or captured here)</option>
             <option value="others">From others (shared, opened)</option>
           </select>
-        </label>
+        </span>
         {filtered && <span className="muted">Filtering the {rows.length} loaded conversations; more load as you scroll.</span>}
       </div>
       <StaleNote show={stale} />

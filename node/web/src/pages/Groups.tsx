@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from 'react'
+import { useEffect, useId, useState, type FormEvent } from 'react'
 import { client, ok } from '../api/client'
 import type { GroupOut, NewGroup } from '../api/types'
 import { useCached } from '../api/useCached'
@@ -56,13 +56,10 @@ function YjsEditor({ id, onClose }: { id: string; onClose: () => void }) {
             {m.role === 'owner' ? (
               <span className="tag">owner</span>
             ) : (
-              <label>
-                <span className="sr-only">Role of {did}</span>
-                <select value={m.role} onChange={(e) => members.set(did, { ...m, role: e.target.value })}>
-                  <option value="member">member</option>
-                  <option value="admin">admin</option>
-                </select>
-              </label>
+              <select aria-label={`Role of ${did}`} value={m.role} onChange={(e) => members.set(did, { ...m, role: e.target.value })}>
+                <option value="member">member</option>
+                <option value="admin">admin</option>
+              </select>
             )}
           </li>
         ))}
@@ -102,6 +99,7 @@ export default function Groups({ kind }: { kind: Kind }) {
   const [desc, setDesc] = useState('')
   const [gkind, setGkind] = useState(KINDS[kind][0])
   const [access, setAccess] = useState(ACCESS[kind][0])
+  const uid = useId()
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const [editing, setEditing] = useState<string | null>(null)
@@ -139,22 +137,22 @@ export default function Groups({ kind }: { kind: Kind }) {
       <form className="create-form" onSubmit={create}>
         <Input label={`${label} name`} value={name} onChange={(e) => setName(e.target.value)} error={error} />
         <Input label="Description" value={desc} onChange={(e) => setDesc(e.target.value)} />
-        <label>
-          Kind{' '}
-          <select value={gkind} onChange={(e) => setGkind(e.target.value)}>
+        <span className="inline-field">
+          <label htmlFor={`${uid}-kind`}>Kind</label>
+          <select id={`${uid}-kind`} value={gkind} onChange={(e) => setGkind(e.target.value)}>
             {KINDS[kind].map((k) => (
               <option key={k}>{k}</option>
             ))}
           </select>
-        </label>
-        <label>
-          {kind === 'group' ? 'Visibility' : 'Access'}{' '}
-          <select value={access} onChange={(e) => setAccess(e.target.value)}>
+        </span>
+        <span className="inline-field">
+          <label htmlFor={`${uid}-access`}>{kind === 'group' ? 'Visibility' : 'Access'}</label>
+          <select id={`${uid}-access`} value={access} onChange={(e) => setAccess(e.target.value)}>
             {ACCESS[kind].map((k) => (
               <option key={k}>{k}</option>
             ))}
           </select>
-        </label>
+        </span>
         <Button type="submit" variant="primary" loading={busy}>
           Create {kind}
         </Button>

@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from 'react'
+import { useId, useState, type FormEvent } from 'react'
 import { Link, useSearchParams } from 'react-router'
 import { client, ok } from '../api/client'
 import type { MemoryView } from '../api/types'
@@ -92,6 +92,7 @@ export default function Memories() {
   const showAll = params.get('all') === '1'
   const data = useCached<MemoryView[]>(`memories:${q}:${type}`, () => ok(client.GET('/api/v2/memories', { params: { query: { q: q || undefined, type: type || undefined, all: true, limit: 500 } } })))
   const [newText, setNewText] = useState('')
+  const uid = useId()
   async function add(e: FormEvent) {
     e.preventDefault()
     if (!newText.trim()) return
@@ -126,15 +127,15 @@ export default function Memories() {
           <span className="field-label">Search memories</span>
           <input type="search" name="q" defaultValue={q} dir="auto" />
         </label>
-        <label>
-          Type{' '}
-          <select name="type" defaultValue={type}>
+        <span className="inline-field">
+          <label htmlFor={`${uid}-type`}>Type</label>
+          <select id={`${uid}-type`} name="type" defaultValue={type}>
             <option value="">any</option>
             {['episodic', 'semantic', 'procedural', 'working', 'other'].map((t) => (
               <option key={t}>{t}</option>
             ))}
           </select>
-        </label>
+        </span>
         <Button type="submit">Find</Button>
         <label>
           <input

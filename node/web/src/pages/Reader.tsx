@@ -1,4 +1,5 @@
-import { memo, useEffect, useMemo, useRef, useState } from 'react'
+import { memo, useCallback, useEffect, useId, useLayoutEffect, useMemo, useRef, useState } from 'react'
+import { defaultRangeExtractor, useWindowVirtualizer, type Range } from '@tanstack/react-virtual'
 import { Link, useNavigate, useParams } from 'react-router'
 import { ApiError, client, ok } from '../api/client'
 import type { CircleOut, ConversationDetail, MessageView, NewShare, ShareOut } from '../api/types'
@@ -46,10 +47,40 @@ export function buildPath(messages: MessageView[], head: string | null | undefin
 
 const FOLDED: Record<string, string> = { thinking: 'Thinking', tool_call: 'Tool call', tool_result: 'Tool result' }
 
+/** Kinds that show something even without text. */
+const CONTENT_KINDS = new Set(['image', 'file', 'tool_call', 'tool_result'])
+/** Provider metadata that means the message carries an attachment. */
+const ATTACHMENT_META = ['url', 'name', 'filename', 'mime', 'attachment', 'attachments', 'asset_pointer']
+
+/** A node with nothing to show (e.g. ChatGPT's hidden empty system message): no text, no attachment, no tool content. */
+export function isBlankMessage(m: MessageView): boolean {
+  if (m.sealed) return false
+  if ((m.text ?? '').trim() !== '') return false
+  if (CONTENT_KINDS.has(m.kind)) return false
+  return !ATTACHMENT_META.some((k) => m.meta?.[k])
+}
+
+// Rendered Markdown per message id (marked + DOMPurify is the costly part), so a message that
+// scrolls out of the window and back is not parsed again. Least recently used goes first.
+const HTML_CACHE_MAX = 800
+const htmlCache = new Map<string, { text: string; html: string }>()
+function markdownFor(id: string, text: string): string {
+  const hit = htmlCache.get(id)
+  if (hit && hit.text === text) {
+    htmlCache.delete(id)
+    htmlCache.set(id, hit)
+    return hit.html
+  }
+  const html = renderMarkdown(text)
+  htmlCache.set(id, { text, html })
+  if (htmlCache.size > HTML_CACHE_MAX) htmlCache.delete(htmlCache.keys().next().value!)
+  return html
+}
+
 const Body = memo(function Body({ m }: { m: MessageView }) {
   const ref = useRef<HTMLDivElement>(null)
   const text = m.text ?? ''
-  const html = useMemo(() => (m.kind === 'code' ? null : renderMarkdown(text)), [m.kind, text])
+  const html = useMemo(() => (m.kind === 'code' || m.sealed ? null : markdownFor(m.id, text)), [m.id, m.kind, m.sealed, text])
   useEffect(() => {
     void highlightIn(ref.current)
   }, [html, text])
@@ -74,26 +105,215 @@ const Body = memo(function Body({ m }: { m: MessageView }) {
   return <div ref={ref} className="md" dir="auto" dangerouslySetInnerHTML={{ __html: html ?? '' }} />
 })
 
-function Message({ m }: { m: MessageView }) {
+type PathEntry = ReturnType<typeof buildPath>[number]
+
+interface ItemProps {
+  entry: PathEntry
+  index: number
+  count: number
+  /** Offset from the top of the list, px. */
+  top: number
+  open: boolean
+  measure: (el: HTMLElement | null) => void
+  onChoose: (key: string, id: string) => void
+  onFold: (id: string, open: boolean) => void
+}
+
+/** One message of the feed: an article placed by the virtualizer, with its branch switcher. */
+const MessageItem = memo(function MessageItem({ entry, index, count, top, open, measure, onChoose, onFold }: ItemProps) {
+  const { msg: m, siblings, key } = entry
   const folded = FOLDED[m.kind]
+  const at = siblings.length > 1 ? siblings.indexOf(m) : 0
   return (
-    <article className={`msg role-${m.role}`} aria-label={`${m.role} message`}>
-      <header className="msg-head">
-        <span className="role">{m.role}</span>
-        {m.kind !== 'text' && m.kind !== 'markdown' && <span className="tag">{m.kind}</span>}
-        <time dateTime={m.created_at} className="muted">
-          {formatDate(m.created_at_ms)}
-        </time>
-      </header>
-      {folded ? (
-        <details>
-          <summary>{folded}</summary>
-          <Body m={m} />
-        </details>
-      ) : (
-        <Body m={m} />
+    <article
+      ref={measure}
+      data-index={index}
+      className="msg-slot"
+      aria-label={`${m.role} message`}
+      aria-posinset={index + 1}
+      aria-setsize={count}
+      tabIndex={0}
+      style={{ transform: `translateY(${top}px)` }}
+    >
+      {siblings.length > 1 && (
+        <div className="branch" role="group" aria-label="Branch">
+          <Button size="sm" variant="ghost" aria-label="Previous branch" disabled={at === 0} onClick={() => onChoose(key, siblings[at - 1].id)}>
+            ‹
+          </Button>
+          <span>
+            Branch {at + 1} of {siblings.length}
+          </span>
+          <Button
+            size="sm"
+            variant="ghost"
+            aria-label="Next branch"
+            disabled={at === siblings.length - 1}
+            onClick={() => onChoose(key, siblings[at + 1].id)}
+          >
+            ›
+          </Button>
+        </div>
       )}
+      <div className={`msg role-${m.role}`}>
+        <header className="msg-head">
+          <span className="role">{m.role}</span>
+          {m.kind !== 'text' && m.kind !== 'markdown' && <span className="tag">{m.kind}</span>}
+          <time dateTime={m.created_at} className="muted">
+            {formatDate(m.created_at_ms)}
+          </time>
+        </header>
+        {folded ? (
+          // Folded content is rendered only once opened; the open state outlives the virtual window.
+          <details open={open} onToggle={(e) => e.currentTarget.open !== open && onFold(m.id, e.currentTarget.open)}>
+            <summary>{folded}</summary>
+            {open && <Body m={m} />}
+          </details>
+        ) : (
+          <Body m={m} />
+        )}
+      </div>
     </article>
+  )
+})
+
+/** Rough height of a message before it is measured, so the scrollbar is close from the start. */
+function estimateHeight(e: PathEntry, width: number): number {
+  const m = e.msg
+  let h = 62 + (e.siblings.length > 1 ? 34 : 0)
+  if (FOLDED[m.kind] || m.sealed || m.kind === 'image' || m.kind === 'file') return h + 28
+  const text = m.text ?? ''
+  if (m.kind === 'code') return h + 24 + 20 * (text.split('\n').length)
+  const perLine = Math.max(30, (Math.min(width, 1100) - 80) / 8.5)
+  const lines = text.split('\n').reduce((n, l) => n + Math.max(1, Math.ceil(l.length / perLine)), 0)
+  return h + 16 + 24 * lines
+}
+
+/**
+ * The branch shown as a feed of articles, virtualized against the window: only the messages in
+ * view (plus a few either side, and the focused one) are in the DOM, and only they are rendered
+ * as Markdown. PageDown/PageUp move focus between articles (the WAI-ARIA feed pattern).
+ */
+export function MessageList({ rows, onChoose }: { rows: PathEntry[]; onChoose: (key: string, id: string) => void }) {
+  const listRef = useRef<HTMLDivElement>(null)
+  const [margin, setMargin] = useState(0)
+  const [open, setOpen] = useState<ReadonlySet<string>>(() => new Set())
+  const focused = useRef<number | null>(null)
+  const pendingFocus = useRef<number | null>(null)
+  const count = rows.length
+
+  const rangeExtractor = useCallback(
+    (range: Range) => {
+      const idx = defaultRangeExtractor(range)
+      const f = focused.current
+      if (f != null && f < range.count && !idx.includes(f)) {
+        idx.push(f)
+        idx.sort((a, b) => a - b)
+      }
+      return idx
+    },
+    [],
+  )
+  const virt = useWindowVirtualizer({
+    count,
+    estimateSize: (i) => estimateHeight(rows[i], typeof window === 'undefined' ? 1024 : window.innerWidth),
+    getItemKey: (i) => rows[i].msg.id,
+    overscan: 4,
+    scrollMargin: margin,
+    rangeExtractor,
+    initialRect: typeof window === 'undefined' ? undefined : { width: window.innerWidth, height: window.innerHeight },
+  })
+
+  // Where the list starts in the document (what is above it can change height).
+  useLayoutEffect(() => {
+    const el = listRef.current
+    if (!el) return
+    const top = Math.round(el.getBoundingClientRect().top + window.scrollY)
+    if (top !== margin) setMargin(top)
+  })
+  const [, bump] = useState(0)
+  useEffect(() => {
+    const el = listRef.current
+    const again = () => bump((x) => x + 1)
+    window.addEventListener('resize', again)
+    const ro = typeof ResizeObserver === 'undefined' || !el?.parentElement ? null : new ResizeObserver(again)
+    if (ro && el?.parentElement) ro.observe(el.parentElement)
+    return () => {
+      window.removeEventListener('resize', again)
+      ro?.disconnect()
+    }
+  }, [])
+
+  // Focus an article once it is in the DOM (after PageDown/PageUp scrolled to it).
+  useLayoutEffect(() => {
+    const i = pendingFocus.current
+    if (i == null) return
+    const el = listRef.current?.querySelector<HTMLElement>(`article[data-index="${i}"]`)
+    if (el) {
+      pendingFocus.current = null
+      el.focus({ preventScroll: true })
+    }
+  })
+
+  const onFold = useCallback((id: string, isOpen: boolean) => {
+    setOpen((s) => {
+      const next = new Set(s)
+      if (isOpen) next.add(id)
+      else next.delete(id)
+      return next
+    })
+  }, [])
+
+  function onFocus(e: React.FocusEvent) {
+    const art = (e.target as HTMLElement).closest<HTMLElement>('article[data-index]')
+    focused.current = art ? Number(art.dataset.index) : null
+  }
+  function onBlur(e: React.FocusEvent) {
+    if (!listRef.current?.contains(e.relatedTarget as Node | null)) focused.current = null
+  }
+  function onKeyDown(e: React.KeyboardEvent) {
+    if (e.key !== 'PageDown' && e.key !== 'PageUp') return
+    const art = (e.target as HTMLElement).closest<HTMLElement>('article[data-index]')
+    if (!art) return
+    const next = Number(art.dataset.index) + (e.key === 'PageDown' ? 1 : -1)
+    if (next < 0 || next >= count) return
+    e.preventDefault()
+    focused.current = next
+    pendingFocus.current = next
+    virt.scrollToIndex(next, { align: 'start' })
+    bump((x) => x + 1)
+  }
+
+  const items = virt.getVirtualItems()
+  return (
+    <div
+      ref={listRef}
+      className="messages"
+      role="feed"
+      aria-label="Messages"
+      aria-busy="false"
+      style={{ height: virt.getTotalSize() }}
+      onFocus={onFocus}
+      onBlur={onBlur}
+      onKeyDown={onKeyDown}
+    >
+      {items.map((v) => {
+        const entry = rows[v.index]
+        if (!entry) return null
+        return (
+          <MessageItem
+            key={v.key}
+            entry={entry}
+            index={v.index}
+            count={count}
+            top={v.start - virt.options.scrollMargin}
+            open={open.has(entry.msg.id)}
+            measure={virt.measureElement}
+            onChoose={onChoose}
+            onFold={onFold}
+          />
+        )
+      })}
+    </div>
   )
 }
 
@@ -106,6 +326,7 @@ export function ShareDialog({ id, onClose }: { id: string; onClose: () => void }
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const [made, setMade] = useState<ShareOut | null>(null)
+  const circleId = useId()
   useEffect(() => {
     const d = ref.current
     if (d && !d.open) {
@@ -172,9 +393,11 @@ export function ShareDialog({ id, onClose }: { id: string; onClose: () => void }
             ))}
           </fieldset>
           {mode === 'circle' && (
-            <label className="field">
-              <span className="field-label">Circle</span>
-              <select value={circle} onChange={(e) => setCircle(e.target.value)} required>
+            <div className="field">
+              <label className="field-label" htmlFor={circleId}>
+                Circle
+              </label>
+              <select id={circleId} value={circle} onChange={(e) => setCircle(e.target.value)} required>
                 {circles.length === 0 && <option value="">No circles yet</option>}
                 {circles.map((c) => (
                   <option key={c.id} value={c.id}>
@@ -182,7 +405,7 @@ export function ShareDialog({ id, onClose }: { id: string; onClose: () => void }
                   </option>
                 ))}
               </select>
-            </label>
+            </div>
           )}
           {mode === 'people' && (
             <Input label="DIDs" helperText="did:key:… separated by spaces or commas" value={dids} onChange={(e) => setDids(e.target.value)} />
@@ -215,6 +438,11 @@ async function download(id: string, format: 'md' | 'json', title: string) {
   }
 }
 
+function afterPaint(f: () => void) {
+  if (typeof requestIdleCallback === 'function') requestIdleCallback(f, { timeout: 1500 })
+  else setTimeout(f, 200)
+}
+
 export default function Reader() {
   const { id = '' } = useParams()
   const nav = useNavigate()
@@ -236,7 +464,9 @@ export default function Reader() {
         if (!live) return
         setDetail(d)
         setStale(false)
-        void saveConversation(d).catch(() => {})
+        // Cache it for offline use once the page has painted (a big conversation's structured
+        // clone into IndexedDB would otherwise delay the first frame).
+        afterPaint(() => void saveConversation(d).catch(() => {}))
       } catch (e) {
         const err = e instanceof ApiError ? e : new ApiError(0, 'network', String(e))
         if (err.kind === 'network') {
@@ -258,6 +488,9 @@ export default function Reader() {
   }, [id, n])
 
   const path = useMemo(() => (detail ? buildPath(detail.messages, detail.conversation.head, choice) : []), [detail, choice])
+  // Hidden empty nodes (no text, attachment or tool content) are not shown, unless they fork.
+  const rows = useMemo(() => path.filter((p) => p.siblings.length > 1 || !isBlankMessage(p.msg)), [path])
+  const choose = useCallback((key: string, id: string) => setChoice((ch) => ({ ...ch, [key]: id })), [])
 
   if (error)
     return (
@@ -324,38 +557,10 @@ export default function Reader() {
           Delete
         </Button>
       </div>
-      <div className="messages">
-        {path.map(({ msg, siblings, key }) => (
-          <div key={msg.id}>
-            {siblings.length > 1 && (
-              <div className="branch" role="group" aria-label="Branch">
-                <Button
-                  size="sm"
-                  variant="ghost"
-                  aria-label="Previous branch"
-                  disabled={siblings.indexOf(msg) === 0}
-                  onClick={() => setChoice((ch) => ({ ...ch, [key]: siblings[siblings.indexOf(msg) - 1].id }))}
-                >
-                  ‹
-                </Button>
-                <span>
-                  Branch {siblings.indexOf(msg) + 1} of {siblings.length}
-                </span>
-                <Button
-                  size="sm"
-                  variant="ghost"
-                  aria-label="Next branch"
-                  disabled={siblings.indexOf(msg) === siblings.length - 1}
-                  onClick={() => setChoice((ch) => ({ ...ch, [key]: siblings[siblings.indexOf(msg) + 1].id }))}
-                >
-                  ›
-                </Button>
-              </div>
-            )}
-            <Message m={msg} />
-          </div>
-        ))}
-      </div>
+      {rows.length > 100 && (
+        <p className="muted">Messages are drawn as you scroll, so the browser's find-in-page sees only those in view; Export has the whole text.</p>
+      )}
+      <MessageList rows={rows} onChoose={choose} />
       {sharing && <ShareDialog id={c.id} onClose={() => setSharing(false)} />}
     </section>
   )

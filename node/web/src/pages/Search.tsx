@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from 'react'
+import { useId, useState, type FormEvent } from 'react'
 import { Link, useSearchParams } from 'react-router'
 import { client, ok } from '../api/client'
 import { useCached } from '../api/useCached'
@@ -50,6 +50,7 @@ export default function Search() {
   const provider = params.get('provider') ?? ''
   const role = params.get('role') ?? ''
   const [text, setText] = useState(q)
+  const uid = useId()
   const key = q ? `search:${mode}:${provider}:${role}:${q}` : null
   const res = useCached(key, async () =>
     q ? searchApi({ q, mode, provider: provider || undefined, role: role || undefined, limit: 50 }) : null,
@@ -77,27 +78,28 @@ export default function Search() {
           <span className="sr-only">Search</span>
           <input type="search" name="q" aria-label="Search" dir="auto" value={text} onChange={(e) => setText(e.target.value)} placeholder="Search your conversations" />
         </label>
-        <label>
-          Mode{' '}
-          <select name="mode" defaultValue={mode}>
+        <span className="inline-field">
+          <label htmlFor={`${uid}-mode`}>Mode</label>
+          <select id={`${uid}-mode`} name="mode" defaultValue={mode}>
             <option value="text">text</option>
             <option value="vector">vector</option>
             <option value="hybrid">hybrid</option>
           </select>
-        </label>
-        <label>
-          Provider <input name="provider" defaultValue={provider} size={10} placeholder="any" />
-        </label>
-        <label>
-          Role{' '}
-          <select name="role" defaultValue={role}>
+        </span>
+        <span className="inline-field">
+          <label htmlFor={`${uid}-provider`}>Provider</label>
+          <input id={`${uid}-provider`} name="provider" defaultValue={provider} size={10} placeholder="any" />
+        </span>
+        <span className="inline-field">
+          <label htmlFor={`${uid}-role`}>Role</label>
+          <select id={`${uid}-role`} name="role" defaultValue={role}>
             <option value="">any</option>
             <option value="user">user</option>
             <option value="assistant">assistant</option>
             <option value="system">system</option>
             <option value="tool">tool</option>
           </select>
-        </label>
+        </span>
         <Button type="submit" variant="primary">
           Search
         </Button>
