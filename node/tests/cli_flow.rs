@@ -522,12 +522,20 @@ fn through_a_running_node_then_after_it_stops() {
     );
 
     let local_errors = error_messages(&dir);
+    let e = fails(&dir, &["ui"]);
+    assert!(e.contains("not running") && e.contains("vivim up"), "{e}");
 
     let mut node = NodeProcess::spawn(&dir, tmp.path());
     let addr = node.wait_for_gateway(&dir);
     let sock: std::net::SocketAddr = addr.parse().unwrap();
     assert!(sock.ip().is_loopback(), "{addr}");
     assert_ne!(sock.port(), 0);
+    // The web app's link: the token in the fragment, never in the path or query.
+    let link = format!("http://{addr}/#token={token}");
+    assert_eq!(ok(&dir, &["ui"]).trim(), link);
+    let (status, page) = http_get(&addr, "", "/c/any/deep/link");
+    assert_eq!(status, 200);
+    assert!(page.to_lowercase().contains("<!doctype html"), "{page}");
     let (status, _) = http_get(&addr, "wrong", "/api/admin/status");
     assert_eq!(status, 401);
     let (status, body) = http_get(&addr, &token, "/api/admin/metrics");
@@ -560,6 +568,10 @@ fn through_a_running_node_then_after_it_stops() {
     );
     assert!(out.contains("VIVIM node up"), "{out}");
     assert!(out.contains(&addr), "{out}");
+    assert!(
+        out.contains(&link),
+        "`vivim up` does not print the web app's link: {out}"
+    );
     assert!(out.contains("flushed"), "no flush message: {out}\n{err}");
     assert!(
         !dir.join("gateway.addr").exists(),
@@ -591,6 +603,8 @@ fn a_stale_gateway_address_falls_back_to_the_data_dir() {
     let status = node.wait();
     assert!(!status.success());
     assert!(dir.join("gateway.addr").exists());
+    let e = fails(&dir, &["ui"]);
+    assert!(e.contains("does not answer"), "{e}");
 
     let list = json(&dir, &["conversations", "list", "--json", "--limit", "500"]);
     assert_eq!(list.as_array().unwrap().len(), 192);

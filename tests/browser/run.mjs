@@ -458,6 +458,80 @@ async function tests(browser, A, B) {
 
   if (consoleErrors.length) note(`page errors on A: ${consoleErrors.slice(0, 5).join(' | ')}`);
   await ctxA.close().catch(() => {});
+
+  // ------------------------------------------------- 7. scripts, directions, themes (on B)
+  await check('7. the Chinese ChatGPT share page (a real one) renders its CJK text as written', async () => {
+    const html = fs.readFileSync(path.join(L.SHARED, 'fixtures', 'chatgpt-share-2026', 'share.html'));
+    const res = await fetch(`http://${B.gw}/api/v1/import?format=auto`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${B.token}`, 'Content-Type': 'application/octet-stream' },
+      body: html,
+    });
+    assert(res.ok, `import of share.html → HTTP ${res.status}: ${await res.text()}`);
+    const list = await L.api(B, '/api/v1/conversations?limit=100');
+    const conv = list.items.find((c) => /[\u4e00-\u9fff]/.test(c.title || ''));
+    assert(conv, `no conversation with a CJK title among ${list.items.map((c) => c.title).join(', ')}`);
+    const detail = await L.api(B, `/api/v1/conversations/${conv.id}`);
+    const cjk = detail.messages.map((m) => m.text || '').join('\n').match(/[\u4e00-\u9fff]{6,}/);
+    assert(cjk, 'the imported messages hold no run of CJK characters');
+    const { ctx, page } = await appContext(browser, B.app, B.token);
+    try {
+      await page.goto(`${B.app}/c/${conv.id}`);
+      await expectH1(page, conv.title);
+      await page.getByText(cjk[0], { exact: false }).first().waitFor();
+      note(`"${conv.title}" shows "${cjk[0]}"`);
+      await page.screenshot({ path: path.join(L.OUT, 'cjk-1440x900.png') });
+    } finally {
+      await ctx.close().catch(() => {});
+    }
+  });
+
+  await check('7. an Arabic and Hebrew message with emoji reads right to left, emoji intact', async () => {
+    const text = 'مرحبا بالعالم 👋🏽 هذه رسالة — שלום עולם 🌍🧪';
+    const captured = await L.api(B, '/api/v1/acus', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ role: 'user', title: 'كلمات 👋🏽', text }),
+    });
+    const { ctx, page } = await appContext(browser, B.app, B.token, { width: 390, height: 844 });
+    try {
+      await page.goto(`${B.app}/c/${captured.conversation}`);
+      await expectH1(page, 'كلمات 👋🏽');
+      const body = page.locator('[dir="auto"]', { hasText: 'مرحبا بالعالم' }).first();
+      await body.waitFor();
+      const got = await body.evaluate((el) => ({ text: el.innerText.trim(), dir: getComputedStyle(el).direction }));
+      assert(got.text === text, `rendered ${JSON.stringify(got.text)}`);
+      assert(got.dir === 'rtl', `direction ${got.dir}`);
+      await page.screenshot({ path: path.join(L.OUT, 'rtl-390x844.png') });
+    } finally {
+      await ctx.close().catch(() => {});
+    }
+  });
+
+  await check('7. light and dark themes follow the system setting', async () => {
+    const lum = async (scheme) => {
+      const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: scheme });
+      try {
+        const page = await ctx.newPage();
+        await page.goto(`${B.app}/#token=${B.token}`);
+        await expectH1(page, 'Conversations');
+        await page.screenshot({ path: path.join(L.OUT, `theme-${scheme}-1440x900.png`) });
+        const [r, g, b] = await page.evaluate(() => {
+          const pick = (el) => getComputedStyle(el).backgroundColor;
+          let c = pick(document.querySelector('main') || document.body);
+          if (/rgba\(0, 0, 0, 0\)|transparent/.test(c)) c = pick(document.body);
+          return (c.match(/[\d.]+/g) || []).slice(0, 3).map(Number);
+        });
+        return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+      } finally {
+        await ctx.close().catch(() => {});
+      }
+    };
+    const light = await lum('light');
+    const dark = await lum('dark');
+    note(`background luminance: light ${light.toFixed(2)}, dark ${dark.toFixed(2)}`);
+    assert(light > 0.7 && dark < 0.3, `light ${light}, dark ${dark}`);
+  });
 }
 
 try {
