@@ -21,7 +21,8 @@ function hook() {
       const src = el.getAttribute('src') ?? ''
       if (!src.startsWith('data:image/')) {
         const a = el.ownerDocument.createElement('a')
-        a.setAttribute('href', src)
+        // Only web addresses become links (never javascript: or other schemes).
+        if (/^https?:\/\//i.test(src)) a.setAttribute('href', src)
         a.textContent = `[image: ${el.getAttribute('alt') || src}]`
         el.replaceWith(a)
       }
