@@ -1140,7 +1140,8 @@ fn teams_like_groups(openapi: &mut utoipa::openapi::OpenApi) {
 
 /// Lists on every operation the answers any route of its kind can give: 401 on protected
 /// routes, 429 everywhere (the rate limit), 400 where a request has parameters or a body
-/// (they are validated), 413 and 415 where it has a body.
+/// (they are validated), 404 where a path or a body names something, 413 and 415 where it
+/// has a body.
 fn common_errors(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
     let error = |what: &str| {
@@ -1191,8 +1192,13 @@ fn common_errors(openapi: &mut utoipa::openapi::OpenApi) {
             if params || body {
                 add("400", "a parameter or the body is not valid");
             }
-            if in_path {
-                add("404", "nothing of that id (or prefix) here");
+            // A path names a resource; a body often names others (the conversation a capture
+            // goes to, the content of a share, a circle's member): any may be gone.
+            if in_path || body {
+                add(
+                    "404",
+                    "nothing of that id (or prefix) here, or a resource the body names",
+                );
             }
             if body {
                 add("413", "the body is over the gateway's limit");

@@ -1300,6 +1300,9 @@ fn the_openapi_document_lists_the_common_errors() {
             if op.get("requestBody").is_some() || op.get("parameters").is_some() {
                 assert!(responses.contains_key("400"), "{method} {path}");
             }
+            if op.get("requestBody").is_some() || path.contains('{') {
+                assert!(responses.contains_key("404"), "{method} {path}");
+            }
             checked += 1;
         }
     }
