@@ -1141,7 +1141,7 @@ fn teams_like_groups(openapi: &mut utoipa::openapi::OpenApi) {
 /// Lists on every operation the answers any route of its kind can give: 401 on protected
 /// routes, 429 everywhere (the rate limit), 400 where a request has parameters or a body
 /// (they are validated), 404 where a path or a body names something, 413 and 415 where it
-/// has a body.
+/// has a body, 403 on writes to the social graph's documents.
 fn common_errors(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
     let error = |what: &str| {
@@ -1157,7 +1157,23 @@ fn common_errors(openapi: &mut utoipa::openapi::OpenApi) {
                 .build(),
         )
     };
-    for item in openapi.paths.paths.values_mut() {
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        // Writes to the social graph's documents: a document another DID writes is refused.
+        if path.starts_with("/api/v2/circles") || path.starts_with("/api/v3/") {
+            let writes = [
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for write in writes.into_iter().flatten() {
+                write
+                    .responses
+                    .responses
+                    .entry("403".to_string())
+                    .or_insert_with(|| error("this node does not write that document"));
+            }
+        }
         for op in [
             &mut item.get,
             &mut item.post,
