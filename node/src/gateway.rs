@@ -1106,6 +1106,21 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// Every operation of a path (GET, POST, PUT, DELETE, PATCH).
+fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
+}
+
 /// `/api/v3/teams…` is served by the groups' handlers: the same operations under the teams'
 /// paths, each with its own operation id.
 fn teams_like_groups(openapi: &mut utoipa::openapi::OpenApi) {
@@ -1116,16 +1131,7 @@ fn teams_like_groups(openapi: &mut utoipa::openapi::OpenApi) {
         .filter_map(|(path, item)| {
             let rest = path.strip_prefix("/api/v3/groups")?;
             let mut item = item.clone();
-            for op in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for op in operations(&mut item) {
                 op.operation_id = op
                     .operation_id
                     .as_ref()
@@ -1174,16 +1180,7 @@ fn common_errors(openapi: &mut utoipa::openapi::OpenApi) {
                     .or_insert_with(|| error("this node does not write that document"));
             }
         }
-        for op in [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for op in operations(item) {
             let protected = op.security.as_ref().is_some_and(|s| !s.is_empty());
             let params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
             let in_path = op.parameters.as_ref().is_some_and(|p| {

@@ -267,39 +267,22 @@ impl<T: Record> Signed<T> {
     }
 
     /// Decodes bytes that this node verified with [`Signed::decode`] before it stored them, read
-    /// back from its own database: size and structure are checked, the canonical form and the
+    /// back from its own database: size, version and structure are checked, the canonical form and the
     /// signature are not checked again (an ed25519 verification per record made opening a long
     /// conversation cost milliseconds per message). Never use it for bytes from a peer, a file
     /// or a client.
     pub fn decode_stored(bytes: Vec<u8>) -> Result<Self, DecodeError> {
-        let kind = T::KIND;
-        if bytes.len() > T::MAX_BYTES {
-            return Err(DecodeError::TooLarge {
-                kind,
-                size: bytes.len(),
-                max: T::MAX_BYTES,
-            });
-        }
-        let mut value: T =
-            ciborium::de::from_reader_with_recursion_limit(&bytes[..], 64).map_err(|e| {
-                DecodeError::Malformed {
-                    kind,
-                    detail: e.to_string(),
-                }
-            })?;
+        let mut value = Self::parse(&bytes)?;
         if value.sig_slot().is_none() {
-            return Err(DecodeError::Unsigned { kind });
+            return Err(DecodeError::Unsigned { kind: T::KIND });
         }
         let id = Hash::of(&bytes);
         Ok(Signed { value, bytes, id })
     }
 
-    /// Every check of [`Signed::decode`]; the value with its signature.
-    ///
-    /// The canonical-encoding check re-encodes the value into a writer that compares as it
-    /// goes instead of into a buffer, and the signature is checked over the input's own bytes:
-    /// nothing the size of the record is allocated or copied.
-    fn check(bytes: &[u8]) -> Result<T, DecodeError> {
+    /// The first checks of every decode, before anything is verified: size limit (before
+    /// parsing), version peek (before parsing), structure.
+    fn parse(bytes: &[u8]) -> Result<T, DecodeError> {
         let kind = T::KIND;
         if bytes.len() > T::MAX_BYTES {
             return Err(DecodeError::TooLarge {
@@ -309,13 +292,22 @@ impl<T: Record> Signed<T> {
             });
         }
         peek_version(bytes, kind, T::VERSION)?;
-        let mut value: T =
-            ciborium::de::from_reader_with_recursion_limit(bytes, 64).map_err(|e| {
-                DecodeError::Malformed {
-                    kind,
-                    detail: e.to_string(),
-                }
-            })?;
+        ciborium::de::from_reader_with_recursion_limit(bytes, 64).map_err(|e| {
+            DecodeError::Malformed {
+                kind,
+                detail: e.to_string(),
+            }
+        })
+    }
+
+    /// Every check of [`Signed::decode`]; the value with its signature.
+    ///
+    /// The canonical-encoding check re-encodes the value into a writer that compares as it
+    /// goes instead of into a buffer, and the signature is checked over the input's own bytes:
+    /// nothing the size of the record is allocated or copied.
+    fn check(bytes: &[u8]) -> Result<T, DecodeError> {
+        let kind = T::KIND;
+        let mut value = Self::parse(bytes)?;
         let sig = value
             .sig_slot()
             .take()
