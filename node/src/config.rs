@@ -19,6 +19,43 @@ pub struct Config {
     pub embed: crate::organize::embed::EmbedConfig,
     /// The AI provider for memory extraction and `/api/v2/context` with `send`.
     pub provider: crate::organize::ai::ProviderConfig,
+    /// The MCP server (`vivim mcp`, `/api/mcp`).
+    pub mcp: McpConfig,
+}
+
+/// What the MCP server offers to assistants.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpConfig {
+    /// The tools offered. The read tools are on by default; the write tools (`remember`: add
+    /// a memory; `capture`: store an exchange as a conversation) only when named here.
+    pub tools: Vec<String>,
+    /// Longest tool answer, in characters; a longer one is cut into pages, and the answer
+    /// says how to ask for the next.
+    pub max_answer_chars: usize,
+}
+
+/// The tools `[mcp] tools` names by default: all but the write tools.
+pub const MCP_READ_TOOLS: [&str; 7] = [
+    "search",
+    "get_conversation",
+    "list_conversations",
+    "related",
+    "memories",
+    "context",
+    "feed",
+];
+
+/// The tools that change what the node holds (off unless named in `[mcp] tools`).
+pub const MCP_WRITE_TOOLS: [&str; 2] = ["remember", "capture"];
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        McpConfig {
+            tools: MCP_READ_TOOLS.iter().map(|t| t.to_string()).collect(),
+            max_answer_chars: 40_000,
+        }
+    }
 }
 
 /// Peer-to-peer settings (`vivim up` flags override them).
@@ -108,6 +145,24 @@ impl Default for ImportConfig {
 }
 
 impl Config {
+    /// Checks what serde cannot: that `[mcp] tools` names only tools that exist.
+    pub fn validate(&self) -> Result<(), String> {
+        for t in &self.mcp.tools {
+            if !MCP_READ_TOOLS.contains(&t.as_str()) && !MCP_WRITE_TOOLS.contains(&t.as_str()) {
+                let all: Vec<&str> = MCP_READ_TOOLS
+                    .iter()
+                    .chain(&MCP_WRITE_TOOLS)
+                    .copied()
+                    .collect();
+                return Err(format!(
+                    "[mcp] tools names {t:?}, which is not a tool; the tools are {}",
+                    all.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The file `vivim init` writes: the defaults, commented.
     pub fn default_toml() -> String {
         let body = toml::to_string_pretty(&Config::default()).unwrap_or_default();
@@ -129,5 +184,9 @@ mod tests {
         assert_eq!(empty, Config::default());
         assert!(toml::from_str::<Config>("[gateway]\nlisten = \"nope\"").is_err());
         assert!(toml::from_str::<Config>("[gatway]\n").is_err());
+        let mcp: Config = toml::from_str("[mcp]\ntools = [\"search\", \"remember\"]").unwrap();
+        assert!(mcp.validate().is_ok());
+        let bad: Config = toml::from_str("[mcp]\ntools = [\"serach\"]").unwrap();
+        assert!(bad.validate().unwrap_err().contains("serach"));
     }
 }

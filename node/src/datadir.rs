@@ -203,10 +203,13 @@ impl DataDir {
             path: path.clone(),
             message: "not UTF-8".into(),
         })?;
-        toml::from_str(&text).map_err(|e| DataDirError::Config {
-            path,
+        let cfg: Config = toml::from_str(&text).map_err(|e| DataDirError::Config {
+            path: path.clone(),
             message: e.to_string(),
-        })
+        })?;
+        cfg.validate()
+            .map_err(|message| DataDirError::Config { path, message })?;
+        Ok(cfg)
     }
 
     /// The gateway bearer token, created (random, mode 0600) if missing.

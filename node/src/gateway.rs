@@ -205,6 +205,7 @@ pub fn router_with(node: Arc<Node>, p2p: Option<Arc<P2p>>, token: String) -> Rou
 /// app from `web` at every other path.
 pub fn app(node: Arc<Node>, p2p: Option<Arc<P2p>>, token: String, web: WebSource) -> Router {
     let cfg = node.config.gateway.clone();
+    let mcp = crate::mcp::http_service(node.clone());
     let state = Arc::new(Gateway {
         web,
         node,
@@ -248,6 +249,7 @@ pub fn app(node: Arc<Node>, p2p: Option<Arc<P2p>>, token: String, web: WebSource
         .route("/api/admin/status", get(status))
         .route("/api/admin/metrics", get(metrics))
         .route("/api/ws", get(ws_events))
+        .route_service("/api/mcp", mcp)
         .merge(social::routes())
         .merge(organize::routes())
         .merge(share::routes())

@@ -28,6 +28,7 @@ mod config;
 pub mod datadir;
 pub mod gateway;
 pub mod import;
+pub mod mcp;
 pub mod net;
 mod network;
 pub mod node;

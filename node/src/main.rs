@@ -71,6 +71,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Peers { json } => network::peers(g, json).await,
         Command::Token => identity::token(g),
         Command::Ui { open } => cli::ui::ui(g, open).await,
+        Command::Mcp { print_config } => cli::mcp::mcp(g, print_config).await,
         Command::Id { json } => identity::id(g, json),
         Command::Did { command } => identity::did(g, command).await,
         Command::Import(a) => conversations::import(g, a).await,

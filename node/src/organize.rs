@@ -810,6 +810,7 @@ pub async fn memory_add(node: &Node, m: memory::NewMemory) -> Result<memory::Add
         valid_to_ms: m.valid_to_ms,
         slot: m.slot.clone(),
         conversation: None,
+        source: m.source.clone(),
     };
     let v = sem.embedder.embed(std::slice::from_ref(&m.content)).await?;
     let v = v.into_iter().next().unwrap_or_default();

@@ -944,6 +944,12 @@ impl Store {
         Ok(Page { rows, next })
     }
 
+    /// The cursor that makes [`Store::list`] go on after `row` (for a reader that stops in
+    /// the middle of a page).
+    pub fn cursor_of(&self, row: &ConvRow) -> String {
+        encode_cursor(&conv_time_key(row.manifest.updated_at_ms, &row.manifest.id))
+    }
+
     /// The stored signed bytes of a conversation's ACUs, in stored order, unverified (they
     /// were verified when stored; for passing on, where the receiver verifies them).
     pub fn acu_bytes(&self, id: &ConvId) -> Result<Vec<Vec<u8>>, StoreError> {

@@ -129,6 +129,14 @@ pub enum Command {
         #[arg(long)]
         open: bool,
     },
+    /// Serve your conversations, memories and context engine to an AI assistant over the
+    /// Model Context Protocol (stdio; the assistant launches this). Works with or without a
+    /// running node. Which tools are offered is set under [mcp] in vivim.toml.
+    Mcp {
+        /// Print the entry to add to an assistant's MCP configuration, and exit.
+        #[arg(long)]
+        print_config: bool,
+    },
     /// Show this node's identities: DID, libp2p PeerId, iroh EndpointId.
     Id {
         /// Print JSON.

@@ -6,6 +6,7 @@ pub mod args;
 pub mod connect;
 pub mod conversations;
 pub mod identity;
+pub mod mcp;
 pub mod network;
 pub mod organize;
 pub mod output;

@@ -321,6 +321,7 @@ impl Client {
                     valid_from_ms: None,
                     valid_to_ms: None,
                     slot: None,
+                    source: None,
                 };
                 let a: Added = match self {
                     Client::Local(n) => organize::memory_add(n, nm).await.map_err(local)?,

@@ -76,6 +76,9 @@ pub struct Local {
     pub slot: Option<String>,
     /// The conversation it came from.
     pub conversation: Option<String>,
+    /// Who added it by hand, when not the user (e.g. the MCP client `claude-code`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// Survivor it was merged into.
     pub merged_into: Option<String>,
     /// Memory that superseded it.
@@ -120,6 +123,9 @@ pub struct MemoryView {
     pub slot: Option<String>,
     /// Conversation it came from.
     pub conversation: Option<String>,
+    /// Who added it, when not the user (an assistant, through MCP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// Merged into this memory.
     pub merged_into: Option<String>,
     /// Superseded by this memory.
@@ -192,6 +198,7 @@ impl Entry {
             strength: strength(self, now_ms),
             slot: self.local.slot.clone(),
             conversation: self.local.conversation.clone(),
+            source: self.local.source.clone(),
             merged_into: self.local.merged_into.clone(),
             superseded_by: self.local.superseded_by.clone(),
             score: None,
@@ -217,6 +224,11 @@ pub struct NewMemory {
     pub valid_to_ms: Option<u64>,
     /// The slot it fills (`my editor`); default: read from the content.
     pub slot: Option<String>,
+    /// Who adds it, when not the user (set by the MCP server to the assistant's name; not
+    /// part of the REST body).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub source: Option<String>,
 }
 
 /// A change to a memory.
@@ -249,6 +261,8 @@ pub struct Candidate {
     pub slot: Option<String>,
     /// Source conversation.
     pub conversation: Option<ConvId>,
+    /// Who added it by hand, when not the user.
+    pub source: Option<String>,
 }
 
 /// What adding a memory did.
@@ -680,6 +694,7 @@ impl MemoryStore {
                 embedder: embedder.into(),
                 slot: slot.clone(),
                 conversation: c.conversation.map(|c| c.to_string()),
+                source: c.source.clone(),
                 merged_into: None,
                 superseded_by: None,
             },
@@ -1038,6 +1053,7 @@ pub fn extract_deterministic(m: &Manifest, acus: &[Signed<Acu>]) -> Vec<Candidat
                         valid_to_ms: valid_to,
                         slot: None,
                         conversation: Some(m.id),
+                        source: None,
                     });
                 }
             }
@@ -1089,6 +1105,7 @@ pub fn extract_deterministic(m: &Manifest, acus: &[Signed<Acu>]) -> Vec<Candidat
                         valid_to_ms: None,
                         slot: None,
                         conversation: Some(m.id),
+                        source: None,
                     });
                 }
             }
@@ -1113,6 +1130,7 @@ pub fn extract_deterministic(m: &Manifest, acus: &[Signed<Acu>]) -> Vec<Candidat
             valid_to_ms: None,
             slot: None,
             conversation: Some(m.id),
+            source: None,
         });
     }
     out.truncate(20);
@@ -1204,6 +1222,7 @@ pub async fn extract_with_provider(
                 valid_to_ms: None,
                 slot: i.slot.map(|s| norm(&s)).filter(|s| !s.is_empty()),
                 conversation: Some(m.id),
+                source: None,
             }
         })
         .collect())
