@@ -11,8 +11,9 @@
 //!   feed), each with its network side;
 //! - [`net`]: libp2p and iroh, the wire protocol, and [`P2p`], which runs the features'
 //!   network sides without naming them;
-//! - [`views`] (the shapes at the surfaces), [`gateway`] (REST and WebSocket on 127.0.0.1) and
-//!   [`client`] (what the CLI talks to: the gateway or the data dir).
+//! - [`views`] (the shapes at the surfaces), [`gateway`] (REST and WebSocket on 127.0.0.1),
+//!   [`client`] (what the CLI talks to: the gateway or the data dir) and [`mcp`] (the Model
+//!   Context Protocol server for AI assistants).
 //!
 //! ```no_run
 //! use vivim_node::DataDir;

@@ -105,10 +105,8 @@ fn main() -> ExitCode {
         default_hook(info);
     }));
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("VIVIM_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+        .with_env_filter(log_filter())
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -128,4 +126,17 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `VIVIM_LOG` (default `warn`). The MCP SDK logs whole requests (an assistant's arguments) at
+/// debug: it stays at warn unless `VIVIM_LOG` names `rmcp` itself.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    let spec = std::env::var("VIVIM_LOG").unwrap_or_else(|_| "warn".into());
+    let spec = if spec.contains("rmcp") {
+        spec
+    } else {
+        format!("{spec},rmcp=warn")
+    };
+    tracing_subscriber::EnvFilter::try_new(&spec)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rmcp=warn"))
 }

@@ -88,8 +88,11 @@ impl VivimMcp {
     }
 }
 
-/// Serves `node` over this process's stdin and stdout until the client closes them.
+/// Serves `node` over this process's stdin and stdout until the client closes them. The
+/// embedding worker runs meanwhile (as under `vivim up`), so vector search, memories and
+/// context answer at once from what is embedded instead of waiting for a whole pass.
 pub async fn serve_stdio(node: Arc<Node>) -> Result<(), McpError> {
+    crate::organize::spawn_worker(&node);
     let server = VivimMcp::new(node);
     let running = server
         .serve(rmcp::transport::io::stdio())

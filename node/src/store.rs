@@ -103,7 +103,7 @@ pub enum StoreError {
     },
     /// Another process holds the database.
     #[error(
-        "the data dir {0} is in use by another VIVIM process (is `vivim up` running? commands then go through its gateway)"
+        "the data dir {0} is in use by another VIVIM process (is `vivim up` running? commands then go through its gateway; or an assistant runs `vivim mcp` on it: start `vivim up` first and the assistant's `vivim mcp` goes through it too)"
     )]
     Locked(String),
     /// A stored record does not decode (damaged data).

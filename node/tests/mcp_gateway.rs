@@ -257,7 +257,10 @@ async fn resources_read_conversations_as_markdown() {
     for u in uris.iter().filter(|u| u.starts_with("vivim://memory/")) {
         let r = m.rpc("resources/read", json!({"uri": u})).await;
         let text = r["result"]["contents"][0]["text"].as_str().unwrap();
-        assert!(text.contains(&format!("vivim://conversation/{conv}")), "{text}");
+        assert!(
+            text.contains(&format!("vivim://conversation/{conv}")),
+            "{text}"
+        );
     }
     let read = m
         .rpc(

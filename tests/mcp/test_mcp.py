@@ -158,20 +158,22 @@ def run(coro):
     return asyncio.run(coro)
 
 
-def stdio(data: pathlib.Path, name: str = "pytest-assistant") -> "Session":
-    return Session(StdioServerParameters(command=BIN, args=["--data-dir", str(data), "mcp"]), name)
+def stdio(data: pathlib.Path, name: str = "pytest-assistant", env: dict | None = None, errlog=None) -> "Session":
+    params = StdioServerParameters(command=BIN, args=["--data-dir", str(data), "mcp"], env=env)
+    return Session(params, name, errlog=errlog)
 
 
 class Session:
     """One connected MCP client session (stdio or HTTP), opened with `async with`."""
 
-    def __init__(self, target, name: str = "pytest-assistant", headers: dict | None = None):
-        self.target, self.name, self.headers = target, name, headers
+    def __init__(self, target, name: str = "pytest-assistant", headers: dict | None = None, errlog=None):
+        self.target, self.name, self.headers, self.errlog = target, name, headers, errlog
 
     async def __aenter__(self) -> ClientSession:
         self._stack = contextlib_stack = __import__("contextlib").AsyncExitStack()
         if isinstance(self.target, StdioServerParameters):
-            read, write = await contextlib_stack.enter_async_context(stdio_client(self.target))
+            kw = {"errlog": self.errlog} if self.errlog else {}
+            read, write = await contextlib_stack.enter_async_context(stdio_client(self.target, **kw))
         else:
             http = await contextlib_stack.enter_async_context(
                 httpx2.AsyncClient(headers=self.headers or {}, timeout=60)
@@ -565,3 +567,22 @@ def test_the_2026_protocol_without_a_handshake_over_each_transport(running, node
         assert names == READ_TOOLS
         assert len(found["hits"]) == 2
         assert "invalid arguments" in bad
+
+
+def test_the_log_names_tools_and_timings_never_arguments_or_answers(node_dir, work):
+    log_path = work / "mcp-debug.log"
+    secret = "Zanzibar-7f3e"
+
+    async def go():
+        with open(log_path, "w") as log:
+            async with stdio(node_dir, env={"VIVIM_LOG": "debug"}, errlog=log) as s:
+                await s.call_tool("search", {"query": f"Django {secret}"})
+                await s.call_tool("get_conversation", {"id": secret})
+                await s.call_tool("context", {"query": secret, "budget_tokens": 200})
+
+    run(go())
+    log = log_path.read_text()
+    assert "mcp tool call" in log and "tool=search" in log and "ms=" in log
+    assert "tool=get_conversation" in log and "error=" in log
+    assert secret not in log
+    assert "Django Multi-DB" not in log  # no answer text either

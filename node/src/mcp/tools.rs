@@ -624,11 +624,15 @@ fn list_conversations(mcp: &VivimMcp, a: ListArgs) -> ToolResult {
     let mut scanned = 0usize;
     let mut used = 200;
     let next;
+    // Unfiltered, one more row than asked tells whether there is a next page; a filter reads
+    // larger pages.
+    let filtered = after.is_some() || before.is_some() || provider.is_some();
+    let page_size = if filtered { 200 } else { limit + 1 };
     'pages: loop {
         let page = mcp
             .node
             .store
-            .list(cursor.as_deref(), 200)
+            .list(cursor.as_deref(), page_size)
             .map_err(|e| match e {
                 StoreError::Invalid(m) => ToolError::Invalid(format!("cursor: {m}")),
                 e => e.into(),
