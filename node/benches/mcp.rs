@@ -269,6 +269,29 @@ fn main() {
         mem.push(t);
     }
     report("memories (query)", mem);
+    let mut rel = Vec::new();
+    for id in ids.iter().take(50) {
+        let (_, t) = time(|| s.tool("related", json!({"id": id, "limit": 10})));
+        rel.push(t);
+    }
+    report("related (10)", rel);
+    let mut feed = Vec::new();
+    for _ in 0..50 {
+        let (_, t) = time(|| s.tool("feed", json!({})));
+        feed.push(t);
+    }
+    report("feed (empty)", feed);
+    let mut res = Vec::new();
+    for id in ids.iter().take(100) {
+        let (_, t) = time(|| {
+            s.request(
+                "resources/read",
+                json!({"uri": format!("vivim://conversation/{id}")}),
+            )
+        });
+        res.push(t);
+    }
+    report("resources/read a conversation (Markdown)", res);
     s.stop();
 
     // --- the same node running: REST (the anchor), MCP over HTTP, stdio bridged

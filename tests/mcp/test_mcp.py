@@ -586,3 +586,21 @@ def test_the_log_names_tools_and_timings_never_arguments_or_answers(node_dir, wo
     assert "tool=get_conversation" in log and "error=" in log
     assert secret not in log
     assert "Django Multi-DB" not in log  # no answer text either
+
+
+def test_the_configuration_readme_shows_works_as_printed(node_dir):
+    """`vivim mcp --print-config` prints the `mcpServers` entry README tells people to add;
+    an assistant that launches exactly that command can search and read."""
+    entry = json.loads(vivim(node_dir, "mcp", "--print-config"))["mcpServers"]["vivim"]
+    assert pathlib.Path(entry["command"]).resolve() == pathlib.Path(BIN).resolve()
+    assert entry["args"] == ["mcp", "--data-dir", str(node_dir)]
+
+    async def go():
+        target = StdioServerParameters(command=entry["command"], args=entry["args"])
+        async with Session(target) as s:
+            found = data_of(await s.call_tool("search", {"query": "Django"}))
+            read = data_of(await s.call_tool("get_conversation", {"id": found["hits"][0]["conversation"]}))
+            return found, read
+
+    found, read = run(go())
+    assert found["hits"] and read["messages"]
