@@ -31,6 +31,7 @@
 //! # Ok::<(), vivim_node::search::SearchError>(())
 //! ```
 
+mod cjk;
 mod schema;
 mod snippet;
 #[cfg(test)]
@@ -348,7 +349,7 @@ impl SearchIndex {
         match open_existing(dir) {
             Ok(index) => Ok((index, OpenState::Existing)),
             Err(e) => {
-                warn!(dir = %dir.display(), error = %e, "search index damaged; rebuilding it empty");
+                warn!(dir = %dir.display(), error = %e, "search index unreadable or written by another version; rebuilding it from the store");
                 wipe(dir)?;
                 let index = create_in_dir(dir)?;
                 Ok((
@@ -381,7 +382,15 @@ impl SearchIndex {
             .doc_store_cache_num_blocks(DOC_STORE_CACHE_BLOCKS)
             .try_into()
             .map_err(ctx("opening a reader"))?;
-        let mut parser = QueryParser::for_index(&index, vec![fields.title, fields.text]);
+        // Queries are cut with their own analyzer (CJK runs into pairs, see `search/cjk`);
+        // everything else parses as with the index's tokenizers.
+        let query_tokenizers = tantivy::tokenizer::TokenizerManager::default();
+        query_tokenizers.register(schema::TOKENIZER, schema::query_analyzer());
+        let mut parser = QueryParser::new(
+            index.schema(),
+            vec![fields.title, fields.text],
+            query_tokenizers,
+        );
         parser.set_conjunction_by_default();
         parser.set_field_boost(fields.title, TITLE_BOOST);
         Ok(SearchIndex {

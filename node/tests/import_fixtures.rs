@@ -317,8 +317,12 @@ fn truncated_json_is_fatal_but_keeps_what_was_delivered() {
 }
 
 #[test]
-fn chatgpt_not_an_array_is_malformed() {
-    let (r, _) = run_bytes(br#"{"mapping": {}}"#, Format::ChatGpt, &Limits::default());
+fn chatgpt_one_object_is_one_conversation_and_broken_json_is_malformed() {
+    // One conversation object (not in a list) is read as one conversation (this one is empty).
+    let (r, out) = run_bytes(br#"{"mapping": {}}"#, Format::ChatGpt, &Limits::default());
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(out.convs.len() + out.bad.len(), 1);
+    let (r, _) = run_bytes(br#"{"mapping": "#, Format::ChatGpt, &Limits::default());
     assert!(matches!(r, Err(ImportError::Malformed { .. })), "{r:?}");
     let (r, _) = run_bytes(b"[{\"mapping\": {}} {", Format::ChatGpt, &Limits::default());
     match r {

@@ -1,5 +1,7 @@
 //! ChatGPT data export (`conversations.json`): an array of conversations, each a tree of
-//! `mapping` nodes. Also used for the conversation embedded in a share page.
+//! `mapping` nodes — or one conversation object alone (chatgpt-exporter's JSON export, the
+//! web app's `/backend-api/conversation/<id>`), or several as JSON lines. Also used for the
+//! conversation embedded in a share page.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
@@ -27,7 +29,7 @@ pub(crate) fn parse_export<R: Read>(
     ctx: &mut Ctx<'_>,
     sink: Sink<'_>,
 ) -> Result<(), ImportError> {
-    common::stream_array(reader, FORMAT, ctx, &mut |ctx, index, v| {
+    common::stream_values(reader, FORMAT, ctx, &mut |ctx, index, v| {
         let result = convert(&v, Origin::Export);
         let (id, title) = id_title(&v);
         ctx.emit(sink, index, result, id, title)

@@ -7,23 +7,38 @@ use tantivy::{
         FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
         TextOptions, Value,
     },
-    tokenizer::{AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer},
+    tokenizer::{AsciiFoldingFilter, LowerCaser, RemoveLongFilter, TextAnalyzer},
 };
 use vivim_protocol::{ConvId, Hash, Kind, Role};
 
-use super::{IndexDoc, SearchError};
+use super::{
+    IndexDoc, SearchError,
+    cjk::{CjkTokenizer, Mode},
+};
 
-/// Name under which [`analyzer`] is registered with every opened index.
-pub(super) const TOKENIZER: &str = "vivim_text";
+/// Name under which [`analyzer`] is registered with every opened index. It is part of the
+/// schema: an index written with another analyzer (`vivim_text`, before CJK runs were cut
+/// into characters and pairs) has another schema, and is rebuilt from the store at open.
+pub(super) const TOKENIZER: &str = "vivim_text_cjk";
 
 /// Tokens longer than this many bytes are dropped (base64 blobs, minified code, hashes).
 const MAX_TOKEN_BYTES: usize = 40;
 
-/// The analyzer for `title` and `text`: split on non-alphanumerics, drop very long tokens,
-/// lowercase, fold accents to ASCII (`café` finds `cafe`). No stemming: conversations are in
-/// many languages and a wrong-language stemmer does more harm than good.
+/// The analyzer for `title` and `text` as they are indexed: split on non-alphanumerics, CJK
+/// runs into characters and pairs (see `search/cjk`), drop very long tokens, lowercase, fold
+/// accents to ASCII (`café` finds `cafe`). No stemming: conversations are in many languages
+/// and a wrong-language stemmer does more harm than good.
 pub(super) fn analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
+    analyzer_for(Mode::Index)
+}
+
+/// The same for queries: CJK runs become pairs (or their single character).
+pub(super) fn query_analyzer() -> TextAnalyzer {
+    analyzer_for(Mode::Query)
+}
+
+fn analyzer_for(mode: Mode) -> TextAnalyzer {
+    TextAnalyzer::builder(CjkTokenizer::new(mode))
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)

@@ -626,3 +626,63 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn chinese_japanese_and_korean_are_found_by_any_word_in_them() {
+    let ix = index_with(vec![
+        doc(1, 1, "今天的新闻报道说，新的规则从明年开始。"),
+        doc(2, 2, "我们讨论了新技术和旧闻。"),
+        doc(3, 3, "東京タワーに行きました。とても高かったです。"),
+        doc(4, 4, "한국어 검색이 잘 됩니다"),
+        doc(5, 5, "A Rust crate for 新闻 feeds, in English mostly"),
+        doc(6, 6, "我家的猫很可爱"),
+    ]);
+    // A word inside a longer run of characters: the old tokenizer kept the whole run as one
+    // token, so none of these matched.
+    assert_eq!(sorted(text(&ix, "新闻")), sorted(vec![acu(1), acu(5)]));
+    assert_eq!(text(&ix, "新闻报道"), vec![acu(1)]);
+    // Characters in another order, or split by another character, are not the word.
+    assert!(text(&ix, "闻新").is_empty());
+    assert!(text(&ix, "新闻技术").is_empty());
+    // One character is found inside words too.
+    assert_eq!(text(&ix, "猫"), vec![acu(6)]);
+    assert_eq!(text(&ix, "タワー"), vec![acu(3)]);
+    assert_eq!(text(&ix, "東京"), vec![acu(3)]);
+    assert_eq!(text(&ix, "검색이"), vec![acu(4)]);
+    // Mixed with words, and as a quoted phrase across scripts.
+    assert_eq!(text(&ix, "Rust 新闻"), vec![acu(5)]);
+    assert_eq!(text(&ix, "\"for 新闻 feeds\""), vec![acu(5)]);
+    assert!(text(&ix, "\"新闻 for\"").is_empty());
+    // English is cut as before.
+    assert_eq!(text(&ix, "crate feeds"), vec![acu(5)]);
+}
+
+#[test]
+fn cjk_snippets_highlight_the_characters_that_matched() {
+    let ix = index_with(vec![doc(
+        1,
+        1,
+        "今天的新闻报道说，新的规则从明年开始。新闻很多。",
+    )]);
+    let (hits, _) = search(&ix, &Query::new("新闻"));
+    let h = &hits[0];
+    assert!(!h.highlights.is_empty());
+    for &(s, e) in &h.highlights {
+        assert_eq!(&h.snippet[s..e], "新闻", "{:?}", h.highlights);
+    }
+    assert_eq!(h.highlights.len(), 2);
+    assert!(
+        h.snippet_html.contains("<b>新闻</b>报道"),
+        "{}",
+        h.snippet_html
+    );
+}
+
+#[test]
+fn long_cjk_runs_are_not_dropped() {
+    // 30 characters without a space (90 bytes) were one token over the 40-byte cap before.
+    let run = "我们在这个项目里决定使用数据库来存储所有的用户对话记录和它们的向量";
+    let ix = index_with(vec![doc(1, 1, run)]);
+    assert_eq!(text(&ix, "数据库"), vec![acu(1)]);
+    assert_eq!(text(&ix, "向量"), vec![acu(1)]);
+}
