@@ -15,11 +15,13 @@ mod claude;
 mod common;
 mod dispatch;
 mod gemini;
+mod gemini_html;
 pub mod ingest;
 mod markdown;
 mod sharegpt;
 mod sources;
 
+pub use common::PART_OF;
 pub use sources::{fetch_url, parse_path};
 
 /// An export format.
@@ -31,7 +33,7 @@ pub enum Format {
     ChatGpt,
     /// Claude data export (`conversations.json` with `chat_messages`).
     Claude,
-    /// Google Takeout "My Activity" JSON for Gemini.
+    /// Google Takeout "My Activity" for Gemini, JSON or (Takeout's default) HTML.
     Gemini,
     /// A saved ChatGPT share page (HTML with the React Router turbo-stream payload).
     ChatGptShare,

@@ -444,7 +444,21 @@ impl Node {
             match b {
                 Built::Bad(bad) => summary.skipped.push(bad.into()),
                 Built::Conv(built) => {
-                    let (new, docs) = *built;
+                    let (mut new, docs) = *built;
+                    // An export without times (an old Markdown transcript) updating a stored
+                    // conversation keeps the stored times instead of moving it to 1970.
+                    if new.manifest.value().created_at_ms == 0
+                        && let Ok(Some(old)) = self.store.row(&new.manifest.value().id)
+                        && old.manifest.created_at_ms > 0
+                    {
+                        let mut m = new.manifest.value().clone();
+                        m.created_at_ms = old.manifest.created_at_ms;
+                        m.updated_at_ms = m.updated_at_ms.max(old.manifest.updated_at_ms);
+                        m.sig = None;
+                        if let Ok(signed) = Signed::sign(m, &self.key) {
+                            new.manifest = signed;
+                        }
+                    }
                     {
                         let outcome = match self.store.stage(&new).await {
                             Ok((o, s)) => {
@@ -762,12 +776,28 @@ pub(crate) fn publishing_needs_network() -> NodeError {
 pub fn head_branch_visible(acus: &[Signed<Acu>], head: Option<Hash>) -> u32 {
     let by_id: std::collections::HashMap<Hash, &Acu> =
         acus.iter().map(|a| (a.id(), a.value())).collect();
+    // The parts of one message (meta `part_of`, see `import::common::chain_parts`) count once.
+    let mut counted: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut n = 0u32;
     let mut cur = head;
     let mut steps = 0;
     while let Some(h) = cur {
         let Some(a) = by_id.get(&h) else { break };
-        n += u32::from(is_visible(a));
+        if is_visible(a) {
+            match a.provider_meta.get(crate::import::PART_OF) {
+                Some(of) => {
+                    if counted.insert(of.as_str()) {
+                        n += 1;
+                    }
+                }
+                None => {
+                    let own = a.provider_meta.get("id").map_or("", String::as_str);
+                    if own.is_empty() || counted.insert(own) {
+                        n += 1;
+                    }
+                }
+            }
+        }
         cur = a.parent;
         steps += 1;
         if steps > acus.len() {

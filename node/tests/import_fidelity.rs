@@ -20,7 +20,7 @@ fn fixture(name: &str) -> PathBuf {
     .join(name)
 }
 
-async fn node() -> (Arc<Node>, tempfile::TempDir) {
+async fn open_node() -> (Arc<Node>, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let node = Node::open(DataDir::at(tmp.path()), None, true)
         .await
@@ -42,7 +42,7 @@ fn titles(node: &Node, q: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn chinese_japanese_and_korean_are_searchable() {
-    let (node, _tmp) = node().await;
+    let (node, _tmp) = open_node().await;
     node.import_path(&fixture("chatgpt_chinese.json"), Format::Auto, None)
         .await
         .unwrap();
@@ -60,7 +60,7 @@ async fn the_chinese_share_page_is_found_by_a_chinese_word() {
     if shared::missing(shared::CHATGPT_SHARE_2026) {
         return;
     }
-    let (node, _tmp) = node().await;
+    let (node, _tmp) = open_node().await;
     node.import_path(
         &shared::path(shared::CHATGPT_SHARE_2026),
         Format::Auto,
@@ -86,7 +86,7 @@ async fn the_chinese_share_page_is_found_by_a_chinese_word() {
 
 #[tokio::test]
 async fn one_chatgpt_conversation_object_imports_like_a_list_of_one() {
-    let (node, _tmp) = node().await;
+    let (node, _tmp) = open_node().await;
     let single = fixture("chatgpt_single_conversation.json");
     let s = node.import_path(&single, Format::Auto, None).await.unwrap();
     assert_eq!((s.conversations, s.skipped.len()), (1, 0), "{s:?}");
@@ -107,4 +107,195 @@ async fn one_chatgpt_conversation_object_imports_like_a_list_of_one() {
         Some("69146860-5a64-8074-8bcf-adea11642205")
     );
     node.shutdown().await.unwrap();
+}
+
+/// A stored conversation by title: its row and its head branch, oldest first.
+async fn read(node: &Node, title: &str) -> (vivim_node::store::ConvRow, Vec<vivim_protocol::Acu>) {
+    let page = node.store.list(None, 100).unwrap();
+    let row = page
+        .rows
+        .into_iter()
+        .find(|r| r.manifest.title == title)
+        .unwrap_or_else(|| panic!("no conversation {title:?}"));
+    let (row, acus) = node.conversation(&row.manifest.id).await.unwrap().unwrap();
+    let by_id: std::collections::HashMap<_, _> =
+        acus.iter().map(|a| (a.id(), a.value().clone())).collect();
+    let mut branch = Vec::new();
+    let mut cur = row.manifest.head;
+    while let Some(h) = cur {
+        let a = by_id[&h].clone();
+        cur = a.parent;
+        branch.push(a);
+    }
+    branch.reverse();
+    (row, branch)
+}
+
+fn text(a: &vivim_protocol::Acu) -> &str {
+    a.body.as_text().unwrap_or("")
+}
+
+#[tokio::test]
+async fn chatgpt_2025_content_is_what_the_person_saw() {
+    use vivim_protocol::{Kind, Role};
+    let (node, _tmp) = open_node().await;
+    node.import_path(&fixture("chatgpt_2025_features.json"), Format::Auto, None)
+        .await
+        .unwrap();
+
+    // Custom instructions and memory: kept, as context (system), not as turns; a user message
+    // of an image and text is one message; the generated image is the assistant's answer.
+    let (row, b) = read(&node, "Round bakery logo").await;
+    assert_eq!(row.manifest.message_count, 2);
+    let ctx: Vec<&vivim_protocol::Acu> = b.iter().filter(|a| a.kind == Kind::Other).collect();
+    assert_eq!(ctx.len(), 2);
+    assert!(ctx.iter().all(|a| a.role == Role::System));
+    assert!(text(ctx[0]).contains("Birch & Crumb"));
+    let image = b
+        .iter()
+        .find(|a| a.provider_meta.get("generated").map(String::as_str) == Some("image"))
+        .unwrap();
+    assert_eq!((image.role, image.kind), (Role::Assistant, Kind::Image));
+    assert!(text(image).starts_with("sediment://"));
+    let detail = vivim_node::views::ConversationDetail {
+        conversation: vivim_node::views::ConversationView::from(&row),
+        messages: node
+            .conversation(&row.manifest.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .1
+            .iter()
+            .map(vivim_node::views::MessageView::from)
+            .collect(),
+    };
+    let md = vivim_node::views::export::markdown(&detail);
+    assert!(
+        md.contains("<details><summary>Custom instructions</summary>"),
+        "{md}"
+    );
+    assert!(md.contains("<details><summary>What ChatGPT remembered (memory)</summary>"));
+    assert!(!md.contains("## User\n\nThe user provided the following information"));
+
+    // Canvas: the document it built, then the document after the update's replacements; a
+    // voice turn is its transcription (one message with its audio).
+    let (row, b) = read(&node, "Monthly expense totals").await;
+    assert_eq!(row.manifest.message_count, 8);
+    let docs: Vec<&vivim_protocol::Acu> = b
+        .iter()
+        .filter(|a| a.provider_meta.contains_key("canvas"))
+        .collect();
+    assert_eq!(docs.len(), 2);
+    assert!(
+        docs.iter()
+            .all(|a| a.kind == Kind::Code && a.lang.as_deref() == Some("python"))
+    );
+    assert!(text(docs[0]).starts_with("import csv") && !text(docs[0]).contains("next(reader)"));
+    assert!(text(docs[1]).contains("next(reader)  # skip the header"));
+    assert!(text(docs[1]).contains("f\"{total:.2f}\""));
+    assert!(b.iter().any(|a| a.role == Role::User
+        && text(a) == "Can it also give me a total per category?"));
+
+    // Citations: links to the sources, no private-use characters.
+    let (_, b) = read(&node, "Sort Vec in Rust").await;
+    let answer = b.iter().rev().find(|a| a.role == Role::Assistant).unwrap();
+    let t = text(answer);
+    assert!(
+        !t.chars().any(|c| ('\u{e200}'..='\u{e206}').contains(&c)),
+        "{t:?}"
+    );
+    assert!(
+        t.contains("(driftsort and ipnsort). ([Rust Blog](https://blog.rust-lang.org/"),
+        "{t}"
+    );
+    assert!(
+        t.contains("\n\nSources:\n- [Announcing Rust 1.81.0 | Rust Blog]("),
+        "{t}"
+    );
+    // Nothing anywhere keeps a marker.
+    for title in [
+        "Round bakery logo",
+        "Monthly expense totals",
+        "Sort Vec in Rust",
+    ] {
+        for a in read(&node, title).await.1 {
+            assert!(!text(&a).contains('\u{e200}'), "{title}: {:?}", text(&a));
+        }
+    }
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn legacy_claude_exports_read_in_the_order_things_were_said() {
+    use vivim_protocol::Role;
+    let (node, _tmp) = open_node().await;
+    node.import_path(&fixture("claude_legacy_shuffled.json"), Format::Auto, None)
+        .await
+        .unwrap();
+    for title in ["KeyError in pandas", "Garden party menu"] {
+        let (row, b) = read(&node, title).await;
+        let times: Vec<u64> = b.iter().map(|a| a.created_at_ms).collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "{title}: {times:?}");
+        assert_eq!(b[0].role, Role::User, "{title}");
+        // Every reply follows a human turn.
+        for w in b.windows(2) {
+            if w[1].role == Role::Assistant {
+                assert_ne!(w[0].role, Role::Assistant, "{title}");
+            }
+        }
+        // A human turn with attachments is one message.
+        let turns = b
+            .iter()
+            .filter(|a| !a.provider_meta.contains_key(vivim_node::import::PART_OF))
+            .count();
+        assert_eq!(row.manifest.message_count as usize, turns, "{title}");
+    }
+    let (_, b) = read(&node, "KeyError in pandas").await;
+    assert!(text(&b[0]).starts_with("Why do I get KeyError"));
+    let (row, _) = read(&node, "Garden party menu").await;
+    assert_eq!(row.manifest.message_count, 6);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_markdown_export_meets_the_json_export_of_the_same_chat() {
+    let (node, _tmp) = open_node().await;
+    node.import_path(&fixture("chatgpt_2025_features.json"), Format::Auto, None)
+        .await
+        .unwrap();
+    let (before, _) = read(&node, "Sort Vec in Rust").await;
+    // The 2023 export (duplicated `source:`, `{model_name}`), then the 2025 one with one more
+    // exchange: both update the conversation the JSON export made.
+    for (file, updated) in [("chatgpt_exporter_v1.md", 1), ("chatgpt_exporter_v2.md", 1)] {
+        let s = node
+            .import_path(&fixture(file), Format::Auto, None)
+            .await
+            .unwrap();
+        assert_eq!((s.conversations, s.updated), (0, updated), "{file}: {s:?}");
+    }
+    let (after, b) = read(&node, "Sort Vec in Rust").await;
+    assert_eq!(after.manifest.id, before.manifest.id);
+    assert_eq!(node.store.list(None, 100).unwrap().rows.len(), 3);
+    assert_eq!(after.manifest.provider, "chatgpt");
+    assert!(after.manifest.created_at_ms >= before.manifest.created_at_ms.min(1));
+    assert!(after.manifest.updated_at_ms >= before.manifest.updated_at_ms);
+    // The 2025 export's turns carry their times (`<time datetime=…>`), not as text.
+    assert!(b.iter().all(|a| !text(a).starts_with("<time")));
+    assert!(b.iter().all(|a| a.created_at_ms > 1_600_000_000_000));
+    // Without the JSON export, the two Markdown exports are one conversation too.
+    let (node2, _tmp2) = open_node().await;
+    for file in ["chatgpt_exporter_v1.md", "chatgpt_exporter_v2.md"] {
+        node2
+            .import_path(&fixture(file), Format::Auto, None)
+            .await
+            .unwrap();
+    }
+    let rows = node2.store.list(None, 10).unwrap().rows;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0].manifest.source_url.as_deref(),
+        Some("https://chatgpt.com/c/5e0b3c1a-7d42-4c1e-9a3b-2f61d8c4e9a7")
+    );
+    node.shutdown().await.unwrap();
+    node2.shutdown().await.unwrap();
 }

@@ -107,6 +107,13 @@ fn detect_each_fixture() {
         ("chatgpt_truncated.json", Some(Format::ChatGpt)),
         ("claude_small.json", Some(Format::Claude)),
         ("gemini_activity.json", Some(Format::Gemini)),
+        ("issue18/gemini_my_activity.html", Some(Format::Gemini)),
+        (
+            "issue18/chatgpt_single_conversation.json",
+            Some(Format::ChatGpt),
+        ),
+        ("issue18/claude_legacy_shuffled.json", Some(Format::Claude)),
+        ("issue18/chatgpt_exporter_v1.md", Some(Format::Markdown)),
         ("sharegpt.json", Some(Format::ShareGpt)),
         ("sharegpt.jsonl", Some(Format::ShareGpt)),
         ("sharegpt_single.json", Some(Format::ShareGpt)),

@@ -291,13 +291,33 @@ fn chatgpt_share_page_2026() {
         .filter(|m| m.visible)
         .map(|m| (m.role, m.text.as_str()))
         .collect();
-    assert_eq!(visible.len(), 5, "{visible:#?}");
+    // The generated image is the assistant's answer to "generate a picture for me" (it came
+    // in a weight-0 tool message, but the person saw it in the assistant's place).
+    assert_eq!(visible.len(), 6, "{visible:#?}");
     assert_eq!(visible[0], (Role::User, "今天有什么重大新闻？"));
     assert_eq!(visible[1].0, Role::Assistant);
     assert!(visible[1].1.starts_with("今天是 2026 年 1 月 31 日"));
+    // Citation markers became links to the sources; no private-use characters are left.
+    assert!(
+        visible[1]
+            .1
+            .contains("([卫报](https://www.theguardian.com/")
+    );
+    assert!(
+        !visible[1]
+            .1
+            .chars()
+            .any(|c| ('\u{e200}'..='\u{e206}').contains(&c))
+    );
     assert_eq!(visible[2], (Role::User, "生成一张图片给我"));
-    assert_eq!(visible[3], (Role::User, "给一个mermaid流程图给我"));
-    assert!(visible[4].1.starts_with("```mermaid\nflowchart TD"));
+    assert_eq!(visible[3].0, Role::Assistant);
+    assert!(
+        visible[3]
+            .1
+            .starts_with("sediment://file_00000000271871f88d1f79fbd5db7e76")
+    );
+    assert_eq!(visible[4], (Role::User, "给一个mermaid流程图给我"));
+    assert!(visible[5].1.starts_with("```mermaid\nflowchart TD"));
     assert_eq!(path[path.len() - 1].kind, Kind::Markdown);
 
     // Modern content types.
@@ -330,7 +350,9 @@ fn chatgpt_share_page_2026() {
             .starts_with("sediment://file_00000000271871f88d1f79fbd5db7e76")
     );
     assert_eq!(ct(image), "multimodal_text");
-    assert_eq!(image.role, Role::Tool);
+    assert_eq!(image.role, Role::Assistant);
+    assert_eq!(image.meta["generated"], "image");
+    assert_eq!(image.meta["author_role"], "tool");
     let search = path.iter().find(|m| m.kind == Kind::Code).unwrap();
     assert_eq!(search.meta["recipient"], "web.run");
     assert!(

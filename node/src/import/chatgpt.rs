@@ -128,6 +128,7 @@ pub(crate) fn convert<'v>(
     let mut last_part: HashMap<&str, String> = HashMap::new();
     let mut messages: Vec<ImportedMessage> = Vec::new();
     let mut slug_counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut canvases = Canvases::default();
     for id in &order {
         let Some(node) = nodes.get(id) else { continue };
         let Some(m) = node.message else { continue };
@@ -135,7 +136,7 @@ pub(crate) fn convert<'v>(
         // Parents come first in `order` unless the tree is broken; fall back to the node id.
         let parent =
             parent_node.map(|p| last_part.get(p).cloned().unwrap_or_else(|| p.to_string()));
-        let parts = convert_message(id, m)?;
+        let parts = convert_message(id, m, &mut canvases)?;
         if let Some(slug) = m.pointer("/metadata/model_slug").and_then(Value::as_str) {
             *slug_counts.entry(slug.to_string()).or_default() += 1;
         }
@@ -249,12 +250,16 @@ fn join_strings(v: Option<&Value>) -> String {
 }
 
 /// Converts one ChatGPT message into its parts (usually one).
-pub(crate) fn convert_message(node_id: &str, m: &Value) -> Result<Vec<ImportedMessage>, String> {
+pub(crate) fn convert_message(
+    node_id: &str,
+    m: &Value,
+    canvases: &mut Canvases,
+) -> Result<Vec<ImportedMessage>, String> {
     let role_str = m
         .pointer("/author/role")
         .and_then(Value::as_str)
         .unwrap_or("tool");
-    let role = role_of(role_str);
+    let mut role = role_of(role_str);
     let content = m.get("content").filter(|c| c.is_object());
     let ct = content
         .and_then(|c| str_of(c, "content_type"))
@@ -316,6 +321,8 @@ pub(crate) fn convert_message(node_id: &str, m: &Value) -> Result<Vec<ImportedMe
             str_of(c, "content").unwrap_or("").to_string(),
         )],
         "user_editable_context" => {
+            // Custom instructions: context the model was given, not a turn of the user's.
+            role = Role::System;
             let t = [str_of(c, "user_profile"), str_of(c, "user_instructions")]
                 .into_iter()
                 .flatten()
@@ -325,6 +332,8 @@ pub(crate) fn convert_message(node_id: &str, m: &Value) -> Result<Vec<ImportedMe
             vec![(Kind::Other, t)]
         }
         "model_editable_context" => {
+            // What ChatGPT remembered about the user: context, not an answer.
+            role = Role::System;
             vec![(
                 Kind::Other,
                 str_of(c, "model_set_context").unwrap_or("").to_string(),
@@ -347,6 +356,45 @@ pub(crate) fn convert_message(node_id: &str, m: &Value) -> Result<Vec<ImportedMe
     if parts.is_empty() {
         parts.push((text_kind, String::new()));
     }
+    let author_name = m
+        .pointer("/author/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let recipient_str = str_of(m, "recipient").unwrap_or("all");
+    // A generated image arrives in a tool message (weight 0 since 2025), but the person saw
+    // it as the assistant's answer.
+    let generated_image = role_str == "tool"
+        && parts.iter().any(|(k, _)| *k == Kind::Image)
+        && (author_name.starts_with("dalle")
+            || author_name == IMAGE_GEN_TOOL
+            || c.pointer("/parts/0/metadata/generation")
+                .is_some_and(|g| !g.is_null())
+            || c.pointer("/parts/0/metadata/dalle")
+                .is_some_and(|g| !g.is_null()));
+    if generated_image {
+        role = Role::Assistant;
+        parts.retain(|(k, t)| *k == Kind::Image || !t.trim().is_empty());
+    }
+    let mut canvas_lang: Option<String> = None;
+    // A canvas document the assistant wrote (shown beside the chat): its content, readable.
+    let canvas = role == Role::Assistant && recipient_str.starts_with("canmore.");
+    if canvas {
+        let raw = parts.iter().map(|(_, t)| t.as_str()).collect::<String>();
+        let (p, l) = canvas_parts(recipient_str, &raw, canvases);
+        parts = p;
+        canvas_lang = l;
+    }
+    // Citation markers become readable links; the private-use characters go.
+    if role == Role::Assistant && parts.iter().any(|(_, t)| t.contains(is_marker_char)) {
+        let refs = m
+            .pointer("/metadata/content_references")
+            .and_then(Value::as_array);
+        for (k, t) in &mut parts {
+            if matches!(*k, Kind::Markdown | Kind::Text) {
+                *t = citations(t, refs.map(Vec::as_slice).unwrap_or(&[]));
+            }
+        }
+    }
 
     let meta_obj = m.get("metadata");
     let weight = m.get("weight").and_then(Value::as_f64).unwrap_or(1.0);
@@ -355,9 +403,11 @@ pub(crate) fn convert_message(node_id: &str, m: &Value) -> Result<Vec<ImportedMe
         .and_then(|md| md.get("is_visually_hidden_from_conversation"))
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let base_visible = matches!(role_str, "user" | "assistant")
-        && weight != 0.0
-        && recipient.is_none_or(|r| r == "all")
+    let base_visible = (generated_image
+        || canvas
+        || (matches!(role_str, "user" | "assistant")
+            && weight != 0.0
+            && recipient.is_none_or(|r| r == "all")))
         && !hidden
         && !HIDDEN_TYPES.contains(&ct.as_str());
 
@@ -387,6 +437,12 @@ pub(crate) fn convert_message(node_id: &str, m: &Value) -> Result<Vec<ImportedMe
     if hidden {
         meta.insert("hidden".to_string(), "true".to_string());
     }
+    if generated_image {
+        meta.insert("generated".to_string(), "image".to_string());
+    }
+    if canvas {
+        meta.insert("canvas".to_string(), recipient_str.to_string());
+    }
     for k in ["url", "title", "domain", "name"] {
         if ct != "text"
             && let Some(s) = str_of(c, k)
@@ -402,7 +458,7 @@ pub(crate) fn convert_message(node_id: &str, m: &Value) -> Result<Vec<ImportedMe
             let mut out = msg(String::new(), None, role, kind, text);
             out.visible = base_visible && !out.text.trim().is_empty();
             out.lang = if kind == Kind::Code {
-                lang.map(str::to_string)
+                canvas_lang.clone().or_else(|| lang.map(str::to_string))
             } else {
                 None
             };
@@ -449,6 +505,205 @@ fn multimodal(c: &Value, text_kind: Kind) -> Vec<(Kind, String)> {
                 _ => {}
             }
         }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Newer content: generated images, canvas documents, citations
+
+/// The tool that generates images since 2025 (before: `dalle.text2im`).
+const IMAGE_GEN_TOOL: &str = "t2uay3k.sj1i4kz";
+
+/// Canvas documents of a conversation as they stand, by name, while its messages are read in
+/// order (an update is a list of regular-expression replacements on the document before it).
+#[derive(Default)]
+pub(crate) struct Canvases {
+    docs: Vec<(String, String, Kind, Option<String>)>,
+}
+
+/// Longest canvas document rebuilt, in bytes (replacements can grow a document).
+const MAX_CANVAS: usize = 4 * 1024 * 1024;
+
+/// The code language a canvas type names (`code/python` → `python`).
+fn canvas_lang(ty: &str) -> Option<String> {
+    ty.strip_prefix("code/")
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+}
+
+/// The parts of a canvas call: the document it created or the document after its updates, as
+/// code (with its language) or Markdown; the call's own text when it does not parse (7 of 37
+/// real creates do not parse strictly: truncated or badly escaped).
+fn canvas_parts(
+    recipient: &str,
+    raw: &str,
+    canvases: &mut Canvases,
+) -> (Vec<(Kind, String)>, Option<String>) {
+    let parsed: Option<Value> = serde_json::from_str(raw)
+        .ok()
+        .or_else(|| serde_json::from_str(&escape_controls_in_strings(raw)).ok());
+    let kind_of = |t: &str| {
+        if t.starts_with("code") {
+            Kind::Code
+        } else {
+            Kind::Markdown
+        }
+    };
+    let Some(v) = parsed else {
+        return (vec![(Kind::Other, raw.to_string())], None);
+    };
+    match recipient {
+        "canmore.create_textdoc" => {
+            let name = str_of(&v, "name").unwrap_or("document").to_string();
+            let ty = str_of(&v, "type").unwrap_or("document");
+            let content = str_of(&v, "content").unwrap_or("").to_string();
+            canvases.docs.retain(|(n, _, _, _)| *n != name);
+            canvases
+                .docs
+                .push((name, content.clone(), kind_of(ty), canvas_lang(ty)));
+            (vec![(kind_of(ty), content)], canvas_lang(ty))
+        }
+        "canmore.update_textdoc" => {
+            // Updates apply to the document written last (the call names no document).
+            let Some((_, doc, kind, lang)) = canvases.docs.last_mut() else {
+                return (vec![(Kind::Other, raw.to_string())], None);
+            };
+            let updates = v.get("updates").and_then(Value::as_array);
+            for u in updates.into_iter().flatten() {
+                let (Some(pattern), Some(replacement)) =
+                    (str_of(u, "pattern"), str_of(u, "replacement"))
+                else {
+                    continue;
+                };
+                let Ok(re) = regex::RegexBuilder::new(pattern)
+                    .size_limit(1 << 20)
+                    .dot_matches_new_line(true)
+                    .build()
+                else {
+                    continue;
+                };
+                // The replacement is literal text (`$` in code must stay `$`).
+                let rep = regex::NoExpand(replacement);
+                let next = if u.get("multiple").and_then(Value::as_bool).unwrap_or(false) {
+                    re.replace_all(doc, rep).into_owned()
+                } else {
+                    re.replace(doc, rep).into_owned()
+                };
+                if next.len() <= MAX_CANVAS {
+                    *doc = next;
+                }
+            }
+            (vec![(*kind, doc.clone())], lang.clone())
+        }
+        _ => (vec![(Kind::Other, raw.to_string())], None),
+    }
+}
+
+/// Whether `c` is one of the private-use characters ChatGPT marks citations with.
+fn is_marker_char(c: char) -> bool {
+    ('\u{e200}'..='\u{e206}').contains(&c)
+}
+
+/// The text with its citation markers (`\u{e200}cite\u{e202}turn0search0\u{e201}`) replaced by
+/// what the person saw: a link to the source (from `content_references`), an entity's name,
+/// nothing for hidden markers; and a list of the sources at the end when the answer had one.
+fn citations(text: &str, refs: &[Value]) -> String {
+    let mut out = text.to_string();
+    let mut footnote = String::new();
+    for r in refs {
+        let Some(matched) = str_of(r, "matched_text").filter(|m| !m.trim().is_empty()) else {
+            if str_of(r, "type") == Some("sources_footnote") {
+                for s in r
+                    .get("sources")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let (Some(t), Some(u)) = (str_of(s, "title"), str_of(s, "url")) {
+                        footnote.push_str(&format!("\n- [{t}]({u})"));
+                    }
+                }
+            }
+            continue;
+        };
+        if !out.contains(matched) {
+            continue;
+        }
+        let link = || {
+            let item = r.pointer("/items/0")?;
+            Some(format!(
+                "([{}]({}))",
+                str_of(item, "title")?,
+                str_of(item, "url")?
+            ))
+        };
+        let replacement = match str_of(r, "type") {
+            Some("hidden") => String::new(),
+            _ => str_of(r, "alt")
+                .filter(|a| !a.trim().is_empty())
+                .map(|a| a.trim().to_string())
+                .or_else(link)
+                .unwrap_or_default(),
+        };
+        out = out.replacen(matched, &replacement, 1);
+    }
+    // Markers without a reference: an entity keeps its name, anything else goes.
+    let mut clean = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(start) = rest.find('\u{e200}') {
+        clean.push_str(&rest[..start]);
+        let after = &rest[start + '\u{e200}'.len_utf8()..];
+        let Some(end) = after.find('\u{e201}') else {
+            rest = after;
+            continue;
+        };
+        let fields: Vec<&str> = after[..end].split('\u{e202}').collect();
+        if fields.first() == Some(&"entity")
+            && let Some(name) = fields
+                .get(1)
+                .and_then(|f| serde_json::from_str::<Vec<String>>(f).ok())
+                .and_then(|v| v.get(1).cloned())
+        {
+            clean.push_str(&name);
+        }
+        rest = &after[end + '\u{e201}'.len_utf8()..];
+    }
+    clean.push_str(rest);
+    let mut clean: String = clean.chars().filter(|c| !is_marker_char(*c)).collect();
+    if !footnote.is_empty() && !clean.contains("\nSources:") {
+        clean.push_str("\n\nSources:");
+        clean.push_str(&footnote);
+    }
+    clean
+}
+
+/// `raw` with the control characters inside its JSON strings escaped (a canvas call's JSON is
+/// sometimes written with raw newlines in its strings, which strict JSON refuses).
+fn escape_controls_in_strings(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() + 16);
+    let (mut in_string, mut escaped) = (false, false);
+    for c in raw.chars() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            } else if c.is_control() {
+                match c {
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    other => out.push_str(&format!("\\u{:04x}", u32::from(other))),
+                }
+                continue;
+            }
+        } else if c == '"' {
+            in_string = true;
+        }
+        out.push(c);
     }
     out
 }

@@ -24,6 +24,25 @@ pub(crate) fn parse<R: Read>(
     })
 }
 
+/// The order in which the messages were said. Exports since August 2024 link each message to
+/// its parent, and the array order does not matter. Older exports have no links, and their
+/// array is not in order: a reply can come before the human turn it answers (both with the
+/// same `created_at`), and pairs can be shuffled. They are read by time, the human turn before
+/// the reply at the same instant, then by position.
+fn reading_order(chat: &[Value]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..chat.len()).collect();
+    let linked = chat.iter().any(|m| m.get("parent_message_uuid").is_some());
+    let times: Option<Vec<u64>> = chat
+        .iter()
+        .map(|m| str_of(m, "created_at").and_then(iso_to_ms))
+        .collect();
+    if let (false, Some(times)) = (linked, times) {
+        let rank = |m: &Value| u8::from(str_of(m, "sender") != Some("human"));
+        order.sort_by_key(|&i| (times[i], rank(&chat[i]), i));
+    }
+    order
+}
+
 /// Whether a uuid is the placeholder root (all zeros, perhaps with version/variant digits).
 fn is_root_uuid(s: &str) -> bool {
     let hex: Vec<char> = s.chars().filter(|c| *c != '-').collect();
@@ -47,7 +66,8 @@ fn convert(v: &Value) -> Result<ImportedConversation, String> {
     let mut last_part: BTreeMap<String, String> = BTreeMap::new();
     let mut raw_parents: Vec<(usize, Option<String>)> = Vec::new();
     let mut prev_uuid: Option<String> = None;
-    for (i, m) in chat.iter().enumerate() {
+    for i in reading_order(chat) {
+        let m = &chat[i];
         if !m.is_object() {
             return Err(format!("chat_messages[{i}] is not an object"));
         }

@@ -476,8 +476,12 @@ pub(crate) fn time_bounds(msgs: &[ImportedMessage]) -> (Option<u64>, Option<u64>
     (min, times.max())
 }
 
-/// Splits a message into a chain of parts: the first keeps `id`, later parts get `id#n` and
-/// point to the previous part. Returns the parts; the last part's id is where children attach.
+/// Splits a message into a chain of parts: the first keeps `id`, later parts get `id#n`, point
+/// to the previous part and name the message in `meta["part_of"]` (so a message of text and an
+/// image counts as one message). Returns the parts; the last part's id is where children attach.
+/// The metadata key naming the message a part belongs to (see [`chain_parts`]).
+pub const PART_OF: &str = "part_of";
+
 pub(crate) fn chain_parts(
     id: &str,
     parent: Option<String>,
@@ -489,6 +493,7 @@ pub(crate) fn chain_parts(
         p.id = if n == 0 {
             id.to_string()
         } else {
+            p.meta.insert(PART_OF.into(), id.to_string());
             format!("{id}#{}", n + 1)
         };
         p.parent = prev.take();

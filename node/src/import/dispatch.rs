@@ -40,7 +40,8 @@ pub(crate) fn parse_stream<R: Read>(
         Format::Auto => return Err(unknown_format(&[], ctx.member.as_deref())),
         Format::ChatGpt => super::chatgpt::parse_export(reader, ctx, sink)?,
         Format::Claude => super::claude::parse(reader, ctx, sink)?,
-        Format::Gemini => super::gemini::parse(reader, ctx, sink)?,
+        // Google Takeout's My Activity, as JSON or (its default) HTML.
+        Format::Gemini => super::gemini_html::parse_any(reader, ctx, sink)?,
         Format::ChatGptShare => super::chatgpt_share::parse(reader, ctx, sink)?,
         Format::ShareGpt => super::sharegpt::parse(reader, ctx, sink)?,
         Format::Markdown => super::markdown::parse(reader, ctx, sink)?,
@@ -151,6 +152,14 @@ fn detect_html(text: &str) -> Option<Format> {
         || lower.contains("<title>chatgpt")
     {
         return Some(Format::ChatGptShare);
+    }
+    // Takeout's own class names (the page title is translated); the parser refuses a page of
+    // another product with a clear error.
+    if lower.contains("outer-cell")
+        || lower.contains("content-cell")
+        || lower.contains("<title>my activity")
+    {
+        return Some(Format::Gemini);
     }
     None
 }

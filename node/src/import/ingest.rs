@@ -1,7 +1,7 @@
 //! From parsed conversations to signed ACUs: the owner signs every unit of an import (the role
 //! says who spoke), parents before children, so each ACU names its parent's id.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use vivim_identity::Keypair;
 use vivim_protocol::{Acu, Body, ConvId, Hash, Manifest, Signed, limits::MAX_SHORT_STRING};
@@ -44,6 +44,7 @@ pub fn build(
     let mut ids: HashMap<&str, Hash> = HashMap::with_capacity(conv.messages.len());
     let mut parents: HashMap<Hash, Option<Hash>> = HashMap::with_capacity(conv.messages.len());
     let mut visible: HashMap<Hash, bool> = HashMap::with_capacity(conv.messages.len());
+    let mut message_of: HashMap<Hash, &str> = HashMap::new();
     let mut acus = Vec::with_capacity(conv.messages.len());
     let mut docs = Vec::with_capacity(conv.messages.len());
     let mut tokens = 0u64;
@@ -74,6 +75,12 @@ pub fn build(
         ids.insert(m.id.as_str(), h);
         parents.insert(h, parent);
         visible.insert(h, m.visible);
+        message_of.insert(
+            h,
+            m.meta
+                .get(super::common::PART_OF)
+                .map_or(m.id.as_str(), String::as_str),
+        );
         tokens += estimate_tokens(&m.text);
         if !m.text.is_empty() {
             docs.push(IndexDoc {
@@ -94,13 +101,16 @@ pub fn build(
         .as_deref()
         .and_then(|h| ids.get(h).copied())
         .or_else(|| acus.last().map(|a| a.id()));
-    // Visible messages on the head branch.
-    let mut message_count = 0u32;
+    // Visible messages on the head branch; the parts of one message (text and an image, a
+    // file, an audio pointer) count once.
+    let mut counted: HashSet<&str> = HashSet::new();
     let mut cursor = head;
     let mut steps = 0usize;
     while let Some(h) = cursor {
-        if visible.get(&h).copied().unwrap_or(false) {
-            message_count += 1;
+        if visible.get(&h).copied().unwrap_or(false)
+            && let Some(key) = message_of.get(&h)
+        {
+            counted.insert(key);
         }
         cursor = parents.get(&h).copied().flatten();
         steps += 1;
@@ -108,6 +118,7 @@ pub fn build(
             break;
         }
     }
+    let message_count = u32::try_from(counted.len()).unwrap_or(u32::MAX);
     let manifest = Manifest {
         v: 1,
         id,

@@ -49,13 +49,82 @@ pub(crate) fn parse<R: Read>(
     ctx.emit(sink, 0, Ok(conv), id, title)
 }
 
+/// chatgpt-exporter's front matter: `key: value` lines between `---` lines at the top. Its
+/// `source:` names the ChatGPT conversation (older versions write it twice, and leave
+/// `{model_name}` unexpanded). Returns the fields (first value of each key) and the lines used.
+fn front_matter(text: &str) -> (BTreeMap<String, String>, usize) {
+    let mut fields = BTreeMap::new();
+    let mut lines = text.lines();
+    if lines.next().map(str::trim) != Some("---") {
+        return (fields, 0);
+    }
+    for (n, line) in lines.enumerate() {
+        if line.trim() == "---" {
+            return (fields, n + 2);
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            let v = v.trim();
+            // An unexpanded template placeholder is no value.
+            let placeholder = v.starts_with('{') && v.ends_with('}');
+            if !v.is_empty() && !placeholder {
+                fields
+                    .entry(k.trim().to_ascii_lowercase())
+                    .or_insert_with(|| v.to_string());
+            }
+        }
+        if n > 64 {
+            break;
+        }
+    }
+    (BTreeMap::new(), 0)
+}
+
+/// The ChatGPT conversation id in a `source:` URL (`https://chatgpt.com/c/<id>`, or the older
+/// `chat.openai.com/c/…` and `…/chat/…`).
+fn chatgpt_id(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let (host, path) = rest.split_once('/')?;
+    if !matches!(host, "chatgpt.com" | "chat.openai.com" | "www.chatgpt.com") {
+        return None;
+    }
+    let id = path
+        .strip_prefix("c/")
+        .or_else(|| path.strip_prefix("chat/"))?
+        .split(['?', '#', '/'])
+        .next()?;
+    (id.len() >= 8 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')).then_some(id)
+}
+
+/// chatgpt-exporter (2024+) starts each turn with `<time datetime="…">…</time>`: the time the
+/// message was written, not text.
+fn turn_time(body: &str) -> (Option<u64>, &str) {
+    let t = body.trim_start();
+    if let Some(rest) = t.strip_prefix("<time datetime=\"")
+        && let Some((when, after)) = rest.split_once('"')
+        && let Some(end) = after.find("</time>")
+    {
+        return (
+            common::iso_to_ms(when),
+            after[end + "</time>".len()..].trim_start(),
+        );
+    }
+    (None, body)
+}
+
 fn convert(text: &str) -> Result<ImportedConversation, (usize, String)> {
-    let source_id = hash_id(&[b"markdown", text.as_bytes()]);
-    let mut title: Option<String> = None;
-    let mut model: Option<String> = None;
+    let (front, skip) = front_matter(text);
+    let from_chatgpt = front.get("source").and_then(|s| chatgpt_id(s));
+    let source_id = match from_chatgpt {
+        Some(id) => id.to_string(),
+        None => hash_id(&[b"markdown", text.as_bytes()]),
+    };
+    let mut title: Option<String> = front.get("title").cloned();
+    let mut model: Option<String> = front.get("model").cloned();
     let mut turns: Vec<(Role, usize, Vec<&str>)> = Vec::new();
     let mut in_fence = false;
-    for (n, line) in text.lines().enumerate() {
+    for (n, line) in text.lines().enumerate().skip(skip) {
         let trimmed = line.trim_start();
         if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
             in_fence = !in_fence;
@@ -64,11 +133,12 @@ fn convert(text: &str) -> Result<ImportedConversation, (usize, String)> {
                 turns.push((role, n + 1, Vec::new()));
                 continue;
             }
-            if title.is_none()
-                && turns.is_empty()
+            if turns.is_empty()
                 && let Some(t) = trimmed.strip_prefix("# ")
             {
-                title = Some(t.trim().to_string());
+                if title.is_none() {
+                    title = Some(t.trim().to_string());
+                }
                 continue;
             }
             if turns.is_empty()
@@ -100,7 +170,9 @@ fn convert(text: &str) -> Result<ImportedConversation, (usize, String)> {
         {
             body.pop();
         }
-        let body = body.join("\n").trim().to_string();
+        let body = body.join("\n");
+        let (said_at, body) = turn_time(&body);
+        let body = body.trim().to_string();
         let kind = if role == Role::Assistant {
             Kind::Markdown
         } else {
@@ -110,6 +182,7 @@ fn convert(text: &str) -> Result<ImportedConversation, (usize, String)> {
         let mut m = msg(id.clone(), prev.take(), role, kind, body);
         m.visible = matches!(role, Role::User | Role::Assistant) && !m.text.is_empty();
         m.meta = BTreeMap::from([("line".to_string(), line.to_string())]);
+        m.created_at_ms = said_at;
         messages.push(m);
         prev = Some(id);
     }
@@ -121,18 +194,32 @@ fn convert(text: &str) -> Result<ImportedConversation, (usize, String)> {
             .unwrap_or_default()
     });
     // `llm logs` titles start with the time: `# 2023-08-17T20:53:58    conversation: …`.
-    let created = title
-        .split_whitespace()
-        .next()
-        .and_then(common::iso_to_ms)
+    let (first, last) = common::time_bounds(&messages);
+    let created = front
+        .get("create_time")
+        .and_then(|t| common::iso_to_ms(t))
+        .or(first)
+        .or_else(|| title.split_whitespace().next().and_then(common::iso_to_ms))
         .unwrap_or(0);
+    let updated = front
+        .get("update_time")
+        .and_then(|t| common::iso_to_ms(t))
+        .or(last)
+        .unwrap_or(created)
+        .max(created);
+    // An export of a ChatGPT conversation is that conversation: a re-export updates it, and
+    // it meets the JSON export of it.
+    let (provider, source_url) = match from_chatgpt {
+        Some(id) => ("chatgpt", Some(format!("https://chatgpt.com/c/{id}"))),
+        None => ("markdown", None),
+    };
     Ok(ImportedConversation {
-        provider: "markdown".into(),
+        provider: provider.into(),
         source_id,
         title,
-        source_url: None,
+        source_url,
         created_at_ms: created,
-        updated_at_ms: created,
+        updated_at_ms: updated,
         model,
         head: prev,
         messages,

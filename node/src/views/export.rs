@@ -51,6 +51,14 @@ pub fn markdown(d: &ConversationDetail) -> String {
         if text.is_empty() {
             return;
         }
+        // Context the model was given (custom instructions, memory, a system prompt) is kept,
+        // folded, and named for what it is: it was never a turn of the conversation.
+        if let Some(label) = hidden_context(m) {
+            out.push_str(&format!(
+                "<details><summary>{label}</summary>\n\n{text}\n\n</details>\n\n"
+            ));
+            return;
+        }
         out.push_str(&format!("## {who}\n\n"));
         match m.kind.as_str() {
             "code" => out.push_str(&format!(
@@ -86,4 +94,18 @@ pub fn markdown(d: &ConversationDetail) -> String {
         }
     }
     out
+}
+
+/// What a message of context (not a turn) is, if it is one.
+pub fn hidden_context(m: &crate::views::MessageView) -> Option<&'static str> {
+    match m.meta.get("content_type").map(String::as_str) {
+        Some("user_editable_context") => return Some("Custom instructions"),
+        Some("model_editable_context") => return Some("What ChatGPT remembered (memory)"),
+        _ => {}
+    }
+    match (m.role.as_str(), m.kind.as_str()) {
+        ("system", _) => Some("System prompt"),
+        (_, "other") => Some("Hidden context"),
+        _ => None,
+    }
 }

@@ -46,6 +46,21 @@ export function buildPath(messages: MessageView[], head: string | null | undefin
 }
 
 const FOLDED: Record<string, string> = { thinking: 'Thinking', tool_call: 'Tool call', tool_result: 'Tool result' }
+/** Context the model was given, by ChatGPT's content type: never a turn of the conversation. */
+const CONTEXT: Record<string, string> = {
+  user_editable_context: 'Custom instructions',
+  model_editable_context: 'What ChatGPT remembered (memory)',
+}
+
+/** The label a folded message shows, or undefined when it is shown open: reasoning, tool
+ * calls and results, and context (custom instructions, memory, system prompts). */
+export function foldLabel(m: MessageView): string | undefined {
+  return (
+    FOLDED[m.kind] ??
+    CONTEXT[m.meta?.content_type ?? ''] ??
+    (m.role === 'system' ? 'System prompt' : m.kind === 'other' ? 'Hidden context' : undefined)
+  )
+}
 
 /** Kinds that show something even without text. */
 const CONTENT_KINDS = new Set(['image', 'file', 'tool_call', 'tool_result'])
@@ -122,7 +137,7 @@ interface ItemProps {
 /** One message of the feed: an article placed by the virtualizer, with its branch switcher. */
 const MessageItem = memo(function MessageItem({ entry, index, count, top, open, measure, onChoose, onFold }: ItemProps) {
   const { msg: m, siblings, key } = entry
-  const folded = FOLDED[m.kind]
+  const folded = foldLabel(m)
   const at = siblings.length > 1 ? siblings.indexOf(m) : 0
   return (
     <article
@@ -180,7 +195,7 @@ const MessageItem = memo(function MessageItem({ entry, index, count, top, open, 
 function estimateHeight(e: PathEntry, width: number): number {
   const m = e.msg
   let h = 62 + (e.siblings.length > 1 ? 34 : 0)
-  if (FOLDED[m.kind] || m.sealed || m.kind === 'image' || m.kind === 'file') return h + 28
+  if (foldLabel(m) || m.sealed || m.kind === 'image' || m.kind === 'file') return h + 28
   const text = m.text ?? ''
   if (m.kind === 'code') return h + 24 + 20 * (text.split('\n').length)
   const perLine = Math.max(30, (Math.min(width, 1100) - 80) / 8.5)

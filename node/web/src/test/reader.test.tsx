@@ -6,7 +6,7 @@ import { AppRoutes } from '../App'
 import { resetHealth } from '../api/health'
 import type { ConversationDetail, MessageView } from '../api/types'
 import { db } from '../db'
-import { isBlankMessage } from '../pages/Reader'
+import { foldLabel, isBlankMessage } from '../pages/Reader'
 import { conv, json, mockFetch } from './helpers'
 
 // jsdom has no layout: every message measures 120 px and the window is 800 px high, so the
@@ -122,5 +122,17 @@ describe('blank messages', () => {
     expect(isBlankMessage(msg('s', null, { text: '', kind: 'tool_call' }))).toBe(false)
     expect(isBlankMessage(msg('s', null, { text: '', meta: { name: 'report.pdf' } }))).toBe(false)
     expect(isBlankMessage(msg('s', null, { text: null, sealed: true }))).toBe(false)
+  })
+})
+
+describe('folded messages', () => {
+  it('folds context the model was given, named for what it is, and leaves turns open', () => {
+    expect(foldLabel(msg('c', null, { role: 'system', kind: 'other', meta: { content_type: 'user_editable_context' } }))).toBe('Custom instructions')
+    expect(foldLabel(msg('c', null, { role: 'system', kind: 'other', meta: { content_type: 'model_editable_context' } }))).toBe('What ChatGPT remembered (memory)')
+    expect(foldLabel(msg('c', null, { role: 'system', text: 'You are a helpful assistant' }))).toBe('System prompt')
+    expect(foldLabel(msg('c', null, { kind: 'other' }))).toBe('Hidden context')
+    expect(foldLabel(msg('c', null, { kind: 'thinking' }))).toBe('Thinking')
+    expect(foldLabel(msg('c', null, { text: 'hello' }))).toBeUndefined()
+    expect(foldLabel(msg('c', null, { role: 'assistant', kind: 'markdown' }))).toBeUndefined()
   })
 })
