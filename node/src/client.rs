@@ -241,13 +241,45 @@ impl Client {
                         .map_err(|e| ClientError::Http(format!("{source}: {e}")))?;
                     body["path"] = abs.display().to_string().into();
                 }
-                let r = http
+                let post = http
                     .post(format!("{base}/api/v1/import/source"))
                     .bearer_auth(token)
                     .json(&body)
-                    .send()
-                    .await
-                    .map_err(|e| ClientError::Http(e.to_string()))?;
+                    .send();
+                // The running node announces each stored conversation on /api/ws: counted
+                // here, the progress is live instead of arriving with the summary.
+                let events = match progress {
+                    Some(_) => live_events(base, token).await,
+                    None => None,
+                };
+                let r = match (events, progress) {
+                    (Some(mut ws), Some(progress)) => {
+                        use futures::StreamExt;
+                        tokio::pin!(post);
+                        let mut seen = ImportProgress::default();
+                        loop {
+                            tokio::select! {
+                                r = &mut post => break r,
+                                msg = ws.next() => match msg {
+                                    Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
+                                        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&t)
+                                            && v["type"] == "conversation_imported"
+                                        {
+                                            seen.conversations += 1;
+                                            seen.messages += v["message_count"].as_u64().unwrap_or(0);
+                                            progress(seen);
+                                        }
+                                    }
+                                    Some(Ok(_)) => {}
+                                    // The socket closed: the answer still comes on the POST.
+                                    _ => break (&mut post).await,
+                                }
+                            }
+                        }
+                    }
+                    _ => post.await,
+                }
+                .map_err(|e| ClientError::Http(e.to_string()))?;
                 decode(r).await
             }
         }
@@ -364,6 +396,26 @@ impl Client {
             n.shutdown().await?;
         }
         Ok(())
+    }
+}
+
+/// The running node's event socket, if it opens (progress is a nicety: no socket, no live
+/// progress, the import goes on).
+async fn live_events(
+    base: &str,
+    token: &str,
+) -> Option<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+> {
+    let url = format!(
+        "{}/api/ws?token={}",
+        base.replacen("http://", "ws://", 1),
+        percent(token)
+    );
+    let connect = tokio_tungstenite::connect_async(url);
+    match tokio::time::timeout(Duration::from_secs(3), connect).await {
+        Ok(Ok((ws, _))) => Some(ws),
+        _ => None,
     }
 }
 

@@ -299,3 +299,145 @@ async fn a_markdown_export_meets_the_json_export_of_the_same_chat() {
     node.shutdown().await.unwrap();
     node2.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn importing_through_a_running_node_reports_progress_as_it_goes() {
+    let (node, tmp) = open_node().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(vivim_node::gateway::serve(node.clone(), listener, async {
+        let _ = stop_rx.await;
+    }));
+    let client = vivim_node::Client::Remote {
+        base: format!("http://{addr}"),
+        token: DataDir::at(tmp.path()).token().unwrap(),
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+    };
+    let seen = std::sync::Mutex::new(Vec::new());
+    let progress = |p: vivim_node::node::ImportProgress| seen.lock().unwrap().push(p);
+    let fx = fixture("chatgpt_2025_features.json");
+    let summary = client
+        .import(fx.to_str().unwrap(), Format::Auto, Some(&progress))
+        .await
+        .unwrap();
+    assert_eq!(summary["conversations"], 3, "{summary}");
+    let seen = seen.into_inner().unwrap();
+    // One report per stored conversation, counting up, before the summary arrived.
+    assert_eq!(
+        seen.iter().map(|p| p.conversations).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert_eq!(seen[2].messages, 2 + 6 + 8);
+    let _ = stop_tx.send(());
+    server.await.unwrap().unwrap();
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn importing_again_replaces_the_old_reading_of_a_message_and_keeps_what_was_added_here() {
+    use vivim_protocol::Role;
+    let (node, _tmp) = open_node().await;
+    let original = fixture("chatgpt_2025_features.json");
+    node.import_path(&original, Format::Auto, None)
+        .await
+        .unwrap();
+    let text_of_export = std::fs::read_to_string(&original).unwrap();
+    // The same export read differently (as a fixed importer would): one message's text changes.
+    let reimport = |from: &str, to: &str| {
+        let changed = text_of_export.replacen("still works", to, 1);
+        assert_ne!(changed, text_of_export, "{from}");
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), changed).unwrap();
+        file
+    };
+    let all_of = |node: Arc<Node>| async move {
+        let (row, _) = read(&node, "Sort Vec in Rust").await;
+        node.conversation(&row.manifest.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .1
+    };
+    let f = reimport("still works", "still works fine");
+    let s = node
+        .import_path(f.path(), Format::Auto, None)
+        .await
+        .unwrap();
+    assert_eq!(s.updated, 1, "{s:?}");
+    let all = all_of(node.clone()).await;
+    let texts: Vec<&str> = all.iter().map(|a| text(a.value())).collect();
+    assert!(texts.iter().any(|t| t.contains("still works fine")));
+    assert!(
+        !texts.iter().any(|t| t.contains("still works. ")),
+        "the old reading stays beside the new one: {texts:#?}"
+    );
+    let mut per_source = std::collections::HashMap::new();
+    for a in &all {
+        if let Some(id) = a.value().provider_meta.get("id") {
+            *per_source.entry(id.clone()).or_insert(0) += 1;
+        }
+    }
+    assert!(per_source.values().all(|n| *n == 1), "{per_source:?}");
+
+    // A reply written here hangs off the last message: importing yet another reading keeps
+    // the reply and the message it answers (nothing loses its parent).
+    let (row, _) = read(&node, "Sort Vec in Rust").await;
+    node.capture(vivim_node::Capture {
+        conversation: Some(row.manifest.id.to_string()),
+        provider: None,
+        source_id: None,
+        title: None,
+        parent: None,
+        role: "user".into(),
+        kind: None,
+        lang: None,
+        text: "A note I added later.".into(),
+        created_at_ms: None,
+    })
+    .await
+    .unwrap();
+    let f = reimport("still works", "still works well");
+    node.import_path(f.path(), Format::Auto, None)
+        .await
+        .unwrap();
+    let all = all_of(node.clone()).await;
+    let ids: std::collections::HashSet<_> = all.iter().map(|a| a.id()).collect();
+    assert!(
+        all.iter()
+            .all(|a| a.value().parent.is_none_or(|p| ids.contains(&p)))
+    );
+    assert!(
+        all.iter()
+            .any(|a| a.value().role == Role::User && text(a.value()) == "A note I added later.")
+    );
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn google_takeouts_html_my_activity_imports() {
+    let (node, _tmp) = open_node().await;
+    let s = node
+        .import_path(&fixture("gemini_my_activity.html"), Format::Auto, None)
+        .await
+        .unwrap();
+    assert_eq!(s.format, "gemini", "{s:?}");
+    assert!(s.conversations >= 1 && s.skipped.is_empty(), "{s:?}");
+    let rows = node.store.list(None, 10).unwrap().rows;
+    assert!(rows.iter().all(|r| r.manifest.provider == "gemini"));
+    // Three prompts, three answers, whichever way they were grouped.
+    let total: u32 = rows.iter().map(|r| r.manifest.message_count).sum();
+    assert_eq!(
+        total,
+        6,
+        "{:?}",
+        rows.iter().map(|r| &r.manifest.title).collect::<Vec<_>>()
+    );
+    // Importing it again adds nothing.
+    let again = node
+        .import_path(&fixture("gemini_my_activity.html"), Format::Auto, None)
+        .await
+        .unwrap();
+    assert_eq!((again.conversations, again.updated), (0, 0), "{again:?}");
+    node.shutdown().await.unwrap();
+}

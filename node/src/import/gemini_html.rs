@@ -288,6 +288,8 @@ fn emit_group(ctx: &mut Ctx<'_>, sink: Sink<'_>, group: Vec<Entry>) -> Result<()
         );
         for (n, f) in e.files.into_iter().enumerate() {
             let mut file_meta = meta.clone();
+            // An attachment is part of the prompt's message (counted once with it).
+            file_meta.insert(super::common::PART_OF.into(), format!("{base}-u"));
             file_meta.insert("file_name".into(), f.name.clone());
             if let Some(p) = f.path {
                 file_meta.insert("file_path".into(), p);
