@@ -373,59 +373,6 @@ fn read_row(
 /// Plans the writes that store `manifest` with `new_acus` against what `conv` and `conv_acus`
 /// hold now (a read snapshot when staging, the write transaction itself when a commit plans
 /// again). ACUs of the stored version that the new one lacks are kept after the new ones.
-/// Drops from `kept` (stored ACUs the new version lacks) those the new version reads again from
-/// the same message of the export (the importer's id in `provider_meta["id"]`): an import that
-/// reads a message better (fixed order, citations, parts) replaces its old reading instead of
-/// leaving it beside it as another branch. ACUs without an importer's id (captures, replies
-/// written here) stay, and so does any ACU a kept one still names as its parent.
-fn drop_reimported(new_acus: &[AcuBytes], kept: &mut Vec<(Hash, Vec<u8>)>) {
-    if kept.is_empty() {
-        return;
-    }
-    let source_id = |bytes: &[u8]| {
-        Signed::<Acu>::decode_stored(bytes.to_vec())
-            .ok()
-            .map(|a| (a.value().provider_meta.get("id").cloned(), a.value().parent))
-    };
-    let new_ids: HashSet<String> = new_acus
-        .iter()
-        .filter_map(|a| source_id(&a.bytes).and_then(|(id, _)| id))
-        .collect();
-    if new_ids.is_empty() {
-        return;
-    }
-    let read: Vec<(Option<String>, Option<Hash>)> = kept
-        .iter()
-        .map(|(_, b)| source_id(b).unwrap_or((None, None)))
-        .collect();
-    let stale: HashSet<Hash> = kept
-        .iter()
-        .zip(&read)
-        .filter(|(_, (id, _))| id.as_ref().is_some_and(|i| new_ids.contains(i)))
-        .map(|((h, _), _)| *h)
-        .collect();
-    // Still an ancestor of something that stays: keep it, so no ACU loses its parent.
-    let mut staying: HashSet<Hash> = kept
-        .iter()
-        .map(|(h, _)| *h)
-        .filter(|h| !stale.contains(h))
-        .collect();
-    loop {
-        let more: Vec<Hash> = kept
-            .iter()
-            .zip(&read)
-            .filter(|((h, _), _)| staying.contains(h))
-            .filter_map(|(_, (_, parent))| *parent)
-            .filter(|p| stale.contains(p) && !staying.contains(p))
-            .collect();
-        if more.is_empty() {
-            break;
-        }
-        staying.extend(more);
-    }
-    kept.retain(|(h, _)| staying.contains(h));
-}
-
 fn plan(
     conv: &impl ReadableTable<Bytes<'static>, Bytes<'static>>,
     conv_acus: &impl ReadableTable<Bytes<'static>, Bytes<'static>>,
@@ -461,7 +408,6 @@ fn plan(
                 kept.push((h, bytes));
             }
         }
-        drop_reimported(&new_acus, &mut kept);
         ids.extend(kept.iter().map(|(h, _)| *h));
     }
     let row = row_with(manifest, manifest_id, &ids);
