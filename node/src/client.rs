@@ -5,6 +5,7 @@ use std::{path::Path, sync::Arc, time::Duration};
 
 use serde::de::DeserializeOwned;
 
+pub mod admin;
 pub mod organize;
 
 use crate::{

@@ -164,6 +164,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+mod admin;
 mod organize;
 mod share;
 mod web;
@@ -183,6 +184,8 @@ pub struct Gateway {
     awareness: tokio::sync::broadcast::Sender<(vivim_crdt::DocId, u64, Arc<Vec<u8>>)>,
     /// Where the web app's files come from.
     web: WebSource,
+    /// Request timings and the sampled series of the admin panel.
+    admin: admin::Sampler,
 }
 
 /// Builds the gateway's router around a node without a network (the network routes answer
@@ -214,6 +217,7 @@ pub fn app(node: Arc<Node>, p2p: Option<Arc<P2p>>, token: String, web: WebSource
         cache: Mutex::new(HashMap::new()),
         requests: Default::default(),
         awareness: tokio::sync::broadcast::channel(256).0,
+        admin: admin::Sampler::default(),
         limiter: (cfg.rate_limit_per_sec > 0).then(|| {
             Mutex::new(Bucket {
                 rate: f64::from(cfg.rate_limit_per_sec),
@@ -222,6 +226,7 @@ pub fn app(node: Arc<Node>, p2p: Option<Arc<P2p>>, token: String, web: WebSource
             })
         }),
     });
+    admin::start_sampler(&state);
     let api = Router::new()
         .route("/api/v1/identity", get(identity))
         .route("/api/v1/conversations", get(list_conversations))
@@ -244,12 +249,9 @@ pub fn app(node: Arc<Node>, p2p: Option<Arc<P2p>>, token: String, web: WebSource
         .route("/api/v1/conversations/{id}/publish", post(publish))
         .route("/api/v1/fetch", post(fetch))
         .route("/api/v1/dids/{did}", get(resolve_did))
-        .route("/api/admin/peers", get(peers))
-        .route("/api/admin/network", get(network))
-        .route("/api/admin/status", get(status))
-        .route("/api/admin/metrics", get(metrics))
         .route("/api/ws", get(ws_events))
         .route_service("/api/mcp", mcp)
+        .merge(admin::routes())
         .merge(social::routes())
         .merge(organize::routes())
         .merge(share::routes())
@@ -328,6 +330,14 @@ pub async fn serve_app(
         .dir
         .token()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
+    // The admin panel's log view never shows the token or the configured API keys.
+    crate::admin::logs::redact(&token);
+    for k in [&node.config.provider.api_key, &node.config.embed.api_key]
+        .into_iter()
+        .flatten()
+    {
+        crate::admin::logs::redact(k);
+    }
     let app = app(node, network, token, web);
     axum::serve(
         listener,
@@ -410,9 +420,13 @@ async fn rate_limit(State(gw): State<Arc<Gateway>>, req: Request, next: Next) ->
 }
 
 async fn count(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Response {
+    let route = admin::route_label(req.uri().path());
+    let started = std::time::Instant::now();
     let res = next.run(req).await;
     let class = (res.status().as_u16() / 100).clamp(1, 5) as usize - 1;
     gw.requests[class].fetch_add(1, Ordering::Relaxed);
+    gw.admin
+        .record(route, res.status().as_u16(), started.elapsed());
     res
 }
 
@@ -759,154 +773,6 @@ async fn import_upload(
     Ok(import_result(summary))
 }
 
-/// Node status.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct Status {
-    /// DID.
-    pub did: String,
-    /// VIVIM version.
-    pub version: String,
-    /// Seconds since start.
-    pub uptime_seconds: u64,
-    /// Conversations stored.
-    pub conversations: usize,
-    /// ACUs stored.
-    pub acus: usize,
-    /// Documents in the search index.
-    pub index_docs: u64,
-    /// Data dir.
-    pub data_dir: String,
-    /// Embedding progress and the vector index (absent until first used).
-    #[serde(default)]
-    pub semantic: Option<crate::organize::EmbedStatus>,
-    /// The AI provider answers go to (`/api/v2/context` with `send`), absent when none is
-    /// configured. Its API key is never shown.
-    #[serde(default)]
-    pub provider: Option<ProviderStatus>,
-    /// Whether the node's peer-to-peer network runs (else sharing and fetching answer 503).
-    pub network: bool,
-    /// Browser origins the gateway allows besides its own (CORS).
-    pub cors_origins: Vec<String>,
-}
-
-/// The configured AI provider, without its key.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct ProviderStatus {
-    /// `openai` (or compatible) or `anthropic`.
-    pub kind: String,
-    /// Base URL.
-    pub url: String,
-    /// Model asked.
-    pub model: String,
-    /// Whether an API key is set.
-    pub has_api_key: bool,
-}
-
-#[utoipa::path(get, path = "/api/admin/status", responses((status = 200, body = Status)), security(("bearer" = [])))]
-async fn status(State(gw): State<Arc<Gateway>>) -> Json<Status> {
-    let n = &gw.node;
-    Json(Status {
-        did: n.key.did().to_string(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        uptime_seconds: n.uptime().as_secs(),
-        conversations: n.store.conversation_count(),
-        acus: n.store.acu_count(),
-        index_docs: n.index.doc_count(),
-        data_dir: n.dir.root().display().to_string(),
-        semantic: crate::organize::status(n),
-        provider: {
-            let p = &n.config.provider;
-            (!p.kind.is_empty()).then(|| ProviderStatus {
-                kind: p.kind.clone(),
-                url: p.url.clone(),
-                model: p.model.clone(),
-                has_api_key: p.api_key.as_deref().is_some_and(|k| !k.is_empty()),
-            })
-        },
-        network: gw.network.is_some(),
-        cors_origins: n.config.gateway.cors_origins.clone(),
-    })
-}
-
-#[utoipa::path(get, path = "/api/admin/metrics", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")), security(("bearer" = [])))]
-async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
-    let n = &gw.node;
-    let mut out = String::with_capacity(2048);
-    let mut metric = |name: &str, kind: &str, help: &str, value: String| {
-        out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
-        ));
-    };
-    metric(
-        "vivim_conversations",
-        "gauge",
-        "Stored conversations.",
-        n.store.conversation_count().to_string(),
-    );
-    metric(
-        "vivim_acus",
-        "gauge",
-        "Stored ACUs.",
-        n.store.acu_count().to_string(),
-    );
-    metric(
-        "vivim_index_docs",
-        "gauge",
-        "Documents in the full-text index.",
-        n.index.doc_count().to_string(),
-    );
-    metric(
-        "vivim_uptime_seconds",
-        "gauge",
-        "Seconds since the node started.",
-        n.uptime().as_secs().to_string(),
-    );
-    metric(
-        "vivim_imports_total",
-        "counter",
-        "Imports finished.",
-        n.counters.imports.load(Ordering::Relaxed).to_string(),
-    );
-    metric(
-        "vivim_captures_total",
-        "counter",
-        "Messages captured through the API.",
-        n.counters.captures.load(Ordering::Relaxed).to_string(),
-    );
-    metric(
-        "vivim_searches_total",
-        "counter",
-        "Searches served.",
-        n.counters.searches.load(Ordering::Relaxed).to_string(),
-    );
-    metric(
-        "vivim_acus_written_total",
-        "counter",
-        "ACUs written since start.",
-        n.store
-            .stats
-            .acus_written
-            .load(Ordering::Relaxed)
-            .to_string(),
-    );
-    out.push_str("# HELP vivim_http_responses_total HTTP responses by status class.\n# TYPE vivim_http_responses_total counter\n");
-    for (i, c) in gw.requests.iter().enumerate() {
-        out.push_str(&format!(
-            "vivim_http_responses_total{{class=\"{}xx\"}} {}\n",
-            i + 1,
-            c.load(Ordering::Relaxed)
-        ));
-    }
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4"),
-        )],
-        out,
-    )
-        .into_response()
-}
-
 async fn ws_events(State(gw): State<Arc<Gateway>>, upgrade: WebSocketUpgrade) -> Response {
     let mut rx = gw.node.events.subscribe();
     upgrade.on_upgrade(move |mut socket| async move {
@@ -1036,31 +902,6 @@ async fn resolve_did(
     })))
 }
 
-#[utoipa::path(get, path = "/api/admin/peers", responses((status = 200, description = "connected peers with DID, addresses, latency")), security(("bearer" = [])))]
-async fn peers(State(gw): State<Arc<Gateway>>) -> ApiResult<Json<Vec<crate::net::PeerInfo>>> {
-    Ok(Json(p2p(&gw)?.net.peers().await))
-}
-
-#[utoipa::path(get, path = "/api/admin/network", responses((status = 200, description = "DHT size, gossip topics, bytes in/out, iroh endpoint")), security(("bearer" = [])))]
-async fn network(State(gw): State<Arc<Gateway>>) -> ApiResult<Json<serde_json::Value>> {
-    let p = p2p(&gw)?;
-    let info = p.net.info().await.map_err(internal)?;
-    Ok(Json(serde_json::json!({
-        "libp2p": info,
-        "bootstrap_addrs": p.bootstrap_addrs().await.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-        "iroh": {
-            "relay_server": p.relay_url().map(|u| u.to_string()),
-            "home_relay": p.endpoint.addr().relay_urls().next().map(|u| u.to_string()),
-            "endpoint_id": p.endpoint.id().to_string(),
-            "addrs": p.iroh_addrs().iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-        },
-        "fetched": p.stats.fetched.load(Ordering::Relaxed),
-        "rejected": p.stats.rejected.load(Ordering::Relaxed),
-        "pinned": p.stats.pinned.load(Ordering::Relaxed),
-        "pins_dropped": p.stats.pins_dropped.load(Ordering::Relaxed),
-    })))
-}
-
 /// Whether the node answers: what the web app polls to tell online from offline. It needs no
 /// token and says nothing about the user.
 #[derive(Serialize, ToSchema)]
@@ -1086,9 +927,9 @@ async fn health() -> Response {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "VIVIM node gateway", description = "The local REST surface of a VIVIM node. Authenticate with `Authorization: Bearer <token>` (see `vivim token`). `/api/v3/teams…` has the same routes and shapes as `/api/v3/groups…`, with `access` (OPEN, INVITE) for `visibility`. `/api/yjs/{doc}` speaks the y-websocket protocol (token as `?token=`)."),
-    paths(health, identity, list_conversations, get_conversation, delete_conversation, export_conversation, get_acu, capture, search, import_source, import_upload, status, metrics, publish, fetch, resolve_did, peers, network,
+    paths(health, identity, list_conversations, get_conversation, delete_conversation, export_conversation, get_acu, capture, search, import_source, import_upload, admin::status, admin::metrics, admin::series, admin::logs, admin::check, admin::rebuild, admin::backup, publish, fetch, resolve_did, admin::peers, admin::network,
         social::list_circles, social::create_circle, social::get_circle, social::delete_circle, social::add_circle_member, social::remove_circle_member, social::set_profile, social::list_friends, social::friend_action, social::list_follows, social::follow, social::unfollow, social::approve, social::list_groups, social::create_group, social::get_group, social::delete_group, social::join_group, social::leave_group, social::add_group_member, social::remove_group_member, organize::related, organize::list_memories, organize::add_memory, organize::get_memory, organize::update_memory, organize::delete_memory, organize::extract_memories, organize::consolidate_memories, organize::context, share::create_share, share::list_shares, share::get_share, share::revoke_share, share::activate_share, share::open_link, share::fork, share::provenance, share::feed),
-    components(schemas(Health, crate::share::ShareOut, crate::share::FeedItem, crate::share::FeedPage, crate::share::ForkOut, crate::share::Provenance, crate::share::AcuProvenance, crate::share::net::Opened, share::NewShare, share::OpenLink, share::NewFork, crate::social::graph::CircleOut, crate::social::graph::MemberOut, crate::social::graph::FriendOut, crate::social::graph::FollowOut, crate::social::graph::FollowsOut, crate::social::graph::GroupOut, social::NewCircle, social::NewMember, social::ProfileUpdate, social::FollowRequest, social::NewGroup, social::JoinRequest, Published, FetchRequest, IdentityView, ConversationView, MessageView, ConversationDetail, ConversationPage, Captured, Capture, HitView, SearchResults, ImportSource, ImportResult, crate::node::SkippedConversation, Status, ProviderStatus, ErrorBody, ErrorDetail, crate::organize::EmbedStatus, crate::organize::Related, crate::organize::Consolidated, crate::organize::ContextRequest, crate::organize::memory::MemoryView, crate::organize::memory::NewMemory, crate::organize::memory::MemoryPatch, crate::organize::memory::Added, crate::organize::context::Context, crate::organize::context::SectionAccount, crate::organize::ai::ChatMessage)),
+    components(schemas(Health, crate::share::ShareOut, crate::share::FeedItem, crate::share::FeedPage, crate::share::ForkOut, crate::share::Provenance, crate::share::AcuProvenance, crate::share::net::Opened, share::NewShare, share::OpenLink, share::NewFork, crate::social::graph::CircleOut, crate::social::graph::MemberOut, crate::social::graph::FriendOut, crate::social::graph::FollowOut, crate::social::graph::FollowsOut, crate::social::graph::GroupOut, social::NewCircle, social::NewMember, social::ProfileUpdate, social::FollowRequest, social::NewGroup, social::JoinRequest, Published, FetchRequest, IdentityView, ConversationView, MessageView, ConversationDetail, ConversationPage, Captured, Capture, HitView, SearchResults, ImportSource, ImportResult, crate::node::SkippedConversation, admin::Status, admin::ProviderStatus, crate::net::PeerInfo, admin::Sizes, admin::Counts, admin::Background, admin::Attention, admin::Series, admin::Sample, admin::RouteSample, admin::LogPage, admin::RebuildRequest, admin::BackupRequest, crate::admin::logs::LogLine, crate::admin::check::IntegrityReport, crate::admin::check::Problem, crate::admin::check::IndexCheck, crate::admin::check::Rebuilt, ErrorBody, ErrorDetail, crate::organize::EmbedStatus, crate::organize::Related, crate::organize::Consolidated, crate::organize::ContextRequest, crate::organize::memory::MemoryView, crate::organize::memory::NewMemory, crate::organize::memory::MemoryPatch, crate::organize::memory::Added, crate::organize::context::Context, crate::organize::context::SectionAccount, crate::organize::ai::ChatMessage)),
     modifiers(&BearerAuth),
 )]
 struct ApiDoc;

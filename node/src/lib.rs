@@ -24,6 +24,7 @@
 //! println!("{}", key.did());
 //! ```
 
+pub mod admin;
 pub mod client;
 mod config;
 pub mod datadir;

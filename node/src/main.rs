@@ -10,6 +10,7 @@ use anyhow::Result;
 use clap::Parser;
 
 use cli::{
+    admin,
     args::{Cli, Command},
     connect::with_client,
     conversations, identity, network, organize, share, social, up,
@@ -86,6 +87,11 @@ async fn run(cli: Cli) -> Result<()> {
             with_client(g, async |c| organize::memory(c, command).await).await
         }
         Command::Context(a) => with_client(g, async |c| organize::context(c, a).await).await,
+        Command::Backup { file, keys, json } => admin::backup(g, file, keys, json).await,
+        Command::Restore { file, merge, json } => admin::restore(g, file, merge, json).await,
+        Command::Check { json } => admin::check(g, json).await,
+        Command::Rebuild { what, json } => admin::rebuild(g, what, json).await,
+        Command::Compact { json } => admin::compact_cmd(g, json),
     }
 }
 
@@ -104,11 +110,22 @@ fn main() -> ExitCode {
         }
         default_hook(info);
     }));
-    tracing_subscriber::fmt()
-        .with_env_filter(log_filter())
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+    {
+        use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
+        // stderr at VIVIM_LOG (warn); the admin panel's ring at its own level (info).
+        tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                    .with_writer(std::io::stderr)
+                    .with_filter(log_filter()),
+            )
+            .with(
+                vivim_node::admin::logs::RingLayer
+                    .with_filter(vivim_node::admin::logs::capture_filter()),
+            )
+            .init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

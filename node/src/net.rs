@@ -156,7 +156,7 @@ pub enum NetEvent {
 }
 
 /// A connected peer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PeerInfo {
     /// libp2p peer id.
     pub peer_id: String,
@@ -166,6 +166,30 @@ pub struct PeerInfo {
     pub addrs: Vec<String>,
     /// Last ping round trip, ms.
     pub rtt_ms: Option<f64>,
+    /// Whether a connection goes straight to the peer (not through a relay circuit).
+    pub direct: bool,
+    /// `quic`, `tcp` or `relay`.
+    pub transport: String,
+    /// When the first open connection was made (unix ms).
+    pub connected_since_ms: Option<u64>,
+}
+
+/// A Kademlia k-bucket that holds peers.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BucketInfo {
+    /// The bucket's position (higher: farther keys).
+    pub index: usize,
+    /// Peers in it.
+    pub peers: usize,
+}
+
+/// Peers in our gossip mesh of a topic.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MeshInfo {
+    /// The topic.
+    pub topic: String,
+    /// Mesh peers.
+    pub peers: usize,
 }
 
 /// Network counters and state.
@@ -187,6 +211,14 @@ pub struct NetInfo {
     pub gossip_bytes_out: u64,
     /// Gossip bytes received.
     pub gossip_bytes_in: u64,
+    /// Non-empty k-buckets of the routing table.
+    pub buckets: Vec<BucketInfo>,
+    /// Mesh peers per gossip topic.
+    pub mesh: Vec<MeshInfo>,
+    /// What AutoNAT concluded: `public <addr>`, `private` or `unknown`.
+    pub nat: String,
+    /// Gossip messages received.
+    pub gossip_messages_in: u64,
 }
 
 #[derive(NetworkBehaviour)]
@@ -369,9 +401,11 @@ impl Net {
             inbound: HashMap::new(),
             next_inbound: 0,
             rtt: HashMap::new(),
+            conns: HashMap::new(),
             listen: Arc::new(Mutex::new(Vec::new())),
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
+            messages_in: AtomicU64::new(0),
         };
         // Wait for the listeners so that callers can hand out addresses right away.
         let wanted = cfg.listen.len();
@@ -509,9 +543,12 @@ struct EventLoop {
     inbound: HashMap<u64, request_response::ResponseChannel<Bytes>>,
     next_inbound: u64,
     rtt: HashMap<PeerId, Duration>,
+    /// Open connections per peer: since when, and their remote addresses.
+    conns: HashMap<PeerId, (u64, Vec<Multiaddr>)>,
     listen: Arc<Mutex<Vec<Multiaddr>>>,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
+    messages_in: AtomicU64,
 }
 
 impl EventLoop {
@@ -632,11 +669,26 @@ impl EventLoop {
                 let peers = self
                     .swarm
                     .connected_peers()
-                    .map(|p| PeerInfo {
-                        peer_id: p.to_string(),
-                        did: ids::did_of_peer(p).ok().map(|d| d.to_string()),
-                        addrs: Vec::new(),
-                        rtt_ms: self.rtt.get(p).map(|d| d.as_secs_f64() * 1000.0),
+                    .map(|p| {
+                        let (since, addrs) = self.conns.get(p).cloned().unwrap_or_default();
+                        let relayed = |a: &Multiaddr| a.to_string().contains("/p2p-circuit");
+                        let direct = addrs.is_empty() || addrs.iter().any(|a| !relayed(a));
+                        let transport = if !direct {
+                            "relay"
+                        } else if addrs.iter().any(|a| a.to_string().contains("/quic")) {
+                            "quic"
+                        } else {
+                            "tcp"
+                        };
+                        PeerInfo {
+                            peer_id: p.to_string(),
+                            did: ids::did_of_peer(p).ok().map(|d| d.to_string()),
+                            addrs: addrs.iter().map(|a| a.to_string()).collect(),
+                            rtt_ms: self.rtt.get(p).map(|d| d.as_secs_f64() * 1000.0),
+                            direct,
+                            transport: transport.into(),
+                            connected_since_ms: (since > 0).then_some(since),
+                        }
                     })
                     .collect();
                 let _ = reply.send(peers);
@@ -645,6 +697,29 @@ impl EventLoop {
                 let b = self.swarm.behaviour_mut();
                 let dht_peers = b.kad.kbuckets().map(|k| k.num_entries()).sum();
                 let dht_records = kad::store::RecordStore::records(b.kad.store_mut()).count();
+                let buckets = b
+                    .kad
+                    .kbuckets()
+                    .enumerate()
+                    .filter(|(_, k)| k.num_entries() > 0)
+                    .map(|(index, k)| BucketInfo {
+                        index,
+                        peers: k.num_entries(),
+                    })
+                    .collect();
+                let hashes: Vec<gossipsub::TopicHash> = b.gossipsub.topics().cloned().collect();
+                let mesh = hashes
+                    .iter()
+                    .map(|t| MeshInfo {
+                        topic: t.to_string(),
+                        peers: b.gossipsub.mesh_peers(t).count(),
+                    })
+                    .collect();
+                let nat = match b.autonat.nat_status() {
+                    autonat::NatStatus::Public(a) => format!("public {a}"),
+                    autonat::NatStatus::Private => "private".into(),
+                    autonat::NatStatus::Unknown => "unknown".into(),
+                };
                 let topics = b.gossipsub.topics().map(|t| t.to_string()).collect();
                 let info = NetInfo {
                     peer_id: self.swarm.local_peer_id().to_string(),
@@ -655,6 +730,10 @@ impl EventLoop {
                     topics,
                     gossip_bytes_out: self.bytes_out.load(Ordering::Relaxed),
                     gossip_bytes_in: self.bytes_in.load(Ordering::Relaxed),
+                    buckets,
+                    mesh,
+                    nat,
+                    gossip_messages_in: self.messages_in.load(Ordering::Relaxed),
                 };
                 let _ = reply.send(info);
             }
@@ -685,6 +764,13 @@ impl EventLoop {
                 for r in self.pending_dial.remove(&peer_id).unwrap_or_default() {
                     let _ = r.send(Ok(()));
                 }
+                let c = self
+                    .conns
+                    .entry(peer_id)
+                    .or_insert_with(|| (crate::now_ms(), Vec::new()));
+                if c.1.len() < 8 {
+                    c.1.push(endpoint.get_remote_address().clone());
+                }
                 if num_established.get() == 1 {
                     let _ = self.events.send(NetEvent::PeerUp(peer_id));
                 }
@@ -695,6 +781,7 @@ impl EventLoop {
                 ..
             } => {
                 self.rtt.remove(&peer_id);
+                self.conns.remove(&peer_id);
                 let _ = self.events.send(NetEvent::PeerDown(peer_id));
             }
             SwarmEvent::OutgoingConnectionError {
@@ -742,6 +829,7 @@ impl EventLoop {
             })) => {
                 self.bytes_in
                     .fetch_add(message.data.len() as u64, Ordering::Relaxed);
+                self.messages_in.fetch_add(1, Ordering::Relaxed);
                 let _ = self.events.send(NetEvent::Gossip {
                     topic: message.topic.to_string(),
                     data: message.data,

@@ -259,7 +259,8 @@ impl std::fmt::Debug for Node {
     }
 }
 
-const INDEX_DIRTY: &str = "index-dirty";
+/// A file in the data dir whose presence makes the next open rebuild the search index.
+pub(crate) const INDEX_DIRTY: &str = "index-dirty";
 
 impl Node {
     /// Opens the node in `dir`. With `create`, an uninitialized dir gets a new identity.
@@ -358,7 +359,12 @@ impl Node {
         self.dir.root().join(INDEX_DIRTY).exists()
     }
 
-    /// Seconds since start.
+    /// Whether an import is running.
+    pub fn importing(&self) -> bool {
+        self.import_lock.try_lock().is_err()
+    }
+
+    /// Time since the node opened.
     pub fn uptime(&self) -> Duration {
         self.started.elapsed()
     }

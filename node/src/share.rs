@@ -24,7 +24,7 @@
 //! | `feed` | received at (ms, BE) ‖ item id | [`FeedItem`] (CBOR) |
 
 pub mod net;
-mod service;
+pub(crate) mod service;
 pub mod state;
 
 pub use state::*;

@@ -35,6 +35,7 @@
 //! (3.3 GB for a 1 GB export) with the data.
 
 mod append;
+mod check;
 pub mod docs;
 mod repair;
 mod stream;
@@ -42,6 +43,7 @@ mod stream;
 pub use stream::StreamWriter;
 
 pub use append::AppendBatch;
+pub use check::{Damage, Walked};
 
 use crate::{lock, now_ms};
 use std::{
@@ -73,15 +75,15 @@ const PAGE_OVERHEAD: usize = 64;
 /// Page cache of the record database. redb keeps memory within it however large the data.
 pub const DB_CACHE_BYTES: usize = 24 * 1024 * 1024;
 
-type Bytes<'a> = &'a [u8];
-const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
-const CONV: TableDefinition<Bytes, Bytes> = TableDefinition::new("conv");
-const CONV_TIME: TableDefinition<Bytes, ()> = TableDefinition::new("conv_time");
-const CONV_ACUS: TableDefinition<Bytes, Bytes> = TableDefinition::new("conv_acus");
-const ACU_LOC: TableDefinition<Bytes, Bytes> = TableDefinition::new("acu_loc");
-const ACU_TIME: TableDefinition<Bytes, Bytes> = TableDefinition::new("acu_time");
-const IMPORTS: TableDefinition<Bytes, Bytes> = TableDefinition::new("imports");
-const STREAMING: TableDefinition<Bytes, ()> = TableDefinition::new("streaming");
+pub(crate) type Bytes<'a> = &'a [u8];
+pub(crate) const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
+pub(crate) const CONV: TableDefinition<Bytes, Bytes> = TableDefinition::new("conv");
+pub(crate) const CONV_TIME: TableDefinition<Bytes, ()> = TableDefinition::new("conv_time");
+pub(crate) const CONV_ACUS: TableDefinition<Bytes, Bytes> = TableDefinition::new("conv_acus");
+pub(crate) const ACU_LOC: TableDefinition<Bytes, Bytes> = TableDefinition::new("acu_loc");
+pub(crate) const ACU_TIME: TableDefinition<Bytes, Bytes> = TableDefinition::new("acu_time");
+pub(crate) const IMPORTS: TableDefinition<Bytes, Bytes> = TableDefinition::new("imports");
+pub(crate) const STREAMING: TableDefinition<Bytes, ()> = TableDefinition::new("streaming");
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]

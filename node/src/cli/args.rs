@@ -177,4 +177,50 @@ pub enum Command {
     /// Assemble the context for a question under a token budget (memories, retrieved
     /// messages, recent turns); --send asks the configured provider and stores the exchange.
     Context(organize::ContextArgs),
+    /// Write a backup of the node (running or not) to a new file: records, documents, shares,
+    /// memories; with --keys the identity too, sealed with the passphrase of --passphrase-env.
+    Backup {
+        /// The archive to write (a zip file).
+        file: std::path::PathBuf,
+        /// Put the identity in, sealed with the passphrase (--passphrase-env VAR).
+        #[arg(long)]
+        keys: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a backup into --data-dir (a new directory; --merge adds to one of the same
+    /// identity). Keys in the backup are opened with --passphrase-env VAR.
+    Restore {
+        /// The archive.
+        file: std::path::PathBuf,
+        /// Add to a data dir that already holds this identity's data.
+        #[arg(long)]
+        merge: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-verify everything stored (hashes, signatures, counts, the search index); exits 1
+    /// when something is wrong, naming it.
+    Check {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild a derived index: `text` (full-text) or `vectors`.
+    Rebuild {
+        /// text or vectors.
+        #[arg(value_parser = ["text", "vectors"])]
+        what: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give the databases' free space back to the disk (stop the node first).
+    Compact {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -2,6 +2,7 @@
 //! the area modules run their commands; `connect` (opening the node) and `output` (printing)
 //! sit below them and import none of them.
 
+pub mod admin;
 pub mod args;
 pub mod connect;
 pub mod conversations;

@@ -50,9 +50,9 @@ fn dberr(e: impl std::fmt::Display) -> MemoryError {
     MemoryError::Db(e.to_string())
 }
 
-const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("memory_records");
-const LOCAL: TableDefinition<&[u8], &[u8]> = TableDefinition::new("memory_local");
-const EXTRACTED: TableDefinition<&[u8], u64> = TableDefinition::new("memory_extracted");
+pub(crate) const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("memory_records");
+pub(crate) const LOCAL: TableDefinition<&[u8], &[u8]> = TableDefinition::new("memory_local");
+pub(crate) const EXTRACTED: TableDefinition<&[u8], u64> = TableDefinition::new("memory_extracted");
 
 /// Longest memory content accepted, in bytes.
 pub const MAX_CONTENT: usize = 4096;
@@ -365,6 +365,11 @@ impl std::fmt::Debug for MemoryStore {
 }
 
 impl MemoryStore {
+    /// The database the memories live in (backups read it in one snapshot).
+    pub(crate) fn database(&self) -> &redb::Database {
+        &self.db
+    }
+
     /// Opens (or creates) the store.
     pub fn open(path: &Path) -> Result<MemoryStore, MemoryError> {
         let db = redb::Database::builder()

@@ -22,8 +22,8 @@ use crate::{
 
 use super::state::*;
 
-const SHARES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("shares");
-const FEED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("feed");
+pub(crate) const SHARES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("shares");
+pub(crate) const FEED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("feed");
 
 fn store_err(e: impl std::fmt::Display) -> NodeError {
     NodeError::Store(StoreError::Db(e.to_string()))

@@ -28,9 +28,9 @@ use vivim_crdt::{DocId, Inbox, Offered, Replica, schema::Writer};
 use vivim_identity::{Did, Keypair};
 use vivim_protocol::{DocUpdate, DocUpdateKind, Signed};
 
-const DOC_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("doc_state");
-const DOC_LOG: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("doc_log");
-const DOC_FULL: TableDefinition<&str, &[u8]> = TableDefinition::new("doc_full");
+pub(crate) const DOC_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("doc_state");
+pub(crate) const DOC_LOG: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("doc_log");
+pub(crate) const DOC_FULL: TableDefinition<&str, &[u8]> = TableDefinition::new("doc_full");
 
 /// Gossip topic prefix of documents: `vivim/doc/1/<doc-id>`.
 pub const DOC_TOPIC_PREFIX: &str = "vivim/doc/1/";

@@ -40,6 +40,11 @@ const Memories = lazyPage(() => import('./pages/Memories'))
 const ContextPage = lazyPage(() => import('./pages/Context'))
 const Settings = lazyPage(() => import('./pages/Settings'))
 const NotFound = lazyPage(() => import('./pages/NotFound'))
+const AdminStatus = lazyPage(() => import('./pages/admin/Status'))
+const AdminMetrics = lazyPage(() => import('./pages/admin/Metrics'))
+const AdminNetwork = lazyPage(() => import('./pages/admin/Network'))
+const AdminLogs = lazyPage(() => import('./pages/admin/Logs'))
+const AdminData = lazyPage(() => import('./pages/admin/Data'))
 
 const BY_PATH: Record<string, { preload: () => Promise<unknown> }> = {
   '': Conversations,
@@ -54,13 +59,19 @@ const BY_PATH: Record<string, { preload: () => Promise<unknown> }> = {
   memories: Memories,
   context: ContextPage,
   settings: Settings,
+  admin: AdminStatus,
+  'admin/metrics': AdminMetrics,
+  'admin/network': AdminNetwork,
+  'admin/logs': AdminLogs,
+  'admin/data': AdminData,
 }
 
 /** Loads the chunk of the page at `pathname` (to render it without a Suspense fallback). */
 export function preloadPage(pathname: string): Promise<unknown> {
   const parts = pathname.split('/').filter(Boolean)
   if (parts[0] === 'c' && parts.length === 2) return Reader.preload()
-  const page = parts.length <= 1 ? BY_PATH[parts[0] ?? ''] : undefined
+  const key = parts.join('/')
+  const page = parts.length <= 2 && Object.hasOwn(BY_PATH, key) ? BY_PATH[key] : undefined
   return (page ?? NotFound).preload()
 }
 
@@ -85,6 +96,11 @@ export function AppRoutes() {
         <Route path="/memories" element={<Memories />} />
         <Route path="/context" element={<ContextPage />} />
         <Route path="/settings" element={<Settings />} />
+        <Route path="/admin" element={<AdminStatus />} />
+        <Route path="/admin/metrics" element={<AdminMetrics />} />
+        <Route path="/admin/network" element={<AdminNetwork />} />
+        <Route path="/admin/logs" element={<AdminLogs />} />
+        <Route path="/admin/data" element={<AdminData />} />
         <Route path="*" element={<NotFound />} />
       </Routes>
     </Suspense>

@@ -16,6 +16,7 @@ export const NAV: { to: string; label: string }[] = [
   { to: '/memories', label: 'Memories' },
   { to: '/context', label: 'Context' },
   { to: '/settings', label: 'Settings' },
+  { to: '/admin', label: 'Admin' },
 ]
 
 export const OFFLINE_TEXT =

@@ -39,6 +39,12 @@ const status = (over: Partial<Status> = {}): Status => ({
   cors_origins: [],
   provider: null,
   semantic: null,
+  peer_id: '12D3KooWtest',
+  endpoint_id: 'e'.repeat(64),
+  sizes: { records: 0, documents: 0, shares: 0, memories: 0, blobs: 0, text_index: 0, vectors: 0, total: 0 },
+  counts: { conversations: 1, messages: 3, memories: 0, documents: 0, shares: 0, feed: 0 },
+  background: [],
+  attention: [],
   ...over,
 })
 
