@@ -60,6 +60,11 @@ const PAGES = [
   { path: '/memories', h1: 'Memories', name: 'memories' },
   { path: '/context', h1: 'Context', name: 'context' },
   { path: '/settings', h1: 'Settings', name: 'settings' },
+  { path: '/admin', h1: 'Node status', name: 'admin-status' },
+  { path: '/admin/metrics', h1: 'Metrics', name: 'admin-metrics' },
+  { path: '/admin/network', h1: 'Network', name: 'admin-network' },
+  { path: '/admin/logs', h1: 'Logs', name: 'admin-logs' },
+  { path: '/admin/data', h1: 'Data care', name: 'admin-data' },
   { path: '/no-such-page', h1: 'Not found', name: 'not-found' },
 ];
 
@@ -149,13 +154,13 @@ async function main() {
 
   const browser = await L.launchBrowser();
   try {
-    await tests(browser, A, B);
+    await tests(browser, A, B, relay);
   } finally {
     await browser.close().catch(() => {});
   }
 }
 
-async function tests(browser, A, B) {
+async function tests(browser, A, B, relay) {
   // Served at all, and /api/health answers without a token.
   await check('gateway serves the app shell and /api/health without a token', async () => {
     const r = await fetch(A.app + '/');
@@ -415,6 +420,83 @@ async function tests(browser, A, B) {
     await pageB.screenshot({ path: path.join(L.OUT, 'feed-b-after-share-1440x900.png') });
   });
   await ctxB?.close().catch(() => {});
+
+  // ------------------------------------------------------------ 8. the admin panel (node A, with B and the relay)
+  await check('8. /admin: the DID, PeerId and a QR; the data dir by part; counts', async () => {
+    await pageA.setViewportSize({ width: 1440, height: 900 });
+    await pageA.goto(`${A.app}/admin`);
+    await expectH1(pageA, 'Node status');
+    const st = await L.api(A, '/api/admin/status');
+    await pageA.getByText(st.peer_id.slice(0, 10), { exact: false }).first().waitFor({ timeout: 20_000 });
+    const text = await pageA.locator('main').innerText();
+    assert(text.includes(A.did.slice(0, 20)), 'the DID is not shown');
+    assert((await pageA.locator('svg.admin-qr').count()) === 1, 'no QR of the DID');
+    assert(/records/i.test(text) && /full-text index/i.test(text), 'no sizes by part');
+    assert(!text.includes(A.token), 'the token is on the page');
+  });
+  await check('8. /admin/metrics: charts drawn from the node\'s own samples', async () => {
+    await L.eventually('two samples', async () => ((await L.api(A, '/api/admin/metrics/series')).samples.length >= 2 ? true : null), 30_000);
+    await pageA.goto(`${A.app}/admin/metrics`);
+    await expectH1(pageA, 'Metrics');
+    await pageA.locator('svg.chart-svg polyline').first().waitFor({ timeout: 20_000 });
+    const charts = await pageA.locator('svg.chart-svg').count();
+    assert(charts >= 6, `${charts} charts`);
+    const rss = (await L.api(A, '/api/admin/metrics/series')).samples.at(-1).rss_bytes;
+    note(`${charts} charts; A's RSS ${Math.round(rss / 1e6)} MB`);
+  });
+  await check('8. /admin/network: B and the relay in the peers table and the graph', async () => {
+    const peers = await L.eventually('A sees two peers', async () => {
+      const p = await L.api(A, '/api/admin/peers');
+      return p.length >= 2 ? p : null;
+    }, 60_000);
+    await pageA.goto(`${A.app}/admin/network`);
+    await expectH1(pageA, 'Network');
+    const bDid = B.did;
+    await pageA.locator(`code[title="${bDid}"]`).first().waitFor({ timeout: 20_000 });
+    const relayPeer = (await L.api(relay, '/api/admin/network')).libp2p.peer_id;
+    assert((await pageA.locator(`code[title="${relayPeer}"]`).count()) >= 1, 'the relay is not in the peers table');
+    const circles = await pageA.locator('svg[role="img"] circle').count();
+    assert(circles >= peers.length + 1, `graph has ${circles} nodes for ${peers.length} peers`);
+  });
+  await check('8. /admin/network on the relay: it says it is a relay', async () => {
+    const ctxR = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    await ctxR.addInitScript((t) => localStorage.setItem('vivim.token', t), relay.token);
+    const pr = await ctxR.newPage();
+    await pr.goto(`${await L.appUrl(relay)}/admin/network`);
+    await expectH1(pr, 'Network');
+    await pr.getByText('serving as a relay for others').first().waitFor({ timeout: 20_000 });
+    await pr.getByText(/pinned/).first().waitFor({ timeout: 20_000 });
+    await pr.screenshot({ path: path.join(L.OUT, 'admin-network-relay-1440x900.png') });
+    await ctxR.close();
+  });
+  await check('8. /admin/logs: live lines stream in; the token never appears', async () => {
+    await pageA.goto(`${A.app}/admin/logs`);
+    await expectH1(pageA, 'Logs');
+    // Make the node log something while the page is open.
+    await L.api(A, '/api/v1/search?q=admin+panel+log+probe');
+    await pageA.locator('.log-line').first().waitFor({ timeout: 30_000 });
+    const text = await pageA.locator('main').innerText();
+    assert(!text.includes(A.token), 'the token is in the logs page');
+    const raw = JSON.stringify(await L.api(A, '/api/admin/logs?level=trace&limit=5000'));
+    assert(!raw.includes(A.token), 'the token is in /api/admin/logs');
+    note(`${await pageA.locator('.log-line').count()} lines shown`);
+  });
+  await check('8. /admin/data: integrity check passes; a backup downloads as a zip', async () => {
+    await pageA.goto(`${A.app}/admin/data`);
+    await expectH1(pageA, 'Data care');
+    await pageA.getByRole('button', { name: 'Check integrity' }).click();
+    await pageA.getByText('No problems found.').waitFor({ timeout: 60_000 });
+    const [download] = await Promise.all([
+      pageA.waitForEvent('download', { timeout: 60_000 }),
+      pageA.getByRole('button', { name: 'Download backup' }).click(),
+    ]);
+    const file = path.join(L.OUT, 'admin-backup.zip');
+    await download.saveAs(file);
+    const head = fs.readFileSync(file).subarray(0, 2).toString('latin1');
+    assert(head === 'PK', `not a zip (${JSON.stringify(head)})`);
+    assert(/^vivim-backup-.*\.zip$/.test(download.suggestedFilename()), download.suggestedFilename());
+    note(`backup ${download.suggestedFilename()} ${fs.statSync(file).size} B`);
+  });
 
   // ------------------------------------------------------------ 4. offline
   await check('4. offline: node stopped, reload → shell, offline banner, cached conversation', async () => {
