@@ -219,6 +219,16 @@ pub struct NetInfo {
     pub nat: String,
     /// Gossip messages received.
     pub gossip_messages_in: u64,
+    /// Kademlia queries started since start.
+    pub dht_queries: u64,
+    /// Hole punches (DCUtR) that made a direct connection.
+    pub hole_punches_ok: u64,
+    /// Hole punches that failed.
+    pub hole_punches_failed: u64,
+    /// As a relay: peers holding a reservation with us.
+    pub relay_clients: usize,
+    /// As a relay: circuits open through us.
+    pub relay_circuits: u64,
 }
 
 #[derive(NetworkBehaviour)]
@@ -406,6 +416,10 @@ impl Net {
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
             messages_in: AtomicU64::new(0),
+            dht_queries: 0,
+            dcutr: (0, 0),
+            relay_clients: Default::default(),
+            relay_circuits: 0,
         };
         // Wait for the listeners so that callers can hand out addresses right away.
         let wanted = cfg.listen.len();
@@ -549,6 +563,13 @@ struct EventLoop {
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     messages_in: AtomicU64,
+    /// Kademlia queries started (get, put, provide, providers).
+    dht_queries: u64,
+    /// Hole punches (DCUtR) that worked and that failed.
+    dcutr: (u64, u64),
+    /// As a relay: peers holding a reservation, and circuits open through us.
+    relay_clients: std::collections::HashSet<PeerId>,
+    relay_circuits: u64,
 }
 
 impl EventLoop {
@@ -604,6 +625,7 @@ impl EventLoop {
             }
             Command::PutRecord(key, value, reply) => {
                 let record = kad::Record::new(key, value);
+                self.dht_queries += 1;
                 match b.kad.put_record(record, kad::Quorum::One) {
                     Ok(_) => {
                         let _ = reply.send(Ok(()));
@@ -620,18 +642,21 @@ impl EventLoop {
                 {
                     found.push(local.value.clone());
                 }
+                self.dht_queries += 1;
                 let id = b.kad.get_record(key.into());
                 self.pending_get.insert(id, (found, reply));
             }
-            Command::Provide(key, reply) => match b.kad.start_providing(key.into()) {
-                Ok(_) => {
-                    let _ = reply.send(Ok(()));
-                }
-                Err(e) => {
-                    let _ = reply.send(Err(NetError::Dht(e.to_string())));
-                }
-            },
+            Command::Provide(key, reply) => {
+                self.dht_queries += 1;
+                let r = b
+                    .kad
+                    .start_providing(key.into())
+                    .map(|_| ())
+                    .map_err(|e| NetError::Dht(e.to_string()));
+                let _ = reply.send(r);
+            }
             Command::GetProviders(key, reply) => {
+                self.dht_queries += 1;
                 let id = b.kad.get_providers(key.into());
                 self.pending_providers.insert(id, (HashSet::new(), reply));
             }
@@ -734,6 +759,11 @@ impl EventLoop {
                     mesh,
                     nat,
                     gossip_messages_in: self.messages_in.load(Ordering::Relaxed),
+                    dht_queries: self.dht_queries,
+                    hole_punches_ok: self.dcutr.0,
+                    hole_punches_failed: self.dcutr.1,
+                    relay_clients: self.relay_clients.len(),
+                    relay_circuits: self.relay_circuits,
                 };
                 let _ = reply.send(info);
             }
@@ -886,6 +916,27 @@ impl EventLoop {
                     let _ = r.send(Err(NetError::Request(error.to_string())));
                 }
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(dcutr::Event { result, .. })) => {
+                if result.is_ok() {
+                    self.dcutr.0 += 1;
+                } else {
+                    self.dcutr.1 += 1;
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::RelayServer(e)) => match e {
+                relay::Event::ReservationReqAccepted { src_peer_id, .. } => {
+                    self.relay_clients.insert(src_peer_id);
+                }
+                relay::Event::ReservationClosed { src_peer_id }
+                | relay::Event::ReservationTimedOut { src_peer_id } => {
+                    self.relay_clients.remove(&src_peer_id);
+                }
+                relay::Event::CircuitReqAccepted { .. } => self.relay_circuits += 1,
+                relay::Event::CircuitClosed { .. } => {
+                    self.relay_circuits = self.relay_circuits.saturating_sub(1);
+                }
+                _ => {}
+            },
             SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
                 id,
                 result,

@@ -398,3 +398,85 @@ async fn the_check_names_a_record_corrupted_on_disk() {
     assert_eq!(v["problems"][0]["record"].as_str(), Some(&record[..]));
     drop(tmp);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_names_what_needs_attention_and_the_sampler_samples() {
+    let t = api::open().await;
+    // A file that is no export: the import fails, and the status page says so with a link.
+    let (s, _) = t
+        .raw(
+            Method::POST,
+            "/api/v1/import",
+            Some("this is not an export of anything".into()),
+        )
+        .await;
+    assert!(s.is_client_error(), "{s}");
+    let st = get(&t, "/api/admin/status").await;
+    let failed: Vec<&Value> = st["attention"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "import_failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{st}");
+    assert_eq!(failed[0]["link"], "/import");
+    assert_eq!(st["counts"]["conversations"], 0);
+    assert!(st["sizes"]["total"].as_u64().unwrap() >= st["sizes"]["records"].as_u64().unwrap());
+    // The sampler takes its first sample at once, with the requests so far counted by route.
+    let mut series = Value::Null;
+    for _ in 0..100 {
+        series = get(&t, "/api/admin/metrics/series").await;
+        if !series["samples"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let first = &series["samples"][0];
+    assert!(first["rss_bytes"].as_u64().unwrap() > 1 << 20, "{series}");
+    assert!(first["sample_us"].as_u64().is_some());
+    // Logs: a bad level is refused with a clear error.
+    let (s, v) = t
+        .call(Method::GET, "/api/admin/logs?level=chatty", None)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["error"]["message"].as_str().unwrap().contains("level"));
+    // Rebuild: an unknown index is a 400; the text index rebuilds.
+    let (s, _) = t
+        .call(
+            Method::POST,
+            "/api/admin/rebuild",
+            Some(r#"{"what":"everything"}"#),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, v) = t
+        .call(
+            Method::POST,
+            "/api/admin/rebuild",
+            Some(r#"{"what":"text"}"#),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["what"], "text");
+    // A backup with keys needs a passphrase of 8 characters or more.
+    let (s, v) = t
+        .call(
+            Method::POST,
+            "/api/admin/backup",
+            Some(r#"{"keys":true,"passphrase":"short"}"#),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, bytes) = t
+        .raw(
+            Method::POST,
+            "/api/admin/backup",
+            Some(r#"{"keys":false}"#.into()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(&bytes[..2], b"PK");
+    // The temporary archive is gone once streamed.
+    let tmp = t.tmp.path().join("tmp");
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+}

@@ -164,6 +164,8 @@ pub struct Sample {
     pub dht_records: u64,
     /// Conversations fetched from peers in the interval.
     pub blobs_fetched: u64,
+    /// Kademlia queries started in the interval.
+    pub dht_queries: u64,
     /// What taking this sample cost, µs.
     pub sample_us: u64,
 }
@@ -196,6 +198,7 @@ struct Totals {
     gossip_out: u64,
     gossip_messages: u64,
     fetched: u64,
+    dht_queries: u64,
     cpu_seconds: f64,
 }
 
@@ -235,6 +238,7 @@ async fn take_sample(gw: &Gateway, last: Option<(Instant, Totals)>) -> (Instant,
         gossip_out: net.as_ref().map_or(0, |n| n.0.gossip_bytes_out),
         gossip_messages: net.as_ref().map_or(0, |n| n.0.gossip_messages_in),
         fetched: net.as_ref().map_or(0, |n| n.1),
+        dht_queries: net.as_ref().map_or(0, |n| n.0.dht_queries),
         cpu_seconds: proc_.cpu_seconds,
     };
     let mut timings = interval.timings;
@@ -280,6 +284,7 @@ async fn take_sample(gw: &Gateway, last: Option<(Instant, Totals)>) -> (Instant,
         peers: net.as_ref().map_or(0, |n| n.0.connected_peers as u64),
         dht_records: net.as_ref().map_or(0, |n| n.0.dht_records as u64),
         blobs_fetched: totals.fetched.saturating_sub(prev.fetched),
+        dht_queries: totals.dht_queries.saturating_sub(prev.dht_queries),
         sample_us: 0,
     };
     sample.sample_us = started.elapsed().as_micros() as u64;
@@ -398,7 +403,7 @@ pub struct Counts {
 /// Work in the background.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct Background {
-    /// `embedding`, `index_rebuild`, `import`.
+    /// `embedding`, `index`, `import`, `shares`.
     pub name: String,
     /// What it is, for people.
     pub label: String,
@@ -411,7 +416,8 @@ pub struct Background {
 /// Something that needs the user.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct Attention {
-    /// `import_failed`, `import_skipped`, `embedding_error`, `index_behind`.
+    /// `import_failed`, `import_skipped`, `embedding_error`, `share_failed`,
+    /// `share_undelivered`, `friend_requests`.
     pub kind: String,
     /// What happened.
     pub message: String,
@@ -453,6 +459,56 @@ fn table_bytes_and_rows(
         }
     }
     (bytes, rows)
+}
+
+/// Shares still being delivered (background) and shares that failed (attention).
+fn share_work(
+    n: &crate::node::Node,
+    background: &mut Vec<Background>,
+    attention: &mut Vec<Attention>,
+) {
+    let Ok(shares) = n.shares() else { return };
+    let now = crate::now_ms();
+    let (mut want, mut done, mut late) = (0u64, 0u64, 0usize);
+    for s in &shares {
+        if s.mine && s.status == "active" && s.audience != "link" && s.audience != "public" {
+            let r = s.recipients.len() as u64;
+            want += r;
+            done += (s.delivered as u64).min(r);
+            if (s.delivered as u64) < r && now.saturating_sub(s.created_at_ms) > 3_600_000 {
+                late += 1;
+            }
+        }
+        if !s.mine && s.state == "failed" {
+            attention.push(Attention {
+                kind: "share_failed".into(),
+                message: format!(
+                    "A share from {} could not be opened: {}",
+                    s.actor,
+                    s.error.as_deref().unwrap_or("unknown error")
+                ),
+                link: "/shares".into(),
+            });
+        }
+    }
+    if done < want {
+        background.push(Background {
+            name: "shares".into(),
+            label: "Delivering shares to their recipients".into(),
+            done,
+            total: Some(want),
+        });
+    }
+    if late > 0 {
+        attention.push(Attention {
+            kind: "share_undelivered".into(),
+            message: format!(
+                "{late} share{} not reached every recipient after an hour (they may be offline)",
+                if late == 1 { " has" } else { "s have" }
+            ),
+            link: "/shares".into(),
+        });
+    }
 }
 
 #[utoipa::path(get, path = "/api/admin/status", responses((status = 200, body = Status)), security(("bearer" = [])))]
@@ -542,6 +598,23 @@ pub(super) async fn status(State(gw): State<Arc<Gateway>>) -> Json<Status> {
                     (crate::now_ms() - at) / 60_000
                 ),
                 link: "/import".into(),
+            });
+        }
+    }
+    share_work(&n, &mut background, &mut attention);
+    if let Ok(friends) = n.friends() {
+        let waiting = friends
+            .iter()
+            .filter(|f| f.direction == "incoming" && f.status == "PENDING")
+            .count();
+        if waiting > 0 {
+            attention.push(Attention {
+                kind: "friend_requests".into(),
+                message: format!(
+                    "{waiting} friend request{} waiting for your answer",
+                    if waiting == 1 { " is" } else { "s are" }
+                ),
+                link: "/people".into(),
             });
         }
     }

@@ -102,6 +102,10 @@ export interface MetricsSample {
   dht_records: number
   /** Per interval. */
   blobs_fetched: number
+  /** Kademlia queries started in the interval (absent from older nodes). */
+  dht_queries?: number
+  /** Gossip messages received in the interval. */
+  gossip_messages?: number
 }
 
 export interface MetricsSeries {
@@ -195,6 +199,11 @@ export interface NetworkInfo {
     buckets: { index: number; peers: number }[]
     mesh: { topic: string; peers: number }[]
     nat: string
+    dht_queries?: number
+    hole_punches_ok?: number
+    hole_punches_failed?: number
+    relay_clients?: number
+    relay_circuits?: number
   }
   bootstrap_addrs: string[]
   iroh: {

@@ -197,7 +197,7 @@ describe('metrics page', () => {
     expect(cpu.querySelectorAll('svg polyline')).toHaveLength(1)
     expect(cpu.querySelector('.chart-legend')!.textContent).toContain('CPU: 12.5%')
     expect(screen.getByRole('figure', { name: 'Memory (RSS)' }).querySelector('.chart-legend')!.textContent).toContain('RSS: 50.0 MiB')
-    expect(screen.getAllByRole('figure')).toHaveLength(8)
+    expect(screen.getAllByRole('figure')).toHaveLength(10)
 
     // Requests by route: summed over the window, busiest first.
     const table = screen.getByRole('heading', { name: 'Requests by route' }).parentElement!.querySelector('table')!

@@ -66,6 +66,16 @@ function Charts({ m }: { m: MetricsSeries }) {
       },
       { title: 'Connected peers', unit: 'peers', minMax: 5, series: [{ label: 'Peers', points: pts((x) => x.peers), color: c(1) }] },
       { title: 'DHT records', unit: 'records', minMax: 10, series: [{ label: 'DHT records', points: pts((x) => x.dht_records), color: c(7) }] },
+      {
+        title: 'DHT queries and blob transfers',
+        unit: '/s',
+        minMax: 1,
+        series: [
+          { label: 'DHT queries', points: rate((x) => x.dht_queries ?? 0), color: c(8) },
+          { label: 'Conversations fetched', points: rate((x) => x.blobs_fetched), color: c(4) },
+        ],
+      },
+      { title: 'Gossip messages', unit: 'msg/s', minMax: 1, series: [{ label: 'Received', points: rate((x) => x.gossip_messages ?? 0), color: c(5) }] },
       { title: 'Memory (RSS)', unit: 'B', minMax: 1024 * 1024, series: [{ label: 'RSS', points: pts((x) => x.rss_bytes), color: c(2) }] },
       { title: 'CPU', unit: '%', minMax: 10, series: [{ label: 'CPU', points: pts((x) => x.cpu_percent), color: c(3) }] },
     ]
