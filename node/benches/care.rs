@@ -257,8 +257,24 @@ fn main() {
         "check   through the running node     {:>8.2} s",
         t_check.as_secs_f64()
     );
-    // Let start-up work settle, then measure a quiet minute.
-    std::thread::sleep(Duration::from_secs(10));
+    // Let start-up work (the embedding pass over every message) finish, then measure a quiet
+    // minute.
+    let t = Instant::now();
+    loop {
+        let st = get_json(&gw, &data, "/api/admin/status");
+        let busy = st["background"].as_array().is_none_or(|b| !b.is_empty())
+            || st["semantic"]["running"] == serde_json::Value::Bool(true);
+        if !busy || t.elapsed() > Duration::from_secs(1200) {
+            println!(
+                "        embedding pass after start       {:>8.1} s ({} vectors)",
+                t.elapsed().as_secs_f64(),
+                st["semantic"]["vectors"]
+            );
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    std::thread::sleep(Duration::from_secs(5));
     let pid = node.0.id();
     let (cpu0, _) = proc_stats(pid);
     let t = Instant::now();

@@ -421,10 +421,13 @@ async fn rate_limit(State(gw): State<Arc<Gateway>>, req: Request, next: Next) ->
 
 async fn count(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Response {
     let route = admin::route_label(req.uri().path());
+    let method = req.method().clone();
     let started = std::time::Instant::now();
     let res = next.run(req).await;
     let class = (res.status().as_u16() / 100).clamp(1, 5) as usize - 1;
     gw.requests[class].fetch_add(1, Ordering::Relaxed);
+    // The route with ids as `{id}`: never the query string (it may hold the token).
+    tracing::debug!(target: "vivim::http", %method, %route, status = res.status().as_u16(), ms = started.elapsed().as_secs_f64() * 1e3, "request");
     gw.admin
         .record(route, res.status().as_u16(), started.elapsed());
     res

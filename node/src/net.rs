@@ -802,6 +802,7 @@ impl EventLoop {
                     c.1.push(endpoint.get_remote_address().clone());
                 }
                 if num_established.get() == 1 {
+                    tracing::info!(peer = %peer_id, addr = %endpoint.get_remote_address(), "peer connected");
                     let _ = self.events.send(NetEvent::PeerUp(peer_id));
                 }
             }
@@ -812,6 +813,7 @@ impl EventLoop {
             } => {
                 self.rtt.remove(&peer_id);
                 self.conns.remove(&peer_id);
+                tracing::info!(peer = %peer_id, "peer disconnected");
                 let _ = self.events.send(NetEvent::PeerDown(peer_id));
             }
             SwarmEvent::OutgoingConnectionError {

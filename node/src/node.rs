@@ -542,6 +542,7 @@ impl Node {
             Ok(f) => f,
             Err(e) => {
                 // What was stored before the error stays stored.
+                tracing::warn!(error = %e, conversations = summary.conversations, "import failed");
                 return Err(e.into());
             }
         };
@@ -550,6 +551,16 @@ impl Node {
             summary.format = "chatgpt-share".into();
         }
         summary.seconds = started.elapsed().as_secs_f64();
+        tracing::info!(
+            format = %summary.format,
+            conversations = summary.conversations,
+            updated = summary.updated,
+            duplicates = summary.duplicates,
+            messages = summary.messages,
+            skipped = summary.skipped.len(),
+            seconds = summary.seconds,
+            "import finished"
+        );
         self.counters.imports.fetch_add(1, Ordering::Relaxed);
         let _ = self.store.log_import(&serde_json::json!({
             "at_ms": now_ms(),

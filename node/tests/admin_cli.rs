@@ -10,7 +10,7 @@ use std::{
     process::{Command, Output},
 };
 
-use common::{eventually, get, json, ok, start};
+use common::{eventually, get, json, ok, start_with_env};
 
 fn fixture() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import/chatgpt_small.json")
@@ -45,7 +45,17 @@ fn backup_a_running_node_and_restore_it_elsewhere() {
         &["import", fixture().to_str().unwrap(), "--json"],
     ));
     let did = common::did_of(&a);
-    let (node, gw) = start(&a, "up", None);
+    // Capture everything, down to the HTTP stack's own trace lines (which name request URIs):
+    // what a user debugging a problem turns on, and where a token would leak first.
+    let (node, gw) = start_with_env(
+        &a,
+        "up",
+        None,
+        &[(
+            "VIVIM_LOG_CAPTURE",
+            "debug,hyper=trace,axum=trace,tower_http=trace",
+        )],
+    );
     let token = std::fs::read_to_string(a.join("token")).unwrap();
     let token = token.trim();
 
@@ -125,6 +135,50 @@ fn backup_a_running_node_and_restore_it_elsewhere() {
             .iter()
             .all(|l| l["level"].is_string() && l["seq"].is_u64())
     );
+    // The live stream: an import through the running node shows up as it happens, and nothing
+    // in the stream carries the token (which the socket itself was opened with).
+    let frames = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use futures::StreamExt;
+        let url = format!("ws://{gw}/api/admin/logs/ws?token={token}&level=trace");
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let dir = a.clone();
+        let gw2 = gw.clone();
+        let tok = token.to_string();
+        let work = tokio::task::spawn_blocking(move || {
+            let _ = curl(&[&format!("http://{gw2}/api/admin/status?token={tok}")]);
+            ok(&common::vivim(
+                &dir,
+                &["import", fixture().to_str().unwrap(), "--json"],
+            ));
+        });
+        let mut got = Vec::new();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while let Ok(Some(Ok(m))) = tokio::time::timeout_at(deadline, ws.next()).await {
+            if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+                let done = t.contains("import finished");
+                got.push(t.to_string());
+                if done {
+                    break;
+                }
+            }
+        }
+        work.await.unwrap();
+        got
+    });
+    assert!(
+        frames.iter().any(|f| f.contains("import finished")),
+        "{frames:?}"
+    );
+    assert!(
+        frames.iter().all(|f| !f.contains(token)),
+        "the token is in the stream"
+    );
+    let all = get(&gw, &a, "/api/admin/logs?level=trace&limit=5000").to_string();
+    assert!(
+        all.contains("vivim::http"),
+        "request lines are captured at debug"
+    );
+    assert!(!all.contains(token));
     // A bad level is a clear 400.
     let bad = get(&gw, &a, "/api/admin/logs?level=loud");
     assert_eq!(bad["error"]["code"], "bad_request");

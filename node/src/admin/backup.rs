@@ -223,6 +223,13 @@ impl Node {
         drop(file);
         std::fs::rename(&tmp, path)
             .map_err(AdminError::io(format!("renaming to {}", path.display())))?;
+        tracing::info!(
+            bytes,
+            conversations = manifest.conversations,
+            keys = manifest.keys,
+            ms = started.elapsed().as_millis() as u64,
+            "backup written"
+        );
         Ok(BackupSummary {
             manifest,
             bytes,

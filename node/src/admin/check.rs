@@ -140,6 +140,14 @@ impl Node {
             Ok(s) => s.memory.len() as u64,
             Err(_) => 0,
         };
+        if count == 0 {
+            tracing::info!(
+                records = walked.acus,
+                "integrity check: everything verified"
+            );
+        } else {
+            tracing::warn!(problems = count, "integrity check found problems");
+        }
         Ok(IntegrityReport {
             ok: count == 0,
             conversations: walked.conversations,
@@ -228,6 +236,7 @@ impl Node {
                 )));
             }
         };
+        tracing::info!(what, docs, "index rebuilt");
         Ok(Rebuilt {
             what: what.into(),
             docs,

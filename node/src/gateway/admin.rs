@@ -780,6 +780,25 @@ pub struct BackupRequest {
     pub passphrase: Option<String>,
 }
 
+/// Removes archives a stopped process left in the data dir's `tmp` (older than ten minutes).
+fn remove_stale(dir: &FsPath) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(600));
+        if name.starts_with("backup-") && old {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 #[utoipa::path(post, path = "/api/admin/backup", request_body = BackupRequest, responses((status = 200, description = "the backup archive (zip)", content_type = "application/zip"), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
 pub(super) async fn backup(
     State(gw): State<Arc<Gateway>>,
@@ -797,6 +816,7 @@ pub(super) async fn backup(
     };
     let tmp_dir = gw.node.dir.root().join("tmp");
     std::fs::create_dir_all(&tmp_dir).map_err(internal)?;
+    remove_stale(&tmp_dir);
     let path = tmp_dir.join(format!(
         "backup-{}-{}.zip",
         crate::now_ms(),

@@ -46,6 +46,16 @@ pub fn json(o: &Output) -> serde_json::Value {
 /// Starts `vivim up|relay` on loopback only and waits for its gateway; returns the process
 /// and the gateway's `host:port`.
 pub fn start(dir: &Path, cmd: &str, bootstrap: Option<&str>) -> (Proc, String) {
+    start_with_env(dir, cmd, bootstrap, &[])
+}
+
+/// [`start`] with these environment variables set for the node.
+pub fn start_with_env(
+    dir: &Path,
+    cmd: &str,
+    bootstrap: Option<&str>,
+    env: &[(&str, &str)],
+) -> (Proc, String) {
     let _ = std::fs::remove_file(dir.join("gateway.addr"));
     let mut args = vec![
         cmd,
@@ -66,6 +76,7 @@ pub fn start(dir: &Path, cmd: &str, bootstrap: Option<&str>) -> (Proc, String) {
     let child = Command::new(env!("CARGO_BIN_EXE_vivim"))
         .args(&args)
         .env("VIVIM_DATA_DIR", dir)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
