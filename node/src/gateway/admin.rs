@@ -970,6 +970,11 @@ pub(super) async fn network(State(gw): State<Arc<Gateway>>) -> ApiResult<Json<se
         "fetched": p.stats.fetched.load(Ordering::Relaxed),
         "rejected": p.stats.rejected.load(Ordering::Relaxed),
         "relay": p.relay_url().is_some(),
+        "pin_limits": {
+            "concurrent": crate::net::p2p::PIN_CONCURRENCY,
+            "waiting": crate::net::p2p::PIN_QUEUE,
+            "max_bytes": crate::net::p2p::MAX_PIN_BYTES,
+        },
         "pinned": p.stats.pinned.load(Ordering::Relaxed),
         "pins_dropped": p.stats.pins_dropped.load(Ordering::Relaxed),
     })))

@@ -218,6 +218,8 @@ export interface NetworkInfo {
   pins_dropped: number
   /** Whether this node serves as a relay for others (older nodes leave it out). */
   relay?: boolean
+  /** What a relay pins for others at most. */
+  pin_limits?: { concurrent: number; waiting: number; max_bytes: number }
 }
 
 // ---------- transport ----------

@@ -288,6 +288,9 @@ export default function AdminData() {
           <p className="muted">With keys in the backup, put the passphrase in an environment variable and name it with --passphrase-env.</p>
           <p>Compaction also runs from the command line, with the node stopped:</p>
           <pre className="prompt">vivim compact</pre>
+          <p className="muted">
+            Blobs no conversation or share refers to any more (after a delete or a revoke) are collected by the node itself, once a minute.
+          </p>
         </Card>
       </div>
     </section>

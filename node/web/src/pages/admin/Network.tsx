@@ -366,7 +366,14 @@ function NetworkView({ n, peers }: { n: NetworkInfo; peers: PeerInfo[] }) {
     ['Hole punching (DCUtR)', l.hole_punches_ok == null ? 'not reported' : `${formatNumber(l.hole_punches_ok, 0)} direct · ${formatNumber(l.hole_punches_failed ?? 0, 0)} failed`],
     ['DHT queries', l.dht_queries == null ? 'not reported' : formatNumber(l.dht_queries, 0)],
     ['Relay mode', typeof n.relay === 'boolean' ? (n.relay ? 'serving as a relay for others' : 'not relaying for others') : 'not reported'],
-    ...(n.relay ? ([['Relay clients', `${formatNumber(l.relay_clients ?? 0, 0)} with a reservation · ${formatNumber(l.relay_circuits ?? 0, 0)} circuits open`]] as [string, ReactNode][]) : []),
+    ...(n.relay
+      ? ([
+          ['Relay clients', `${formatNumber(l.relay_clients ?? 0, 0)} with a reservation · ${formatNumber(l.relay_circuits ?? 0, 0)} circuits open`],
+          ...(n.pin_limits
+            ? [['Pin quotas', `${formatNumber(n.pin_limits.concurrent, 0)} at once · ${formatNumber(n.pin_limits.waiting, 0)} waiting · ${formatBytes(n.pin_limits.max_bytes)} per conversation`]]
+            : []),
+        ] as [string, ReactNode][])
+      : []),
     ['Gossip', `${formatBytes(l.gossip_bytes_in)} in · ${formatBytes(l.gossip_bytes_out)} out`],
     ['Bootstrap', <AddrList addrs={n.bootstrap_addrs} />],
     ['iroh endpoint', <code className="break">{n.iroh?.endpoint_id ?? '—'}</code>],
