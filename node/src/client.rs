@@ -452,6 +452,19 @@ fn percent(s: &str) -> String {
     out
 }
 
+/// An error of a handler run in this process, as the client reports it (what the gateway would
+/// have answered).
+pub(crate) fn from_api(api: crate::gateway::ApiError) -> ClientError {
+    if api.status() == axum::http::StatusCode::NOT_FOUND {
+        ClientError::NotFound(api.message().to_string())
+    } else {
+        ClientError::Api {
+            status: api.status().as_u16(),
+            message: api.message().to_string(),
+        }
+    }
+}
+
 async fn api_error(r: reqwest::Response) -> ClientError {
     let status = r.status().as_u16();
     let text = r.text().await.unwrap_or_default();

@@ -777,28 +777,43 @@ async fn import_upload(
 }
 
 async fn ws_events(State(gw): State<Arc<Gateway>>, upgrade: WebSocketUpgrade) -> Response {
-    let mut rx = gw.node.events.subscribe();
-    upgrade.on_upgrade(move |mut socket| async move {
-        use tokio::sync::broadcast::error::RecvError;
-        loop {
-            tokio::select! {
-                ev = rx.recv() => {
-                    let text = match ev {
-                        Ok(ev) => serde_json::to_string(&ev).unwrap_or_default(),
-                        Err(RecvError::Lagged(n)) => format!("{{\"type\":\"lagged\",\"missed\":{n}}}"),
-                        Err(RecvError::Closed) => break,
-                    };
-                    if socket.send(ws::Message::Text(text.into())).await.is_err() {
-                        break;
-                    }
-                }
-                msg = socket.recv() => match msg {
-                    Some(Ok(ws::Message::Close(_))) | None | Some(Err(_)) => break,
-                    _ => {}
-                },
-            }
-        }
+    let rx = gw.node.events.subscribe();
+    upgrade.on_upgrade(move |socket| {
+        forward(socket, rx, |ev| {
+            Some(serde_json::to_string(ev).unwrap_or_default())
+        })
     })
+}
+
+/// Sends what `rx` broadcasts to a WebSocket as JSON text frames (those `frame` turns into
+/// text), `{"type":"lagged","missed":n}` when the socket fell behind, until either side closes.
+pub(crate) async fn forward<T: Clone>(
+    mut socket: ws::WebSocket,
+    mut rx: tokio::sync::broadcast::Receiver<T>,
+    frame: impl Fn(&T) -> Option<String>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        tokio::select! {
+            item = rx.recv() => {
+                let text = match item {
+                    Ok(item) => match frame(&item) {
+                        Some(t) => t,
+                        None => continue,
+                    },
+                    Err(RecvError::Lagged(n)) => format!("{{\"type\":\"lagged\",\"missed\":{n}}}"),
+                    Err(RecvError::Closed) => break,
+                };
+                if socket.send(ws::Message::Text(text.into())).await.is_err() {
+                    break;
+                }
+            }
+            msg = socket.recv() => match msg {
+                Some(Ok(ws::Message::Close(_))) | None | Some(Err(_)) => break,
+                _ => {}
+            },
+        }
+    }
 }
 
 fn p2p(gw: &Gateway) -> ApiResult<Arc<P2p>> {

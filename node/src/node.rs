@@ -542,7 +542,7 @@ impl Node {
             Ok(f) => f,
             Err(e) => {
                 // What was stored before the error stays stored.
-                tracing::warn!(error = %e, conversations = summary.conversations, "import failed");
+                tracing::info!(error = %e, conversations = summary.conversations, "import failed");
                 return Err(e.into());
             }
         };

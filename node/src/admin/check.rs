@@ -146,7 +146,7 @@ impl Node {
                 "integrity check: everything verified"
             );
         } else {
-            tracing::warn!(problems = count, "integrity check found problems");
+            tracing::info!(problems = count, "integrity check found problems");
         }
         Ok(IntegrityReport {
             ok: count == 0,

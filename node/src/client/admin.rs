@@ -7,11 +7,7 @@ use super::{Client, ClientError, api_error};
 use crate::admin::{AdminError, backup::BackupSummary};
 
 fn local(e: AdminError) -> ClientError {
-    let api = crate::gateway::ApiError::from(e);
-    ClientError::Api {
-        status: api.status().as_u16(),
-        message: api.message().to_string(),
-    }
+    super::from_api(crate::gateway::ApiError::from(e))
 }
 
 impl Client {

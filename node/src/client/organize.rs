@@ -12,15 +12,7 @@ use crate::{
 
 /// A local organizing error as the client reports it (the status the gateway would answer).
 pub(crate) fn local(e: SemanticError) -> ClientError {
-    let api = crate::gateway::ApiError::from(e);
-    if api.status() == axum::http::StatusCode::NOT_FOUND {
-        ClientError::NotFound(api.message().to_string())
-    } else {
-        ClientError::Api {
-            status: api.status().as_u16(),
-            message: api.message().to_string(),
-        }
-    }
+    super::from_api(crate::gateway::ApiError::from(e))
 }
 
 /// `vivim memory …`

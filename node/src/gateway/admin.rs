@@ -17,7 +17,7 @@ use std::{
 use axum::{
     Json, Router,
     body::Body,
-    extract::{Query as QueryParams, State, WebSocketUpgrade, ws},
+    extract::{Query as QueryParams, State, WebSocketUpgrade},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -716,30 +716,12 @@ async fn logs_ws(
 ) -> ApiResult<Response> {
     let level = level_of(q.level.as_deref())?;
     let target = q.target.filter(|s| !s.is_empty());
-    let mut rx = logs::ring().subscribe();
-    Ok(upgrade.on_upgrade(move |mut socket| async move {
-        use tokio::sync::broadcast::error::RecvError;
-        loop {
-            tokio::select! {
-                line = rx.recv() => {
-                    let text = match line {
-                        Ok(l) if logs::passes(&l, level, target.as_deref(), None) => {
-                            serde_json::to_string(&l).unwrap_or_default()
-                        }
-                        Ok(_) => continue,
-                        Err(RecvError::Lagged(n)) => format!("{{\"type\":\"lagged\",\"missed\":{n}}}"),
-                        Err(RecvError::Closed) => break,
-                    };
-                    if socket.send(ws::Message::Text(text.into())).await.is_err() {
-                        break;
-                    }
-                }
-                msg = socket.recv() => match msg {
-                    Some(Ok(ws::Message::Close(_))) | None | Some(Err(_)) => break,
-                    _ => {}
-                },
-            }
-        }
+    let rx = logs::ring().subscribe();
+    Ok(upgrade.on_upgrade(move |socket| {
+        super::forward(socket, rx, move |l: &logs::LogLine| {
+            logs::passes(l, level, target.as_deref(), None)
+                .then(|| serde_json::to_string(l).unwrap_or_default())
+        })
     }))
 }
 
