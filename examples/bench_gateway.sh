@@ -25,3 +25,12 @@ echo "== vivim GET /api/v1/conversations/{id} ($BYTES bytes of JSON)"
 wrk -t"$THREADS" -c"$CONNS" -d"$DUR" --latency -H "Authorization: Bearer $TOKEN" "http://$ADDR/api/v1/conversations/$ID" | grep -E "Requests/sec|50%|99%"
 PID=$(pgrep -f "$BIN/vivim up" | head -1)
 echo "== vivim node RSS after the load: $(( $(grep VmRSS /proc/$PID/status | awk '{print $2}') / 1024 )) MB"
+# The same node without the admin panel's sampler and request timing (VIVIM_METRICS_SAMPLER=off):
+# what they cost per request.
+kill "$PID"; while kill -0 "$PID" 2>/dev/null; do sleep 0.1; done
+rm -f "$VIVIM_DATA_DIR/gateway.addr"
+VIVIM_METRICS_SAMPLER=off "$BIN/vivim" up --gateway 127.0.0.1:0 --no-network >/dev/null 2>&1 &
+for _ in $(seq 100); do [ -s "$VIVIM_DATA_DIR/gateway.addr" ] && break; sleep 0.1; done
+ADDR=$(cat "$VIVIM_DATA_DIR/gateway.addr")
+echo "== vivim GET /api/v1/conversations/{id}, sampler off"
+wrk -t"$THREADS" -c"$CONNS" -d"$DUR" --latency -H "Authorization: Bearer $TOKEN" "http://$ADDR/api/v1/conversations/$ID" | grep -E "Requests/sec|50%|99%"

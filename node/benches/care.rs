@@ -71,8 +71,13 @@ impl Drop for Node {
 }
 
 fn start(data: &Path) -> (Node, String) {
+    start_env(data, &[])
+}
+
+fn start_env(data: &Path, env: &[(&str, &str)]) -> (Node, String) {
     let _ = std::fs::remove_file(data.join("gateway.addr"));
     let child = Command::new(BIN)
+        .envs(env.iter().copied())
         .arg("--data-dir")
         .arg(data)
         .args([
@@ -311,6 +316,25 @@ fn main() {
     println!(
         "logs    {log_lines} lines held, {:.1} KB as JSON (ring: at most 5,000 lines of ≤ 4 KiB)",
         log_bytes as f64 / 1e3
+    );
+    drop(node);
+    // The anchor: the same node, idle, without the sampler (VIVIM_METRICS_SAMPLER=off).
+    let (node, _) = start_env(&data, &[("VIVIM_METRICS_SAMPLER", "off")]);
+    std::thread::sleep(Duration::from_secs(15));
+    let pid = node.0.id();
+    let (cpu0, _) = proc_stats(pid);
+    let t = Instant::now();
+    let mut rss_max = 0;
+    while t.elapsed() < Duration::from_secs(idle_s) {
+        std::thread::sleep(Duration::from_secs(1));
+        rss_max = rss_max.max(proc_stats(pid).1);
+    }
+    let (cpu1, rss) = proc_stats(pid);
+    println!(
+        "anchor  idle, sampler off            CPU {:.2}% of one core, RSS {:.1} MB (max {:.1} MB)",
+        (cpu1 - cpu0) / t.elapsed().as_secs_f64() * 100.0,
+        mb(rss),
+        mb(rss_max)
     );
     drop(node);
 }

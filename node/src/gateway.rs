@@ -420,16 +420,23 @@ async fn rate_limit(State(gw): State<Arc<Gateway>>, req: Request, next: Next) ->
 }
 
 async fn count(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Response {
-    let route = admin::route_label(req.uri().path());
+    let log = tracing::enabled!(target: "vivim::http", tracing::Level::DEBUG);
+    // The route with ids as `{id}`: never the query string (it may hold the token).
+    let route = (admin::sampling() || log).then(|| admin::route_label(req.uri().path()));
     let method = req.method().clone();
     let started = std::time::Instant::now();
     let res = next.run(req).await;
-    let class = (res.status().as_u16() / 100).clamp(1, 5) as usize - 1;
+    let status = res.status().as_u16();
+    let class = (status / 100).clamp(1, 5) as usize - 1;
     gw.requests[class].fetch_add(1, Ordering::Relaxed);
-    // The route with ids as `{id}`: never the query string (it may hold the token).
-    tracing::debug!(target: "vivim::http", %method, %route, status = res.status().as_u16(), ms = started.elapsed().as_secs_f64() * 1e3, "request");
-    gw.admin
-        .record(route, res.status().as_u16(), started.elapsed());
+    if let Some(route) = route {
+        if log {
+            tracing::debug!(target: "vivim::http", %method, %route, status, ms = started.elapsed().as_secs_f64() * 1e3, "request");
+        }
+        if admin::sampling() {
+            gw.admin.record(route, status, started.elapsed());
+        }
+    }
     res
 }
 

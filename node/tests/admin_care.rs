@@ -480,3 +480,15 @@ async fn status_names_what_needs_attention_and_the_sampler_samples() {
     let tmp = t.tmp.path().join("tmp");
     assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
 }
+
+#[tokio::test]
+async fn bad_log_queries_are_json_errors() {
+    let t = api::open().await;
+    for q in ["limit=-1", "limit=x", "level=loud"] {
+        let (s, v) = t
+            .call(Method::GET, &format!("/api/admin/logs?{q}"), None)
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{q}");
+        assert_eq!(v["error"]["code"], "bad_request", "{q}: {v}");
+    }
+}

@@ -17,7 +17,7 @@ use std::{
 use axum::{
     Json, Router,
     body::Body,
-    extract::{Query as QueryParams, State, WebSocketUpgrade},
+    extract::{Query as QueryParams, State, WebSocketUpgrade, rejection::QueryRejection},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -202,7 +202,17 @@ struct Totals {
     cpu_seconds: f64,
 }
 
+/// Whether the sampler runs and requests are timed: yes unless `VIVIM_METRICS_SAMPLER=off`
+/// (what the benchmarks compare against).
+pub(super) fn sampling() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("VIVIM_METRICS_SAMPLER").map_or(true, |v| v != "off"))
+}
+
 pub(super) fn start_sampler(gw: &Arc<Gateway>) {
+    if !sampling() {
+        return;
+    }
     let Ok(rt) = tokio::runtime::Handle::try_current() else {
         return;
     };
@@ -698,7 +708,10 @@ fn level_of(s: Option<&str>) -> ApiResult<tracing::Level> {
 }
 
 #[utoipa::path(get, path = "/api/admin/logs", params(LogQuery), responses((status = 200, body = LogPage), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
-pub(super) async fn logs(QueryParams(q): QueryParams<LogQuery>) -> ApiResult<Json<LogPage>> {
+pub(super) async fn logs(
+    q: Result<QueryParams<LogQuery>, QueryRejection>,
+) -> ApiResult<Json<LogPage>> {
+    let QueryParams(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let level = level_of(q.level.as_deref())?;
     let (lines, dropped) = logs::ring().recent(
         level,
@@ -711,9 +724,10 @@ pub(super) async fn logs(QueryParams(q): QueryParams<LogQuery>) -> ApiResult<Jso
 
 /// `GET /api/admin/logs/ws?level=…&target=…`: each new line as a JSON text frame.
 async fn logs_ws(
-    QueryParams(q): QueryParams<LogQuery>,
+    q: Result<QueryParams<LogQuery>, QueryRejection>,
     upgrade: WebSocketUpgrade,
 ) -> ApiResult<Response> {
+    let QueryParams(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let level = level_of(q.level.as_deref())?;
     let target = q.target.filter(|s| !s.is_empty());
     let rx = logs::ring().subscribe();
