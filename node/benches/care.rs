@@ -50,15 +50,20 @@ fn mb(b: u64) -> f64 {
     b as f64 / 1e6
 }
 
-/// utime + stime (s) and RSS (bytes) of a process.
-fn proc_stats(pid: u32) -> (f64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let Some(i) = stat.rfind(')') else {
-        return (0.0, 0);
-    };
-    let f: Vec<&str> = stat[i + 2..].split_whitespace().collect();
-    let num = |k: usize| f.get(k).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    ((num(11) + num(12)) / 100.0, (num(21) * 4096.0) as u64)
+/// A process's CPU use over `secs` seconds (percent of one core), its RSS at the end and the
+/// most it reached, sampled every second.
+fn idle(pid: u32, secs: u64) -> (f64, u64, u64) {
+    use vivim_node::admin::process::of;
+    let start = of(pid);
+    let t = Instant::now();
+    let mut rss_max = 0;
+    while t.elapsed() < Duration::from_secs(secs) {
+        std::thread::sleep(Duration::from_secs(1));
+        rss_max = rss_max.max(of(pid).rss_bytes);
+    }
+    let end = of(pid);
+    let cpu = (end.cpu_seconds - start.cpu_seconds) / t.elapsed().as_secs_f64() * 100.0;
+    (cpu, end.rss_bytes, rss_max.max(end.rss_bytes))
 }
 
 struct Node(Child);
@@ -280,16 +285,7 @@ fn main() {
         std::thread::sleep(Duration::from_secs(1));
     }
     std::thread::sleep(Duration::from_secs(5));
-    let pid = node.0.id();
-    let (cpu0, _) = proc_stats(pid);
-    let t = Instant::now();
-    let mut rss_max = 0;
-    while t.elapsed() < Duration::from_secs(idle_s) {
-        std::thread::sleep(Duration::from_secs(1));
-        rss_max = rss_max.max(proc_stats(pid).1);
-    }
-    let (cpu1, rss) = proc_stats(pid);
-    let idle_cpu = (cpu1 - cpu0) / t.elapsed().as_secs_f64() * 100.0;
+    let (idle_cpu, rss, rss_max) = idle(node.0.id(), idle_s);
     let series = get_json(&gw, &data, "/api/admin/metrics/series");
     let us: Vec<u64> = series["samples"]
         .as_array()
@@ -321,18 +317,9 @@ fn main() {
     // The anchor: the same node, idle, without the sampler (VIVIM_METRICS_SAMPLER=off).
     let (node, _) = start_env(&data, &[("VIVIM_METRICS_SAMPLER", "off")]);
     std::thread::sleep(Duration::from_secs(15));
-    let pid = node.0.id();
-    let (cpu0, _) = proc_stats(pid);
-    let t = Instant::now();
-    let mut rss_max = 0;
-    while t.elapsed() < Duration::from_secs(idle_s) {
-        std::thread::sleep(Duration::from_secs(1));
-        rss_max = rss_max.max(proc_stats(pid).1);
-    }
-    let (cpu1, rss) = proc_stats(pid);
+    let (cpu, rss, rss_max) = idle(node.0.id(), idle_s);
     println!(
-        "anchor  idle, sampler off            CPU {:.2}% of one core, RSS {:.1} MB (max {:.1} MB)",
-        (cpu1 - cpu0) / t.elapsed().as_secs_f64() * 100.0,
+        "anchor  idle, sampler off            CPU {cpu:.2}% of one core, RSS {:.1} MB (max {:.1} MB)",
         mb(rss),
         mb(rss_max)
     );

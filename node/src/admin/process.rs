@@ -12,13 +12,18 @@ pub struct ProcessStats {
     pub threads: u64,
 }
 
-/// Reads the process's stats now.
+/// Reads this process's stats now.
 pub fn now() -> ProcessStats {
-    read().unwrap_or_default()
+    read("/proc/self/stat").unwrap_or_default()
 }
 
-fn read() -> Option<ProcessStats> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+/// Reads the stats of the process `pid` now (zero when it is gone or this is not Linux).
+pub fn of(pid: u32) -> ProcessStats {
+    read(&format!("/proc/{pid}/stat")).unwrap_or_default()
+}
+
+fn read(path: &str) -> Option<ProcessStats> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // Fields after the command name (which may hold spaces) start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();

@@ -447,28 +447,16 @@ fn dir_size(p: &FsPath) -> u64 {
         .unwrap_or(0)
 }
 
-fn table_bytes_and_rows(
-    db: &redb::Database,
-    names: &[&'static dyn crate::admin::tables::RawTable],
-) -> (u64, u64) {
-    let Ok(tx) = db.begin_read() else {
-        return (0, 0);
-    };
-    let mut bytes = 0;
-    let mut rows = 0;
-    for t in names {
-        let name = t.table_name();
-        let def: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new(name);
-        // Typed access needs the right types; the untyped handle gives length and size.
-        if let Ok(u) = tx.open_untyped_table(def) {
-            rows += u.len().unwrap_or(0);
-            bytes += u
-                .stats()
-                .map(|s| s.stored_bytes() + s.metadata_bytes())
-                .unwrap_or(0);
-        }
-    }
-    (bytes, rows)
+/// Stored bytes and rows of a table, by name (a table never created: zeros). Typed access
+/// needs the table's types; the untyped handle gives length and size.
+fn table_stats(tx: &redb::ReadTransaction, name: &str) -> (u64, u64) {
+    let def: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new(name);
+    tx.open_untyped_table(def).map_or((0, 0), |u| {
+        let bytes = u
+            .stats()
+            .map_or(0, |s| s.stored_bytes() + s.metadata_bytes());
+        (bytes, u.len().unwrap_or(0))
+    })
 }
 
 /// Shares still being delivered (background) and shares that failed (attention).
@@ -530,14 +518,15 @@ pub(super) async fn status(State(gw): State<Arc<Gateway>>) -> Json<Status> {
         move || {
             let root = n.dir.root();
             let db = n.store.database();
-            let all = crate::admin::tables::records();
-            let (doc_bytes, doc_rows) = table_bytes_and_rows(&db, &all[8..9]);
-            let (_, doc_full) = table_bytes_and_rows(&db, &all[10..11]);
-            let (doc_log_bytes, _) = table_bytes_and_rows(&db, &all[9..11]);
-            let (share_bytes, shares) = table_bytes_and_rows(&db, &all[11..12]);
-            let (feed_bytes, feed) = table_bytes_and_rows(&db, &all[12..13]);
+            let tx = db.begin_read().ok();
+            let stat = |name: &str| tx.as_ref().map_or((0, 0), |tx| table_stats(tx, name));
+            let (state_bytes, doc_rows) = stat("doc_state");
+            let (log_bytes, _) = stat("doc_log");
+            let (full_bytes, doc_full) = stat("doc_full");
+            let (share_bytes, shares) = stat("shares");
+            let (feed_bytes, feed) = stat("feed");
             let records_file = dir_size(&n.dir.db_path().join("vivim.redb"));
-            let documents = doc_bytes + doc_log_bytes;
+            let documents = state_bytes + log_bytes + full_bytes;
             let sizes = Sizes {
                 documents,
                 shares: share_bytes + feed_bytes,
