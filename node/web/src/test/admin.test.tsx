@@ -330,10 +330,13 @@ describe('network page', () => {
       </MemoryRouter>,
     )
     await screen.findByText('150 peers')
-    expect(screen.getByRole('region', { name: 'Peers (scrollable)' })).toBeTruthy()
+    expect(screen.getByRole('region', { name: 'Peers (scrollable)' }).classList.contains('peer-scroll')).toBe(true)
     fireEvent.change(screen.getByLabelText('Filter peers'), { target: { value: 'peer0149' } })
     expect(screen.getByText('1 of 150 peers')).toBeTruthy()
-    expect(screen.queryByRole('region', { name: 'Peers (scrollable)' })).toBeNull()
+    // One row: no longer virtualized, and still a keyboard-reachable region (it can scroll sideways).
+    const wrap = screen.getByRole('region', { name: 'Peers (scrollable)' })
+    expect(wrap.classList.contains('peer-scroll')).toBe(false)
+    expect(wrap.getAttribute('tabindex')).toBe('0')
   })
 
   it('lays out relayed peers through their relay, deterministically', () => {

@@ -47,7 +47,7 @@ export function Report({ r }: { r: IntegrityReport }) {
       </dl>
       {count > r.problems.length && <p className="muted">The first {formatNumber(r.problems.length, 0)} are listed.</p>}
       {r.problems.length > 0 && (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="Problems (scrollable)">
           <table className="admin-table problems">
             <caption className="sr-only">Problems</caption>
             <thead>

@@ -104,7 +104,7 @@ function Charts({ m }: { m: MetricsSeries }) {
         {routes.length === 0 ? (
           <p className="muted">No requests in this window.</p>
         ) : (
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0} role="region" aria-label="Requests by route (scrollable)">
             <table className="admin-table">
               <thead>
                 <tr>

@@ -249,7 +249,7 @@ function PeerTable({ peers }: { peers: PeerInfo[] }) {
       {rows.length === 0 ? (
         <p className="muted">{peers.length === 0 ? 'No peers connected.' : 'No peer matches the filter.'}</p>
       ) : (
-        <div ref={scrollRef} className={virtualize ? 'table-wrap peer-scroll' : 'table-wrap'} tabIndex={virtualize ? 0 : undefined} aria-label={virtualize ? 'Peers (scrollable)' : undefined} role={virtualize ? 'region' : undefined}>
+        <div ref={scrollRef} className={virtualize ? 'table-wrap peer-scroll' : 'table-wrap'} tabIndex={0} aria-label="Peers (scrollable)" role="region">
           <table className="admin-table peers-table">
             <thead>
               <tr>
@@ -316,7 +316,7 @@ function Topics({ n }: { n: NetworkInfo }) {
   const topics = [...new Set([...(n.libp2p.topics ?? []), ...mesh.keys()])].sort()
   if (topics.length === 0) return <p className="muted">No gossip topics subscribed.</p>
   return (
-    <div className="table-wrap">
+    <div className="table-wrap" tabIndex={0} role="region" aria-label="DHT buckets and gossip topics (scrollable)">
       <table className="admin-table">
         <thead>
           <tr>

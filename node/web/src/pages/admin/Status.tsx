@@ -83,7 +83,7 @@ function SizeBreakdown({ sizes }: { sizes: Sizes }) {
             <span key={r.key} className="stack-seg" style={{ width: `${pct(r.bytes)}%`, background: r.color }} title={`${r.label}: ${formatBytes(r.bytes)}`} />
           ))}
       </div>
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0} role="region" aria-label="Data directory by part (scrollable)">
         <table className="admin-table">
           <thead>
             <tr>
