@@ -59,23 +59,8 @@ pub enum Client {
 impl Client {
     /// Connects to the running node if there is one, else opens the data dir.
     pub async fn connect(dir: DataDir, passphrase: Option<&[u8]>) -> Result<Client, ClientError> {
-        if let Ok(addr) = std::fs::read_to_string(dir.gateway_addr_path()) {
-            let base = format!("http://{}", addr.trim());
-            let token = dir.token().map_err(NodeError::from)?;
-            let http = reqwest::Client::builder()
-                .no_proxy()
-                .timeout(Duration::from_secs(3600))
-                .build()
-                .map_err(|e| ClientError::Http(e.to_string()))?;
-            let probe = http
-                .get(format!("{base}/api/admin/status"))
-                .bearer_auth(&token)
-                .timeout(Duration::from_secs(3))
-                .send()
-                .await;
-            if matches!(&probe, Ok(r) if r.status().is_success()) {
-                return Ok(Client::Remote { base, token, http });
-            }
+        if let Some(c) = Client::running(&dir).await {
+            return Ok(c);
         }
         match Node::open(dir, passphrase, false).await {
             Ok(n) => Ok(Client::Local(n)),
@@ -84,6 +69,37 @@ impl Client {
             ))),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The gateway of the node running on `dir`, if one runs and answers.
+    pub async fn running(dir: &DataDir) -> Option<Client> {
+        let addr = std::fs::read_to_string(dir.gateway_addr_path()).ok()?;
+        let token = dir.token().ok()?;
+        let c = Client::remote(&format!("http://{}", addr.trim()), &token).ok()?;
+        let Client::Remote { base, token, http } = &c else {
+            return None;
+        };
+        let probe = http
+            .get(format!("{base}/api/admin/status"))
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(3))
+            .send()
+            .await;
+        matches!(&probe, Ok(r) if r.status().is_success()).then_some(c)
+    }
+
+    /// A client of the gateway at `base` (`http://127.0.0.1:7777`) with its bearer token.
+    pub fn remote(base: &str, token: &str) -> Result<Client, ClientError> {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(3600))
+            .build()
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        Ok(Client::Remote {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            http,
+        })
     }
 
     /// Whether this talks to a running node.
