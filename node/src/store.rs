@@ -1086,6 +1086,48 @@ impl Store {
         Ok((seq_hash, ids))
     }
 
+    /// The items of a hash sequence held in the blob store, in order; `None` when the
+    /// sequence or one of its items is not here. Refuses sequences over `max_total` bytes.
+    pub async fn read_seq(
+        &self,
+        root: Hash,
+        max_total: u64,
+    ) -> Result<Option<Vec<Vec<u8>>>, StoreError> {
+        let blobs = self.blobs.blobs();
+        let Ok(seq) = blobs.get_bytes(to_blob_hash(root)).await else {
+            return Ok(None);
+        };
+        let ids = vivim_protocol::parse_hash_seq(&seq)
+            .map_err(|e| StoreError::Invalid(format!("{root} is not a hash sequence: {e}")))?;
+        let mut total = 0u64;
+        let mut out = Vec::with_capacity(ids.len());
+        for h in ids {
+            let Ok(b) = blobs.get_bytes(to_blob_hash(h)).await else {
+                return Ok(None);
+            };
+            total += b.len() as u64;
+            if total > max_total {
+                return Err(StoreError::Invalid(format!(
+                    "{root} holds more than {max_total} bytes"
+                )));
+            }
+            out.push(b.to_vec());
+        }
+        Ok(Some(out))
+    }
+
+    /// A conversation's signed records as stored: its manifest and its ACUs (in stored order),
+    /// for clients that verify the signatures themselves.
+    pub async fn signed_records(&self, id: &ConvId) -> Result<(Vec<u8>, Vec<Vec<u8>>), StoreError> {
+        let (row, slots) = {
+            let tx = self.db.begin_read()?;
+            let row = read_row(&tx.open_table(CONV)?, id)?
+                .ok_or_else(|| StoreError::NotFound(format!("conversation {id}")))?;
+            (row, read_slots(&tx.open_table(CONV_ACUS)?, id)?)
+        };
+        Ok((Self::manifest_bytes(&row)?, slots))
+    }
+
     /// All ACUs of a conversation, verified, in stored order.
     pub async fn acus(&self, id: &ConvId) -> Result<Vec<Signed<Acu>>, StoreError> {
         // Every ACU was verified before it was stored (import signs, fetch and capture verify).

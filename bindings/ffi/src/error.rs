@@ -2,9 +2,7 @@
 //! (`vivim.VivimError` in Python, with a subclass per variant).
 
 use vivim_identity::KeystoreError;
-use vivim_node::{
-    ClientError, NodeError, StoreError, datadir::DataDirError, net::p2p::P2pError,
-};
+use vivim_node::{ClientError, NodeError, StoreError, datadir::DataDirError, net::p2p::P2pError};
 
 /// Why a call failed. Each variant carries the node's own message.
 #[derive(Debug, thiserror::Error, uniffi::Error)]

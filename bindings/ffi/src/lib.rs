@@ -203,9 +203,7 @@ impl EmbeddedNode {
 
     fn client(&self) -> Result<Arc<Client>, VivimError> {
         let s = self.state.read().unwrap_or_else(|p| p.into_inner());
-        s.as_ref()
-            .map(|o| o.client.clone())
-            .ok_or_else(closed)
+        s.as_ref().map(|o| o.client.clone()).ok_or_else(closed)
     }
 
     fn network(&self) -> Result<Option<Arc<P2p>>, VivimError> {
@@ -450,11 +448,7 @@ impl EmbeddedNode {
     /// Stops the network and flushes everything; later calls fail with
     /// [`VivimError::Closed`]. Closing twice is harmless.
     pub fn close(&self) -> Result<(), VivimError> {
-        let taken = self
-            .state
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let taken = self.state.write().unwrap_or_else(|p| p.into_inner()).take();
         let Some(open) = taken else {
             return Ok(());
         };

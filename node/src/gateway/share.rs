@@ -30,6 +30,132 @@ pub(super) fn routes() -> Router<Arc<Gateway>> {
         .route("/api/v2/forks", post(fork))
         .route("/api/v2/conversations/{id}/provenance", get(provenance))
         .route("/api/v2/feed", get(feed))
+        .route("/api/v2/sealed/{payload}", get(sealed))
+        .route("/api/v2/conversations/{id}/signed", get(signed_records))
+}
+
+/// Most bytes a sealed package may hold to be handed to a browser (it travels as base64 JSON).
+pub const MAX_SEALED_RESPONSE: u64 = 64 * 1024 * 1024;
+
+/// Where to find a sealed package.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SealedQuery {
+    /// The DID that serves it (a share link's `from`), when this node does not hold it.
+    pub from: Option<String>,
+}
+
+/// A share package, still sealed: its blobs in order, base64.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct SealedPackage {
+    /// The package's hash (a BLAKE3 hash sequence).
+    pub payload: String,
+    /// The sealed blobs in order (standard base64).
+    pub blobs: Vec<String>,
+    /// Their total size.
+    pub bytes: u64,
+    /// `local`, or the DID that served it.
+    pub source: String,
+}
+
+/// A conversation's signed records, for clients that verify signatures themselves.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct SignedRecords {
+    /// Conversation id.
+    pub conversation: String,
+    /// The signed manifest (CBOR, standard base64).
+    pub manifest: String,
+    /// The signed ACUs in stored order (CBOR, standard base64).
+    pub acus: Vec<String>,
+}
+
+fn b64(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::prelude::BASE64_STANDARD.encode(b)
+}
+
+/// A share package as it travels, sealed: the web app opens it in the browser with the key in
+/// the link's fragment, so the key never reaches the node. Read from this node's blob store,
+/// else downloaded from `from` (or any provider) without being opened or stored.
+#[utoipa::path(get, path = "/api/v2/sealed/{payload}", params(("payload" = String, Path, description = "package hash (hex)"), SealedQuery), responses((status = 200, body = SealedPackage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)), security(("bearer" = [])))]
+pub(super) async fn sealed(
+    State(gw): State<Arc<Gateway>>,
+    Path(payload): Path<String>,
+    query: Result<QueryParams<SealedQuery>, QueryRejection>,
+) -> ApiResult<Json<SealedPackage>> {
+    let QueryParams(q) = query.map_err(query_rejection)?;
+    let hash: vivim_protocol::Hash = payload
+        .parse()
+        .map_err(|e| ApiError::bad_request(format!("payload: {e}")))?;
+    let too_large = |e: crate::store::StoreError| match e {
+        crate::store::StoreError::Invalid(m) => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", m)
+        }
+        e => ApiError::from(crate::node::NodeError::from(e)),
+    };
+    let (blobs, source) = match gw
+        .node
+        .store
+        .read_seq(hash, MAX_SEALED_RESPONSE)
+        .await
+        .map_err(too_large)?
+    {
+        Some(b) => (b, "local".to_string()),
+        None => {
+            let Some(from) = q.from else {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    format!("{hash} is not held here (give ?from=<did> to fetch it)"),
+                ));
+            };
+            let from = parse_did(&from)?;
+            let p = super::p2p(&gw)?;
+            let b = p
+                .fetch_sealed(&from, hash)
+                .await
+                .map_err(super::p2p_error)?;
+            (b, from.to_string())
+        }
+    };
+    let bytes: u64 = blobs.iter().map(|b| b.len() as u64).sum();
+    if bytes > MAX_SEALED_RESPONSE {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("{hash} holds {bytes} bytes; at most {MAX_SEALED_RESPONSE} go to a browser"),
+        ));
+    }
+    Ok(Json(SealedPackage {
+        payload: hash.to_hex(),
+        blobs: blobs.iter().map(|b| b64(b)).collect(),
+        bytes,
+        source,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v2/conversations/{id}/signed", params(("id" = String, Path, description = "conversation id or prefix")), responses((status = 200, body = SignedRecords), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub(super) async fn signed_records(
+    State(gw): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SignedRecords>> {
+    let conv = gw
+        .node
+        .store
+        .resolve(&id)
+        .map_err(crate::node::NodeError::from)?;
+    let (manifest, acus) = gw
+        .node
+        .store
+        .signed_records(&conv)
+        .await
+        .map_err(crate::node::NodeError::from)?;
+    Ok(Json(SignedRecords {
+        conversation: conv.to_string(),
+        manifest: b64(&manifest),
+        acus: acus.iter().map(|a| b64(a)).collect(),
+    }))
 }
 
 type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;

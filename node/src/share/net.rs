@@ -315,6 +315,19 @@ impl P2p {
         }
     }
 
+    /// Downloads a sealed package as it is, without opening it (the browser opens it with
+    /// the link's key, which never reaches the node): from `from`, else any provider.
+    pub async fn fetch_sealed(
+        self: &Arc<Self>,
+        from: &Did,
+        payload: Hash,
+    ) -> Result<Vec<Vec<u8>>, P2pError> {
+        Ok(self
+            .download_from_any(from, payload, "the sealed package")
+            .await?
+            .0)
+    }
+
     /// Opens a share link: downloads the sealed package from the link's node (or any
     /// provider), decrypts it with the link's key, verifies and stores it.
     pub async fn open_link(self: &Arc<Self>, link: &ShareLink) -> Result<Opened, P2pError> {
