@@ -17,6 +17,7 @@ use std::{
 
 fn main() {
     println!("cargo:rerun-if-env-changed=VIVIM_WEB");
+    println!("cargo:rerun-if-env-changed=VIVIM_WASM_PKG");
     println!("cargo:rerun-if-changed=build.rs");
     if env::var_os("CARGO_FEATURE_WEB_UI").is_none() {
         return;
@@ -27,7 +28,7 @@ fn main() {
     let mode = env::var("VIVIM_WEB").unwrap_or_default();
     let result = match mode.as_str() {
         "skip" => Err("VIVIM_WEB=skip was set when this binary was built".to_string()),
-        _ => build(&web, &out),
+        _ => build(&web, &out).map(|()| wasm(&out)),
     };
     if let Err(why) = result {
         if mode == "require" {
@@ -114,6 +115,31 @@ fn build(web: &Path, out: &Path) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Copies the wasm package's browser build (`VIVIM_WASM_PKG`, from bindings/wasm/build.sh)
+/// into the app as `/wasm/…`, where the app finds its signature verifier. Without it the app
+/// says that messages are not verified in the browser.
+fn wasm(out: &Path) {
+    let Some(pkg) = env::var_os("VIVIM_WASM_PKG").map(PathBuf::from) else {
+        return;
+    };
+    let files = ["vivim_wasm.js", "vivim_wasm_bg.wasm"];
+    for f in files {
+        println!("cargo:rerun-if-changed={}", pkg.join(f).display());
+    }
+    if !files.iter().all(|f| pkg.join(f).is_file()) {
+        println!(
+            "cargo:warning=VIVIM_WASM_PKG={} has no vivim_wasm.js and vivim_wasm_bg.wasm (run bindings/wasm/build.sh); the app will not verify signatures",
+            pkg.display()
+        );
+        return;
+    }
+    let dest = out.join("wasm");
+    fs::create_dir_all(&dest).expect("OUT_DIR is writable");
+    for f in files {
+        fs::copy(pkg.join(f), dest.join(f)).expect("the wasm package is readable");
+    }
 }
 
 /// `node_modules` is missing or older than `package-lock.json`.

@@ -302,3 +302,40 @@ fn only_the_cli_uses_the_surfaces_and_files_stay_readable() {
         "main.rs should only parse and dispatch ({main} lines)"
     );
 }
+
+/// The `[dependencies]` section of a crate's manifest (dev-dependencies and the rest cut off).
+fn dependencies(manifest: &str) -> String {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(manifest))
+        .unwrap_or_else(|e| panic!("{manifest}: {e}"));
+    let mut out = String::new();
+    let mut on = false;
+    for line in text.lines() {
+        if line.starts_with('[') {
+            on = line.trim() == "[dependencies]"
+                || (line.contains("dependencies]") && line.contains("target."));
+            continue;
+        }
+        if on {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn bindings_keep_their_boundaries() {
+    // The wasm package runs in browsers: identity, protocol and crdt only, never the node.
+    let wasm = dependencies("../bindings/wasm/Cargo.toml");
+    assert!(wasm.contains("vivim-protocol"), "{wasm}");
+    for io in ["vivim-node", "tokio", "redb", "iroh", "libp2p", "axum"] {
+        assert!(!wasm.contains(io), "bindings/wasm depends on {io}");
+    }
+    // The foreign-language library embeds the node without the web app (no npm to build it).
+    let ffi = dependencies("../bindings/ffi/Cargo.toml");
+    let node = ffi
+        .lines()
+        .find(|l| l.starts_with("vivim-node"))
+        .expect("bindings/ffi depends on vivim-node");
+    assert!(node.contains("default-features = false"), "{node}");
+}

@@ -56,6 +56,7 @@ const PAGES = [
   { path: '/groups', h1: 'Groups', name: 'groups' },
   { path: '/teams', h1: 'Teams', name: 'teams' },
   { path: '/shares', h1: 'Shares', name: 'shares' },
+  { path: '/open', h1: 'Open a share link', name: 'open' },
   { path: '/feed', h1: 'Feed', name: 'feed' },
   { path: '/memories', h1: 'Memories', name: 'memories' },
   { path: '/context', h1: 'Context', name: 'context' },
@@ -122,6 +123,60 @@ async function runAxe(page) {
       count: v.nodes.length,
     }));
   });
+}
+
+/**
+ * Every message of the reader's feed (it is virtualized: scrolled through, window by window),
+ * by index, with its signature badge: { total, items: [{ index, ok: {title, label, text} | null,
+ * bad, checking }] }.
+ */
+async function feedBadges(page) {
+  const feed = page.getByRole('feed', { name: 'Messages' });
+  await feed.locator('article').first().waitFor();
+  const total = Number(await feed.locator('article').first().getAttribute('aria-setsize'));
+  const seen = new Map();
+  await page.evaluate(() => window.scrollTo(0, 0));
+  for (let step = 0; step < 500; step++) {
+    const got = await feed.locator('article').evaluateAll((arts) =>
+      arts.map((a) => {
+        const b = a.querySelector('.sig-ok');
+        return {
+          index: Number(a.dataset.index),
+          ok: b ? { title: b.getAttribute('title'), label: b.getAttribute('aria-label'), text: b.textContent } : null,
+          bad: !!a.querySelector('.sig-bad'),
+          checking: !!a.querySelector('.sig-checking'),
+        };
+      }),
+    );
+    for (const g of got) seen.set(g.index, g);
+    if (seen.size >= total) break;
+    const moved = await page.evaluate(() => {
+      const before = window.scrollY;
+      window.scrollBy(0, Math.round(window.innerHeight * 0.8));
+      return window.scrollY !== before;
+    });
+    await page.waitForTimeout(120);
+    if (!moved && step > 0) {
+      const last = await feed.locator('article').evaluateAll((arts) => arts.map((a) => Number(a.dataset.index)));
+      if (last.every((i) => seen.has(i))) break;
+    }
+  }
+  await page.evaluate(() => window.scrollTo(0, 0));
+  return { total, items: [...seen.values()].sort((a, b) => a.index - b.index) };
+}
+
+/** Problems with the badges of `items` for a conversation signed by `did` (empty: all verified by it). */
+function badgeProblems(items, did) {
+  const out = [];
+  for (const it of items) {
+    if (it.bad) out.push(`#${it.index}: failure badge`);
+    else if (!it.ok) out.push(`#${it.index}: no verified badge${it.checking ? ' (still checking)' : ''}`);
+    else if (it.ok.title !== did) out.push(`#${it.index}: signed by ${it.ok.title}`);
+    else if (it.ok.label !== `Signature verified: signed by ${did}`) out.push(`#${it.index}: aria-label ${JSON.stringify(it.ok.label)}`);
+    else if (!it.ok.text.includes('verified') || !it.ok.text.includes(did.slice(0, 12)) || !it.ok.text.includes(did.slice(-6)))
+      out.push(`#${it.index}: badge text ${JSON.stringify(it.ok.text)}`);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- the run
@@ -496,6 +551,125 @@ async function tests(browser, A, B, relay) {
     assert(head === 'PK', `not a zip (${JSON.stringify(head)})`);
     assert(/^vivim-backup-.*\.zip$/.test(download.suggestedFilename()), download.suggestedFilename());
     note(`backup ${download.suggestedFilename()} ${fs.statSync(file).size} B`);
+  });
+
+  // ------------------------------------------------------------ 9. signatures and share links checked in the browser (wasm)
+  // The binary must embed the wasm package (VIVIM_WASM_PKG from bindings/wasm/build.sh, as CI
+  // builds it): without it these checks fail, they are not skipped.
+  await check('9. the app serves the wasm verifier (/wasm/vivim_wasm.js, /wasm/vivim_wasm_bg.wasm)', async () => {
+    const js = await fetch(A.app + '/wasm/vivim_wasm.js');
+    const ct = js.headers.get('content-type') || '';
+    const head = (await js.text()).slice(0, 200);
+    assert(
+      js.ok && /javascript/.test(ct) && !/<html|<!doctype/i.test(head),
+      `GET /wasm/vivim_wasm.js → ${js.status} ${ct}: this vivim was built without the wasm package (bindings/wasm/build.sh, VIVIM_WASM_PKG)`,
+    );
+    const bin = await fetch(A.app + '/wasm/vivim_wasm_bg.wasm');
+    const magic = Buffer.from(await bin.arrayBuffer()).subarray(0, 4).toString('latin1');
+    assert(bin.ok && magic === '\0asm', `GET /wasm/vivim_wasm_bg.wasm → ${bin.status}, starts ${JSON.stringify(magic)}`);
+  });
+
+  await check("9. the reader: every message shows \"✓ verified\", signed by A's DID (checked in the browser)", async () => {
+    assert(state.conv, 'no conversation from step 2');
+    const { ctx, page } = await appContext(browser, A.app, A.token, { width: 1440, height: 1600 });
+    try {
+      await page.goto(`${A.app}/c/${state.conv.id}`);
+      await expectH1(page, state.conv.title);
+      await page.locator('.sig-ok, .sig-bad, .sig-note').first().waitFor({ timeout: 30_000 });
+      const unchecked = page.getByText('Signatures are not checked in this browser', { exact: false });
+      if (await unchecked.count()) throw new Error(`the reader says: ${await unchecked.first().innerText()}`);
+      await L.eventually('signatures checked', async () => (await page.locator('.sig-checking').count()) === 0, 30_000, 100);
+      const { total, items } = await feedBadges(page);
+      assert(total > 0 && items.length === total, `saw ${items.length} of ${total} messages`);
+      const bad = badgeProblems(items, A.did);
+      assert(!bad.length, `${bad.length} of ${total}: ${bad.slice(0, 5).join('; ')}`);
+      assert(!(await page.getByText(/do not verify|does not verify/).count()), 'a failure note or badge is shown');
+      state.readerRows = total;
+      note(`${total} messages, each "✓ verified" by ${A.did.slice(0, 16)}…${A.did.slice(-6)}`);
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.screenshot({ path: path.join(L.OUT, 'reader-verified-390x844.png') });
+    } finally {
+      await ctx.close().catch(() => {});
+    }
+  });
+
+  await check('9. a link share opens at /open in the browser: title, messages, badges; its key never goes to the node', async () => {
+    assert(state.conv, 'no conversation from step 2');
+    const share = await L.api(A, '/api/v2/shares', { method: 'POST', body: { content: state.conv.id, link: true } });
+    const link = share.link || '';
+    assert(link.startsWith('vivim://share/') && link.includes('#'), `no link in ${JSON.stringify(share).slice(0, 200)}`);
+    const key = link.slice(link.indexOf('#') + 1).toLowerCase();
+    assert(/^[0-9a-f]{64}$/.test(key), `the link's key part: ${key}`);
+    state.link = link;
+    const conv = await L.api(A, `/api/v1/conversations/${state.conv.id}`);
+    const { ctx, page } = await appContext(browser, A.app, A.token, { width: 1440, height: 1600 });
+    // Every request of the visit (pages and service worker): what reaches a server is the URL
+    // without its fragment, and the body.
+    const leaks = [];
+    let requests = 0;
+    ctx.on('request', (r) => {
+      requests++;
+      const url = r.url().split('#')[0];
+      const body = r.postData() || '';
+      let decoded = url;
+      try {
+        decoded = decodeURIComponent(url);
+      } catch {}
+      if ([url, decoded, body].some((x) => x.toLowerCase().includes(key)))
+        leaks.push(`${r.method()} ${url}`);
+    });
+    try {
+      await page.goto(`${A.app}/open#${encodeURIComponent(link)}`);
+      await expectH1(page, 'Open a share link');
+      const title = page.getByRole('heading', { level: 2, name: state.conv.title, exact: true });
+      await title.waitFor({ timeout: 60_000 }).catch(async () => {
+        const main = (await page.locator('main').innerText().catch(() => '')).replace(/\s+/g, ' ').slice(0, 400);
+        throw new Error(`no h2 "${state.conv.title}" on /open: ${main}`);
+      });
+      await page.getByText('Decrypted in this browser; the key in the link was not sent to your node.', { exact: false }).waitFor();
+      assert(!page.url().includes('#') && !page.url().toLowerCase().includes(key), `the link is still in the address: ${page.url()}`);
+      const main = await page.locator('main').innerText();
+      const shown = conv.conversation.message_count;
+      const count = conv.messages.length;
+      assert(main.includes(`${shown} ${shown === 1 ? 'message' : 'messages'}`), `the page does not say "${shown} messages"`);
+      assert(main.includes(`${count} signed ${count === 1 ? 'record' : 'records'}, all verified`), `the page does not say "${count} signed records"`);
+      assert(main.includes(A.did), 'the owner DID is not shown');
+      const { total, items } = await feedBadges(page);
+      assert(items.length === total, `saw ${items.length} of ${total} messages`);
+      if (state.readerRows) assert(total === state.readerRows, `${total} messages on /open, ${state.readerRows} in the reader`);
+      const bad = badgeProblems(items, A.did);
+      assert(!bad.length, `${bad.length} of ${total}: ${bad.slice(0, 5).join('; ')}`);
+      await page.getByText(state.conv.snippet, { exact: false }).first().waitFor();
+      await page.screenshot({ path: path.join(L.OUT, 'open-link-1440x1600.png') });
+      assert(requests > 0, 'no request was recorded');
+      assert(!leaks.length, `the key was sent: ${leaks.join(' | ')}`);
+      note(`"${state.conv.title}": ${count} records opened in the browser, ${total} shown, all verified; ${requests} requests, none with the key`);
+    } finally {
+      await ctx.close().catch(() => {});
+    }
+  });
+
+  await check('9. axe on /open with a link opened (390×844): no serious or critical violations, no sideways scroll', async () => {
+    assert(state.link, 'no link from the check before');
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, bypassCSP: true });
+    ctx.setDefaultTimeout(20_000);
+    await ctx.addInitScript((t) => localStorage.setItem('vivim.token', t), A.token);
+    try {
+      const page = await ctx.newPage();
+      await page.goto(`${A.app}/open#${encodeURIComponent(state.link)}`);
+      await expectH1(page, 'Open a share link');
+      await page.getByRole('heading', { level: 2, name: state.conv.title, exact: true }).waitFor({ timeout: 60_000 });
+      await page.locator('.sig-ok').first().waitFor();
+      const v = await runAxe(page);
+      for (const x of v) note(`[${x.impact}] ${x.id}: ${x.help} (${x.count}×: ${x.nodes.join(' | ')})`);
+      const bad = v.filter((x) => x.impact === 'serious' || x.impact === 'critical');
+      assert(!bad.length, `${bad.length} serious/critical: ${bad.map((b) => b.id).join(', ')}`);
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert(wide <= 1, `the page scrolls sideways by ${wide} px at 390 px`);
+      await page.screenshot({ path: path.join(L.OUT, 'open-link-390x844.png') });
+    } finally {
+      await ctx.close().catch(() => {});
+    }
   });
 
   // ------------------------------------------------------------ 4. offline

@@ -364,6 +364,16 @@ impl P2p {
         seq: Hash,
         what: &str,
     ) -> Result<(Vec<Vec<u8>>, Did), P2pError> {
+        // Our own link (or a package we hold): read it here, iroh does not dial itself.
+        if let Some(b) = self
+            .node()
+            .store
+            .read_seq(seq, MAX_SHARE_BYTES)
+            .await
+            .map_err(crate::node::NodeError::from)?
+        {
+            return Ok((b, self.node().key.did()));
+        }
         let mut sources = vec![*first];
         let mut last = String::new();
         let mut k = 0;

@@ -35,6 +35,7 @@ const People = lazyPage(() => import('./pages/People'))
 const Circles = lazyPage(() => import('./pages/Circles'))
 const Groups = lazyPage(() => import('./pages/Groups'))
 const Shares = lazyPage(() => import('./pages/Shares'))
+const OpenLink = lazyPage(() => import('./pages/OpenLink'))
 const Feed = lazyPage(() => import('./pages/Feed'))
 const Memories = lazyPage(() => import('./pages/Memories'))
 const ContextPage = lazyPage(() => import('./pages/Context'))
@@ -55,6 +56,7 @@ const BY_PATH: Record<string, { preload: () => Promise<unknown> }> = {
   groups: Groups,
   teams: Groups,
   shares: Shares,
+  open: OpenLink,
   feed: Feed,
   memories: Memories,
   context: ContextPage,
@@ -92,6 +94,7 @@ export function AppRoutes() {
         <Route path="/groups" element={<Groups kind="group" />} />
         <Route path="/teams" element={<Groups kind="team" />} />
         <Route path="/shares" element={<Shares />} />
+        <Route path="/open" element={<OpenLink />} />
         <Route path="/feed" element={<Feed />} />
         <Route path="/memories" element={<Memories />} />
         <Route path="/context" element={<ContextPage />} />

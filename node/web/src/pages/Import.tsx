@@ -155,6 +155,12 @@ export default function Import() {
           Import URL
         </Button>
       </form>
+      {url.trim().startsWith('vivim://share/') && (
+        <p className="open-first">
+          A VIVIM share link: its key can stay in this browser.{' '}
+          <Link to={`/open#${encodeURIComponent(url.trim())}`}>Open in the browser first</Link>
+        </p>
+      )}
       {phase?.kind === 'upload' && (
         <div className="progress upload-progress">
           <p id="upload-label">

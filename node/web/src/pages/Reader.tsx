@@ -8,6 +8,7 @@ import { reportOffline } from '../api/health'
 import { Button, ErrorState, Input, Skeleton, StaleNote, showToast } from '../components'
 import { highlightIn, renderMarkdown } from '../markdown'
 import { scheduleDelete } from '../deletes'
+import { b64ToBytes, loadWasm, shortDid } from '../wasm'
 import { formatDate } from './Conversations'
 
 /** The branch shown: from a root, at each fork the chosen child (default: toward head, else the newest). */
@@ -75,6 +76,122 @@ export function isBlankMessage(m: MessageView): boolean {
   return !ATTACHMENT_META.some((k) => m.meta?.[k])
 }
 
+/** What checking a message's signature in this browser found. */
+export type AcuCheck =
+  | { ok: true; author: string }
+  /** `signer`: the signature verified, but for another DID than the message's author. */
+  | { ok: false; why: string; signer?: string }
+/** A message's badge: its check, or `'checking'` while that is under way. */
+export type Sig = AcuCheck | 'checking'
+
+/** The signature badge of one message, in its header. */
+export const SigBadge = memo(function SigBadge({ sig }: { sig: Sig }) {
+  if (sig === 'checking') return <span className="sig sig-checking">checking…</span>
+  if (sig.ok)
+    return (
+      <span className="sig sig-ok" role="img" title={sig.author} aria-label={`Signature verified: signed by ${sig.author}`}>
+        ✓ verified <span className="sig-by">signed by {shortDid(sig.author)}</span>
+      </span>
+    )
+  if (sig.signer)
+    return (
+      <span className="sig sig-bad" role="img" title={sig.why} aria-label={`Signed by another key than the author's: ${sig.why}`}>
+        ✗ signed by {shortDid(sig.signer)}, not its author
+      </span>
+    )
+  return (
+    <span className="sig sig-bad" role="img" title={sig.why} aria-label={`Signature does not verify: ${sig.why}`}>
+      ✗ signature does not verify
+    </span>
+  )
+})
+
+const MISSING = 'no signed record of this message verifies (missing from the node, or altered)'
+/** Records checked per slice of work, so a 10,000-message conversation never blocks the page. */
+const VERIFY_CHUNK = 200
+/** Checks per conversation version (most recent last). */
+const VERIFY_CACHE_MAX = 8
+const verifyCache = new Map<string, Map<string, AcuCheck>>()
+
+type Verify =
+  | { kind: 'idle' }
+  | { kind: 'unavailable' }
+  | { kind: 'checking' | 'done'; results: Map<string, AcuCheck>; n: number }
+const IDLE: Verify = { kind: 'idle' }
+
+/**
+ * Checks the signature of every message of `detail` in this browser (the wasm package), from the
+ * signed records the node stores: in slices of VERIFY_CHUNK between which the page stays
+ * responsive, cached per conversation version. Nothing when offline (`skip`) or when the node
+ * does not give the records; `unavailable` when this browser has no verifier.
+ */
+function useVerify(detail: ConversationDetail | null, skip: boolean): Verify {
+  const [state, setState] = useState<Verify>(IDLE)
+  useEffect(() => {
+    setState(IDLE)
+    if (!detail || skip) return
+    const c = detail.conversation
+    const key = `${c.id}@${c.version}`
+    const hit = verifyCache.get(key)
+    if (hit) {
+      verifyCache.delete(key)
+      verifyCache.set(key, hit)
+      setState({ kind: 'done', results: hit, n: hit.size })
+      return
+    }
+    let live = true
+    ;(async () => {
+      const w = await loadWasm()
+      if (!live) return
+      if (!w) return setState({ kind: 'unavailable' })
+      let acus: string[]
+      try {
+        acus = (await ok(client.GET('/api/v2/conversations/{id}/signed', { params: { path: { id: c.id } } }))).acus
+      } catch {
+        return // offline, or an older node: the reader shows what it has, unbadged
+      }
+      if (!live) return
+      const named = new Map(detail.messages.map((m) => [m.id, m.author]))
+      const results = new Map<string, AcuCheck>()
+      setState({ kind: 'checking', results, n: 0 })
+      let shown = performance.now()
+      for (let i = 0; i < acus.length; i += VERIFY_CHUNK) {
+        const end = Math.min(acus.length, i + VERIFY_CHUNK)
+        for (let j = i; j < end; j++) {
+          try {
+            const v = w.decodeAcu(b64ToBytes(acus[j]))
+            const author = named.get(v.id)
+            results.set(
+              v.id,
+              author === undefined || author === v.author
+                ? { ok: true, author: v.author }
+                : { ok: false, signer: v.author, why: `signed by ${v.author}, but the message names ${author} as its author` },
+            )
+          } catch {
+            // Its id cannot be known from bytes that do not decode: the message stays unmatched.
+          }
+        }
+        if (end < acus.length) {
+          if (performance.now() - shown > 200) {
+            shown = performance.now()
+            setState({ kind: 'checking', results, n: end })
+          }
+          await new Promise((r) => setTimeout(r, 0))
+          if (!live) return
+        }
+      }
+      for (const m of detail.messages) if (!results.has(m.id)) results.set(m.id, { ok: false, why: MISSING })
+      verifyCache.set(key, results)
+      if (verifyCache.size > VERIFY_CACHE_MAX) verifyCache.delete(verifyCache.keys().next().value!)
+      setState({ kind: 'done', results, n: results.size })
+    })()
+    return () => {
+      live = false
+    }
+  }, [detail, skip])
+  return state
+}
+
 // Rendered Markdown per message id (marked + DOMPurify is the costly part), so a message that
 // scrolls out of the window and back is not parsed again. Least recently used goes first.
 const HTML_CACHE_MAX = 800
@@ -97,7 +214,12 @@ const Body = memo(function Body({ m }: { m: MessageView }) {
   const text = m.text ?? ''
   const html = useMemo(() => (m.kind === 'code' || m.sealed ? null : markdownFor(m.id, text)), [m.id, m.kind, m.sealed, text])
   useEffect(() => {
-    void highlightIn(ref.current)
+    const el = ref.current
+    // A code block scrolls sideways when wider than the screen: it takes focus, so the keyboard can scroll it.
+    el?.querySelectorAll('pre').forEach((p) => {
+      p.tabIndex = 0
+    })
+    void highlightIn(el)
   }, [html, text])
   if (m.sealed) return <p className="muted">This message is sealed (encrypted; no key here).</p>
   if (m.kind === 'image' || m.kind === 'file') {
@@ -129,13 +251,15 @@ interface ItemProps {
   /** Offset from the top of the list, px. */
   top: number
   open: boolean
+  /** Its signature badge; none when signatures are not checked. */
+  sig?: Sig
   measure: (el: HTMLElement | null) => void
   onChoose: (key: string, id: string) => void
   onFold: (id: string, open: boolean) => void
 }
 
 /** One message of the feed: an article placed by the virtualizer, with its branch switcher. */
-const MessageItem = memo(function MessageItem({ entry, index, count, top, open, measure, onChoose, onFold }: ItemProps) {
+const MessageItem = memo(function MessageItem({ entry, index, count, top, open, sig, measure, onChoose, onFold }: ItemProps) {
   const { msg: m, siblings, key } = entry
   const folded = foldLabel(m)
   const at = siblings.length > 1 ? siblings.indexOf(m) : 0
@@ -176,6 +300,7 @@ const MessageItem = memo(function MessageItem({ entry, index, count, top, open, 
           <time dateTime={m.created_at} className="muted">
             {formatDate(m.created_at_ms)}
           </time>
+          {sig && <SigBadge sig={sig} />}
         </header>
         {folded ? (
           // Folded content is rendered only once opened; the open state outlives the virtual window.
@@ -208,7 +333,16 @@ function estimateHeight(e: PathEntry, width: number): number {
  * view (plus a few either side, and the focused one) are in the DOM, and only they are rendered
  * as Markdown. PageDown/PageUp move focus between articles (the WAI-ARIA feed pattern).
  */
-export function MessageList({ rows, onChoose }: { rows: PathEntry[]; onChoose: (key: string, id: string) => void }) {
+export function MessageList({
+  rows,
+  onChoose,
+  badge,
+}: {
+  rows: PathEntry[]
+  onChoose: (key: string, id: string) => void
+  /** The signature badge of a message (none: no badges). */
+  badge?: (m: MessageView) => Sig | undefined
+}) {
   const listRef = useRef<HTMLDivElement>(null)
   const [margin, setMargin] = useState(0)
   const [open, setOpen] = useState<ReadonlySet<string>>(() => new Set())
@@ -322,6 +456,7 @@ export function MessageList({ rows, onChoose }: { rows: PathEntry[]; onChoose: (
             count={count}
             top={v.start - virt.options.scrollMargin}
             open={open.has(entry.msg.id)}
+            sig={badge?.(entry.msg)}
             measure={virt.measureElement}
             onChoose={onChoose}
             onFold={onFold}
@@ -506,6 +641,18 @@ export default function Reader() {
   // Hidden empty nodes (no text, attachment or tool content) are not shown, unless they fork.
   const rows = useMemo(() => path.filter((p) => p.siblings.length > 1 || !isBlankMessage(p.msg)), [path])
   const choose = useCallback((key: string, id: string) => setChoice((ch) => ({ ...ch, [key]: id })), [])
+  const verify = useVerify(detail, stale)
+  const badge = useMemo(() => {
+    if (verify.kind !== 'checking' && verify.kind !== 'done') return undefined
+    const { results } = verify
+    return (m: MessageView): Sig => results.get(m.id) ?? 'checking'
+  }, [verify])
+  const failures = useMemo(() => {
+    if (verify.kind !== 'done') return 0
+    let bad = 0
+    for (const p of rows) if (verify.results.get(p.msg.id)?.ok === false) bad++
+    return bad
+  }, [verify, rows])
 
   if (error)
     return (
@@ -575,7 +722,17 @@ export default function Reader() {
       {rows.length > 100 && (
         <p className="muted">Messages are drawn as you scroll, so the browser's find-in-page sees only those in view; Export has the whole text.</p>
       )}
-      <MessageList rows={rows} onChoose={choose} />
+      {verify.kind === 'unavailable' && (
+        <p className="sig-note" role="note">
+          Signatures are not checked in this browser: this node was built without the wasm verifier (bindings/wasm/build.sh).
+        </p>
+      )}
+      {failures > 0 && (
+        <p className="sig-note sig-note-bad" role="note">
+          {failures === 1 ? '1 message does not verify' : `${failures} messages do not verify`}: {failures === 1 ? 'it is' : 'they are'} marked ✗.
+        </p>
+      )}
+      <MessageList rows={rows} onChoose={choose} badge={badge} />
       {sharing && <ShareDialog id={c.id} onClose={() => setSharing(false)} />}
     </section>
   )
