@@ -20,7 +20,8 @@ async def main(export: str, data_dir: str) -> None:
         for c in convs[:5]:
             print(f"  {c.id[:12]}  {c.message_count:>4} messages  {c.title}")
         detail = node.conversation(convs[0].id)
-        print("first message:", (detail.messages[0].text or "")[:80])
+        first = next((m for m in detail.messages if m.text), None)
+        print("first message:", (first.text if first else "")[:80])
         for hit in node.search("python", mode="hybrid", limit=3):
             print(f"hit {hit.score:.2f} {hit.title}: {hit.snippet[:60]}")
         ctx = node.context("which database did I pick?", budget_tokens=1500)

@@ -19,7 +19,17 @@ if [ "$("$tools/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != 
 fi
 cargo build -q -p vivim-wasm --target wasm32-unknown-unknown --release --locked
 wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/vivim_wasm.wasm"
-rm -rf "$out" && mkdir -p "$out"
-"$tools/bin/wasm-bindgen" --target web --out-dir "$out/web" "$wasm"
-"$tools/bin/wasm-bindgen" --target nodejs --out-dir "$out/node" "$wasm"
+# Generated beside the packages, then copied over only where a file changed: node's build
+# script watches these files, and a fresh mtime alone would rebuild the node.
+tmp="$out.new"
+rm -rf "$tmp" && mkdir -p "$tmp"
+"$tools/bin/wasm-bindgen" --target web --out-dir "$tmp/web" "$wasm"
+"$tools/bin/wasm-bindgen" --target nodejs --out-dir "$tmp/node" "$wasm"
+for kind in web node; do
+  mkdir -p "$out/$kind"
+  for f in "$tmp/$kind"/*; do
+    cmp -s "$f" "$out/$kind/$(basename "$f")" || cp "$f" "$out/$kind/"
+  done
+done
+rm -rf "$tmp"
 echo "wasm package: $out ($(wc -c < "$out/web/vivim_wasm_bg.wasm") bytes, $(gzip -9c "$out/web/vivim_wasm_bg.wasm" | wc -c) gzipped)"

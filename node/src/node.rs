@@ -373,6 +373,12 @@ impl Node {
         self.generation.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A number that grows whenever stored conversations change (import, capture, fetch,
+    /// delete): what a cache of rendered conversations is keyed by.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
     /// Imports a file, zip or directory. `progress` is called after every durable batch.
     pub async fn import_path(
         &self,

@@ -12,7 +12,10 @@
 //! gateway is used instead (same answers, through HTTP on 127.0.0.1); [`connect`] names a
 //! gateway explicitly.
 
-use std::sync::{Arc, LazyLock, RwLock};
+use std::{
+    collections::HashMap,
+    sync::{Arc, LazyLock, Mutex, RwLock},
+};
 
 use vivim_node::{
     Client, DataDir, Format, Node, P2p,
@@ -183,11 +186,22 @@ struct Open {
     p2p: Option<Arc<P2p>>,
 }
 
+/// A conversation read once, kept until the node's data changes (as the gateway does).
+struct Cached {
+    generation: u64,
+    detail: Arc<ConversationDetail>,
+    json: Arc<str>,
+}
+
+/// Conversations kept at most (the cache is cleared when full).
+const CACHE_ENTRIES: usize = 256;
+
 /// A VIVIM node: embedded in this process, or a running node reached through its gateway.
 #[derive(uniffi::Object)]
 pub struct EmbeddedNode {
     state: RwLock<Option<Open>>,
     dir: DataDir,
+    cache: Mutex<HashMap<String, Cached>>,
 }
 
 impl EmbeddedNode {
@@ -198,7 +212,51 @@ impl EmbeddedNode {
                 p2p,
             })),
             dir,
+            cache: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// A conversation as a record and as the gateway's JSON, from the cache while the node's
+    /// data is unchanged (an embedded node; a remote one caches on its side).
+    fn read(&self, id: &str) -> Result<(Arc<ConversationDetail>, Arc<str>), VivimError> {
+        let client = self.client()?;
+        let key = match &*client {
+            Client::Local(n) => {
+                let conv = n.store.resolve(id)?.to_string();
+                let generation = n.generation();
+                let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(c) = cache.get(&conv)
+                    && c.generation == generation
+                {
+                    return Ok((c.detail.clone(), c.json.clone()));
+                }
+                Some((conv, generation))
+            }
+            _ => None,
+        };
+        let d = block_on(client.show(key.as_ref().map_or(id, |(c, _)| c.as_str())))?;
+        let json: Arc<str> = serde_json::to_string(&d)
+            .map_err(|e| VivimError::Internal(e.to_string()))?
+            .into();
+        let detail = Arc::new(ConversationDetail {
+            conversation: Conversation::from(&d.conversation),
+            messages: d.messages.iter().map(Message::from).collect(),
+        });
+        if let Some((conv, generation)) = key {
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() >= CACHE_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(
+                conv,
+                Cached {
+                    generation,
+                    detail: detail.clone(),
+                    json: json.clone(),
+                },
+            );
+        }
+        Ok((detail, json))
     }
 
     fn client(&self) -> Result<Arc<Client>, VivimError> {
@@ -278,12 +336,14 @@ impl EmbeddedNode {
 
     /// One conversation with its messages (`id` may be a unique prefix of 6+ hex chars).
     pub fn conversation(&self, id: String) -> Result<ConversationDetail, VivimError> {
-        let client = self.client()?;
-        let d = block_on(client.show(&id))?;
-        Ok(ConversationDetail {
-            conversation: Conversation::from(&d.conversation),
-            messages: d.messages.iter().map(Message::from).collect(),
-        })
+        Ok((*self.read(&id)?.0).clone())
+    }
+
+    /// The same conversation as the gateway's JSON (`GET /api/v1/conversations/{id}`): one
+    /// string to cross the boundary, for languages where lifting many records is slow
+    /// (Python's wrapper parses it with its C JSON parser).
+    pub fn conversation_json(&self, id: String) -> Result<String, VivimError> {
+        Ok(self.read(&id)?.1.to_string())
     }
 
     /// Deletes a conversation; returns its full id.

@@ -17,6 +17,8 @@ subclasses (``VivimError.NotFound``, ``.Invalid``, ``.Locked``, ``.WrongPassphra
 from __future__ import annotations
 
 import asyncio
+import json
+from types import SimpleNamespace
 from typing import AsyncIterator, Iterator, List, Optional
 
 from .vivim_ffi import (  # noqa: F401  (re-exported)
@@ -117,9 +119,16 @@ class Node:
         """Conversations, most recently changed first."""
         return self._inner.conversations(limit)
 
-    def conversation(self, id: str) -> ConversationDetail:
-        """One conversation with its messages (``.conversation``, ``.messages``)."""
-        return self._inner.conversation(id)
+    def conversation(self, id: str) -> SimpleNamespace:
+        """One conversation with its messages: ``.conversation`` (id, title, provider,
+        message_count, …) and ``.messages`` (id, parent, role, kind, text, created_at_ms,
+        author, …), the same fields as the gateway's ``GET /api/v1/conversations/{id}``.
+
+        It crosses the boundary as one JSON string parsed by Python's C parser: lifting
+        dozens of records field by field in Python would cost more than the read itself.
+        """
+        return json.loads(self._inner.conversation_json(id),
+                          object_hook=lambda d: SimpleNamespace(**d))
 
     def delete(self, id: str) -> str:
         return self._inner.delete(id)
