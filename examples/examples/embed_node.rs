@@ -41,34 +41,12 @@ async fn main() -> anyhow::Result<()> {
             d.messages.first().and_then(|m| m.text.as_deref())
         );
     }
-    let hits = client
-        .search(&SearchParams {
-            q: "python".into(),
-            limit: Some(3),
-            offset: None,
-            provider: None,
-            role: None,
-            from: None,
-            to: None,
-            conversation: None,
-            mode: None,
-        })
-        .await?;
+    let hits = client.search(&SearchParams::new("python", 3, None)).await?;
     for h in &hits.hits {
         println!("hit {:.2} {} — {}", h.score, h.title, h.snippet);
     }
     let ctx = client
-        .context(&ContextRequest {
-            query: "what did I learn about python?".into(),
-            budget_tokens: 800,
-            model: None,
-            conversation: None,
-            system: None,
-            send: false,
-            memories: None,
-            retrieved: None,
-            recent: None,
-        })
+        .context(&ContextRequest::new("what did I learn about python?", 800))
         .await?;
     println!(
         "context: {} of {} tokens ({})",

@@ -918,6 +918,23 @@ pub struct ContextRequest {
     pub recent: Option<usize>,
 }
 
+impl ContextRequest {
+    /// A context for `query` within `budget_tokens`, everything else by default (not sent).
+    pub fn new(query: impl Into<String>, budget_tokens: usize) -> ContextRequest {
+        ContextRequest {
+            query: query.into(),
+            budget_tokens,
+            model: None,
+            conversation: None,
+            system: None,
+            send: false,
+            memories: None,
+            retrieved: None,
+            recent: None,
+        }
+    }
+}
+
 /// The default system note.
 pub const SYSTEM_NOTE: &str = "You are a helpful assistant. Below are notes about the user and \
     excerpts from their earlier conversations; use them when they help, and say so when \
@@ -1011,17 +1028,7 @@ pub async fn build_context(node: &Node, req: &ContextRequest) -> Result<Context,
     if k > 0 && !words.is_empty() {
         let res = search(
             node,
-            &SearchParams {
-                q: words,
-                limit: Some((k * 2).clamp(1, 100)),
-                offset: None,
-                provider: None,
-                role: None,
-                from: None,
-                to: None,
-                conversation: None,
-                mode: Some("hybrid".into()),
-            },
+            &SearchParams::new(words, (k * 2).clamp(1, 100), Some("hybrid".into())),
         )
         .await?;
         for h in res.hits {

@@ -193,6 +193,23 @@ pub struct SearchParams {
     pub mode: Option<String>,
 }
 
+impl SearchParams {
+    /// `limit` hits for `q` in `mode` (`None`: full text), with no filters.
+    pub fn new(q: impl Into<String>, limit: usize, mode: Option<String>) -> SearchParams {
+        SearchParams {
+            q: q.into(),
+            limit: Some(limit),
+            offset: None,
+            provider: None,
+            role: None,
+            from: None,
+            to: None,
+            conversation: None,
+            mode,
+        }
+    }
+}
+
 /// A search hit.
 #[derive(Serialize, Deserialize, ToSchema, Debug)]
 pub struct HitView {

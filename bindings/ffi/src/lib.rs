@@ -361,17 +361,7 @@ impl EmbeddedNode {
         limit: u32,
     ) -> Result<Vec<SearchHit>, VivimError> {
         let client = self.client()?;
-        let p = SearchParams {
-            q: query,
-            limit: Some(limit as usize),
-            offset: None,
-            provider: None,
-            role: None,
-            from: None,
-            to: None,
-            conversation: None,
-            mode,
-        };
+        let p = SearchParams::new(query, limit as usize, mode);
         let r = block_on(client.search(&p))?;
         Ok(r.hits.iter().map(SearchHit::from).collect())
     }
@@ -381,17 +371,7 @@ impl EmbeddedNode {
     #[uniffi::method(default(budget_tokens = 2000))]
     pub fn context(&self, query: String, budget_tokens: u32) -> Result<Context, VivimError> {
         let client = self.client()?;
-        let req = ContextRequest {
-            query,
-            budget_tokens: budget_tokens as usize,
-            model: None,
-            conversation: None,
-            system: None,
-            send: false,
-            memories: None,
-            retrieved: None,
-            recent: None,
-        };
+        let req = ContextRequest::new(query, budget_tokens as usize);
         let c = block_on(client.context(&req))?;
         Ok(Context {
             prompt: c.prompt,
