@@ -407,6 +407,39 @@ impl Client {
         })
     }
 
+    /// The running node's events (`/api/ws`) as JSON values, from now on: the same shapes as
+    /// [`crate::node::Event`], plus `{"type":"lagged","missed":n}` when the socket fell behind.
+    /// The channel closes when the socket does. Only for a client of a gateway.
+    pub async fn remote_events(
+        &self,
+    ) -> Result<tokio::sync::mpsc::Receiver<serde_json::Value>, ClientError> {
+        let Client::Remote { base, token, .. } = self else {
+            return Err(ClientError::Http(
+                "remote events need a running node's gateway".into(),
+            ));
+        };
+        let ws = live_events(base, token)
+            .await
+            .ok_or_else(|| ClientError::Http(format!("cannot open {base}/api/ws")))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(async move {
+            use futures::StreamExt;
+            let mut ws = ws;
+            while let Some(Ok(msg)) = ws.next().await {
+                let tokio_tungstenite::tungstenite::Message::Text(text) = msg else {
+                    continue;
+                };
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+                    continue;
+                };
+                if tx.send(v).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(rx)
+    }
+
     /// Flushes and closes a local node.
     pub async fn close(self) -> Result<(), ClientError> {
         if let Client::Local(n) = self {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use tokio::sync::{Mutex, broadcast};
+use tokio::sync::{Mutex, broadcast, mpsc};
 
 use crate::Event;
 
@@ -11,29 +11,63 @@ use crate::Event;
 /// it gets says how many ([`Event::skipped`]).
 #[derive(uniffi::Object)]
 pub struct EventStream {
-    rx: Mutex<broadcast::Receiver<vivim_node::Event>>,
+    source: Source,
+}
+
+enum Source {
+    /// An embedded node's channel.
+    Local(Mutex<broadcast::Receiver<vivim_node::Event>>),
+    /// A running node's `/api/ws`, read by a task on the runtime.
+    Remote(Mutex<mpsc::Receiver<serde_json::Value>>),
 }
 
 impl EventStream {
     pub(crate) fn new(rx: broadcast::Receiver<vivim_node::Event>) -> Self {
-        EventStream { rx: Mutex::new(rx) }
+        EventStream {
+            source: Source::Local(Mutex::new(rx)),
+        }
+    }
+
+    pub(crate) fn remote(rx: mpsc::Receiver<serde_json::Value>) -> Self {
+        EventStream {
+            source: Source::Remote(Mutex::new(rx)),
+        }
     }
 
     async fn recv(&self) -> Option<Event> {
-        let mut rx = self.rx.lock().await;
         let mut skipped = 0u64;
-        loop {
-            match rx.recv().await {
-                Ok(e) => return Some(to_record(&e, skipped)),
-                Err(broadcast::error::RecvError::Lagged(n)) => skipped += n,
-                Err(broadcast::error::RecvError::Closed) => return None,
+        match &self.source {
+            Source::Local(rx) => {
+                let mut rx = rx.lock().await;
+                loop {
+                    match rx.recv().await {
+                        Ok(e) => {
+                            return Some(to_record(
+                                serde_json::to_value(&e).unwrap_or_default(),
+                                skipped,
+                            ));
+                        }
+                        Err(broadcast::error::RecvError::Lagged(n)) => skipped += n,
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            }
+            Source::Remote(rx) => {
+                let mut rx = rx.lock().await;
+                loop {
+                    let v = rx.recv().await?;
+                    if v["type"] == "lagged" {
+                        skipped += v["missed"].as_u64().unwrap_or(0);
+                        continue;
+                    }
+                    return Some(to_record(v, skipped));
+                }
             }
         }
     }
 }
 
-fn to_record(e: &vivim_node::Event, skipped: u64) -> Event {
-    let v = serde_json::to_value(e).unwrap_or_default();
+fn to_record(v: serde_json::Value, skipped: u64) -> Event {
     let kind = v["type"].as_str().unwrap_or("unknown").to_string();
     let id = ["id", "conversation", "doc"]
         .iter()

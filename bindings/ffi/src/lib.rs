@@ -452,15 +452,16 @@ impl EmbeddedNode {
         .await
     }
 
-    /// A stream of what happens on the node from now on (embedded nodes only).
+    /// A stream of what happens on the node from now on: an embedded node's own events, or a
+    /// running node's `/api/ws` (the same shapes).
     pub fn events(&self) -> Result<Arc<EventStream>, VivimError> {
-        match &*self.client()? {
+        let client = self.client()?;
+        match &*client {
             Client::Local(n) => Ok(Arc::new(EventStream::new(n.events.subscribe()))),
-            _ => Err(VivimError::Invalid(
-                "events come from an embedded node; this one is a running node's gateway \
-                 (its events are on /api/ws)"
-                    .into(),
-            )),
+            c => {
+                let rx = block_on(c.remote_events())?;
+                Ok(Arc::new(EventStream::remote(rx)))
+            }
         }
     }
 

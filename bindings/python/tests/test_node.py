@@ -93,16 +93,21 @@ def test_errors_are_one_family(datadir, tmp_path):
 def test_a_running_node_is_used_through_its_gateway(running_node, chatgpt_export):
     with vivim.open(running_node) as node:
         assert node.is_remote
+        events = node.events()  # the running node's /api/ws
         summary = node.import_path(chatgpt_export)
         assert summary.conversations == CONVERSATIONS
+        kinds = []
+        while "import_finished" not in kinds:
+            e = events.next(timeout=15)
+            assert e is not None, f"no import_finished after {len(kinds)} events"
+            kinds.append(e.kind)
+        assert kinds.count("conversation_imported") == CONVERSATIONS
         convs = node.conversations(limit=1000)
         assert len(convs) == CONVERSATIONS
         assert node.conversation(convs[0].id).conversation.title == convs[0].title
         assert node.search("python", limit=3)
         with pytest.raises(vivim.VivimError.NotFound):
             node.conversation("ffffffffffff")
-        with pytest.raises(vivim.VivimError.Invalid):
-            node.events()
     # In-process network on a dir a running node holds: refused, with what to do.
     with pytest.raises(vivim.VivimError.Locked) as e:
         vivim.open(running_node, network=True)
