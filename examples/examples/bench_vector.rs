@@ -225,15 +225,8 @@ async fn main() -> anyhow::Result<()> {
     let mut tokens = 0;
     for i in 0..200 {
         let req = ContextRequest {
-            query: format!("{} {}", rng.words(6), i),
-            budget_tokens: 2000,
             model: Some("gpt-4o".into()),
-            conversation: None,
-            system: None,
-            send: false,
-            memories: None,
-            retrieved: None,
-            recent: None,
+            ..ContextRequest::new(format!("{} {}", rng.words(6), i), 2000)
         };
         let s = Instant::now();
         let ctx = organize::build_context(&node, &req).await?;

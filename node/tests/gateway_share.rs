@@ -218,3 +218,80 @@ async fn shares_forks_and_feed_over_rest() {
         assert!(api["paths"][p].is_object(), "{p} missing from OpenAPI");
     }
 }
+
+#[tokio::test]
+async fn sealed_packages_and_signed_records_refuse_bad_input() {
+    let t = open().await;
+    let id = conversation(&t.node).await;
+    let body = json!({"content": &id, "link": true}).to_string();
+    let (_, share) = t.call(Method::POST, "/api/v2/shares", Some(&body)).await;
+    let link = share["link"].as_str().unwrap();
+    let payload = &link["vivim://share/".len().."vivim://share/".len() + 64];
+
+    // Held here: the package, still sealed, in order.
+    let (s, pkg) = t
+        .call(Method::GET, &format!("/api/v2/sealed/{payload}"), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{pkg}");
+    assert_eq!(pkg["source"], "local");
+    assert!(!pkg["blobs"].as_array().unwrap().is_empty());
+
+    // Not a hash; not held and no `from`; a `from` that is no DID; network off; unknown field.
+    let (s, e) = t.call(Method::GET, "/api/v2/sealed/not-a-hash", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    let other = "ab".repeat(32);
+    let (s, e) = t
+        .call(Method::GET, &format!("/api/v2/sealed/{other}"), None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("?from="),
+        "{e}"
+    );
+    let (s, e) = t
+        .call(
+            Method::GET,
+            &format!("/api/v2/sealed/{other}?from=nobody"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    let did = t.node.key.did().to_string();
+    let (s, e) = t
+        .call(
+            Method::GET,
+            &format!("/api/v2/sealed/{other}?from={did}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{e}");
+    let (s, e) = t
+        .call(Method::GET, &format!("/api/v2/sealed/{payload}?x=1"), None)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+
+    // Signed records: manifest and every ACU; unknown and malformed ids are JSON errors.
+    let (s, r) = t
+        .call(
+            Method::GET,
+            &format!("/api/v2/conversations/{}/signed", &id[..10]),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["conversation"], id.as_str());
+    assert_eq!(r["acus"].as_array().unwrap().len(), 3);
+    let (s, e) = t
+        .call(
+            Method::GET,
+            "/api/v2/conversations/ffffffffffff/signed",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
+    let (s, e) = t
+        .call(Method::GET, "/api/v2/conversations/zz/signed", None)
+        .await;
+    assert!(s.is_client_error(), "{s} {e}");
+    assert!(e["error"]["message"].is_string(), "{e}");
+}
