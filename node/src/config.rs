@@ -98,14 +98,22 @@ impl Default for NetworkConfig {
 pub struct GatewayConfig {
     /// Where the gateway listens. Keep it on loopback unless you know why not.
     pub listen: SocketAddr,
-    /// Browser origins allowed by CORS (e.g. `http://localhost:5173`). Empty: none.
+    /// Browser origins allowed by CORS and to open the gateway's WebSockets (e.g.
+    /// `http://localhost:5173`). Empty: none but the gateway's own. `*` is refused: any web
+    /// page could then read the node.
     pub cors_origins: Vec<String>,
+    /// Host names (without port) the gateway answers besides loopback ones (`localhost`,
+    /// `*.localhost`, `127.0.0.0/8`, `::1`) and the address it listens on. A request naming
+    /// another `Host` gets 421: a web page that rebinds its own name to 127.0.0.1 cannot reach
+    /// the node.
+    pub allowed_hosts: Vec<String>,
     /// Largest JSON request body in bytes.
     pub max_body_bytes: usize,
     /// Largest upload (import) in bytes.
     pub max_upload_bytes: usize,
-    /// Requests per second the gateway serves before answering 429 (0: unlimited). All clients
-    /// are local, so the bucket is shared.
+    /// Requests per second the gateway serves to authenticated clients before answering 429
+    /// (0: unlimited). All clients are local, so the bucket is shared. Requests without the
+    /// token are limited per client address, whatever this says.
     pub rate_limit_per_sec: u32,
     /// Serve the web app from this folder (a build of `node/web`) instead of the copy built
     /// into the binary; `vivim up --web-dir` sets it for one run.
@@ -117,11 +125,29 @@ impl Default for GatewayConfig {
         GatewayConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7777)),
             cors_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
             max_body_bytes: 2 * 1024 * 1024,
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
             rate_limit_per_sec: 0,
             web_dir: None,
         }
+    }
+}
+
+impl GatewayConfig {
+    /// The host names the gateway answers: loopback names, the address it listens on, and
+    /// `allowed_hosts` (the gateway's `Host` check and the MCP transport's use it).
+    pub fn allowed_hosts(&self) -> Vec<String> {
+        let mut hosts = vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+        ];
+        if !self.listen.ip().is_unspecified() {
+            hosts.push(self.listen.ip().to_string());
+        }
+        hosts.extend(self.allowed_hosts.iter().map(|h| h.to_ascii_lowercase()));
+        hosts
     }
 }
 
@@ -145,8 +171,34 @@ impl Default for ImportConfig {
 }
 
 impl Config {
-    /// Checks what serde cannot: that `[mcp] tools` names only tools that exist.
+    /// Checks what serde cannot: that `[mcp] tools` names only tools that exist, and that
+    /// `[gateway] cors_origins` names origins (never `*`).
     pub fn validate(&self) -> Result<(), String> {
+        for o in &self.gateway.cors_origins {
+            if o.trim() == "*" || o.contains('*') {
+                return Err(format!(
+                    "[gateway] cors_origins holds {o:?}: a wildcard would let any web page read \
+                     your node; name each origin, e.g. \"http://localhost:5173\""
+                ));
+            }
+            let ok = (o.starts_with("http://") || o.starts_with("https://"))
+                && !o.trim_end_matches('/').contains(['?', '#', ' '])
+                && axum::http::HeaderValue::from_str(o).is_ok();
+            if !ok {
+                return Err(format!(
+                    "[gateway] cors_origins holds {o:?}, which is not an origin \
+                     (scheme://host[:port], e.g. \"http://localhost:5173\")"
+                ));
+            }
+        }
+        for h in &self.gateway.allowed_hosts {
+            if h.is_empty() || h.contains(['/', ' ', '*']) {
+                return Err(format!(
+                    "[gateway] allowed_hosts holds {h:?}, which is not a host name \
+                     (e.g. \"vivim.lan\")"
+                ));
+            }
+        }
         for t in &self.mcp.tools {
             if !MCP_READ_TOOLS.contains(&t.as_str()) && !MCP_WRITE_TOOLS.contains(&t.as_str()) {
                 let all: Vec<&str> = MCP_READ_TOOLS
@@ -188,5 +240,12 @@ mod tests {
         assert!(mcp.validate().is_ok());
         let bad: Config = toml::from_str("[mcp]\ntools = [\"serach\"]").unwrap();
         assert!(bad.validate().unwrap_err().contains("serach"));
+        let star: Config = toml::from_str("[gateway]\ncors_origins = [\"*\"]").unwrap();
+        assert!(star.validate().unwrap_err().contains("wildcard"));
+        let path: Config = toml::from_str("[gateway]\ncors_origins = [\"localhost\"]").unwrap();
+        assert!(path.validate().unwrap_err().contains("not an origin"));
+        let ok: Config =
+            toml::from_str("[gateway]\ncors_origins = [\"http://localhost:5173\"]").unwrap();
+        assert!(ok.validate().is_ok());
     }
 }

@@ -161,6 +161,7 @@ impl DataDir {
         for dir in [self.root.clone(), self.root.join("keys")] {
             fs::create_dir_all(&dir).map_err(io("create directory", &dir))?;
         }
+        set_mode(&self.root, 0o700)?;
         set_mode(&self.root.join("keys"), 0o700)?;
         let sealed =
             SealedKey::seal(&key, passphrase, kdf).map_err(|source| DataDirError::Keystore {
@@ -170,7 +171,7 @@ impl DataDir {
         write_private(&key_path, &sealed.to_bytes())?;
         let cfg = self.config_path();
         if !cfg.exists() {
-            write_atomic(&cfg, Config::default_toml().as_bytes(), 0o644)?;
+            write_private(&cfg, Config::default_toml().as_bytes())?;
         }
         self.token()?;
         Ok(key)
@@ -190,6 +191,24 @@ impl DataDir {
         sealed
             .open(passphrase)
             .map_err(|source| DataDirError::Keystore { path, source })
+    }
+
+    /// Takes group and other access away from the data dir (0700: it holds share content keys)
+    /// and `vivim.toml` (0600: it may hold API keys) when they have it; data dirs made before
+    /// this rule followed the umask. Called when a node opens.
+    pub fn tighten(&self) -> Result<(), DataDirError> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for (path, mode) in [(self.root.clone(), 0o700), (self.config_path(), 0o600)] {
+                if let Ok(meta) = fs::metadata(&path)
+                    && meta.permissions().mode() & 0o077 != 0
+                {
+                    set_mode(&path, mode)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The configuration (defaults where the file is silent or missing).
@@ -318,6 +337,15 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
             let mode = fs::metadata(dd.token_path()).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
+            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(dd.root()), 0o700);
+            assert_eq!(mode(&dd.config_path()), 0o600);
+            // A data dir made under a loose umask is tightened when a node opens it.
+            fs::set_permissions(dd.root(), fs::Permissions::from_mode(0o755)).unwrap();
+            fs::set_permissions(dd.config_path(), fs::Permissions::from_mode(0o644)).unwrap();
+            dd.tighten().unwrap();
+            assert_eq!(mode(dd.root()), 0o700);
+            assert_eq!(mode(&dd.config_path()), 0o600);
         }
         let t1 = dd.token().unwrap();
         assert_eq!(dd.token().unwrap(), t1);

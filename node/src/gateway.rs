@@ -1,8 +1,9 @@
 //! The local gateway: REST + WebSocket on 127.0.0.1 for the PWA, the CLI and other apps.
 //!
 //! Every route but `/api/openapi.json` needs the bearer token from the data dir (`vivim token`):
-//! `Authorization: Bearer <token>`, or `?token=<token>` on WebSocket routes, since browsers
-//! cannot set headers there. Errors are JSON `{"error": {"code", "message"}}` with the right
+//! `Authorization: Bearer <token>`, or `?token=<token>` on WebSocket upgrades only, since
+//! browsers cannot set headers there. A `Host` that is not this gateway's gets 421
+//! (`gateway/guard`). Errors are JSON `{"error": {"code", "message"}}` with the right
 //! status; internal details are logged, never sent.
 
 use std::{
@@ -165,6 +166,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 type ApiResult<T> = Result<T, ApiError>;
 
 mod admin;
+mod guard;
 mod organize;
 mod share;
 mod web;
@@ -179,7 +181,8 @@ pub struct Gateway {
     token: String,
     cache: Mutex<HashMap<ConvId, (u64, Bytes)>>,
     requests: [AtomicU64; 5],
-    limiter: Option<Mutex<Bucket>>,
+    /// The `Host` check, the per-client and configured rate limits.
+    guard: guard::Guard,
     /// y-websocket awareness frames, relayed between this node's clients of a document.
     awareness: tokio::sync::broadcast::Sender<(vivim_crdt::DocId, u64, Arc<Vec<u8>>)>,
     /// Where the web app's files come from.
@@ -218,13 +221,7 @@ pub fn app(node: Arc<Node>, p2p: Option<Arc<P2p>>, token: String, web: WebSource
         requests: Default::default(),
         awareness: tokio::sync::broadcast::channel(256).0,
         admin: admin::Sampler::default(),
-        limiter: (cfg.rate_limit_per_sec > 0).then(|| {
-            Mutex::new(Bucket {
-                rate: f64::from(cfg.rate_limit_per_sec),
-                tokens: f64::from(cfg.rate_limit_per_sec),
-                last: std::time::Instant::now(),
-            })
-        }),
+        guard: guard::Guard::new(&cfg),
     });
     admin::start_sampler(&state);
     let api = Router::new()
@@ -255,7 +252,11 @@ pub fn app(node: Arc<Node>, p2p: Option<Arc<P2p>>, token: String, web: WebSource
         .merge(social::routes())
         .merge(organize::routes())
         .merge(share::routes())
-        .layer(middleware::from_fn_with_state(state.clone(), auth))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::rate_limit,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::auth))
         .route("/api/openapi.json", get(openapi))
         .route("/api/health", get(health))
         .fallback(
@@ -274,8 +275,11 @@ pub fn app(node: Arc<Node>, p2p: Option<Arc<P2p>>, token: String, web: WebSource
             )
         })
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
-        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(middleware::from_fn_with_state(state.clone(), count))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::check_host,
+        ))
         .with_state(state);
     if cfg.cors_origins.is_empty() {
         api
@@ -283,6 +287,8 @@ pub fn app(node: Arc<Node>, p2p: Option<Arc<P2p>>, token: String, web: WebSource
         let origins: Vec<HeaderValue> = cfg
             .cors_origins
             .iter()
+            // `vivim.toml` refuses wildcards; a config built in code must not panic the layer.
+            .filter(|o| !o.contains('*'))
             .filter_map(|o| HeaderValue::from_str(o).ok())
             .collect();
         api.layer(
@@ -345,78 +351,6 @@ pub async fn serve_app(
     )
     .with_graceful_shutdown(shutdown)
     .await
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-async fn auth(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Response {
-    let header_token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string);
-    let query_token = req.uri().query().and_then(|q| {
-        q.split('&')
-            .find_map(|kv| kv.strip_prefix("token="))
-            .map(str::to_string)
-    });
-    let ok = header_token
-        .or(query_token)
-        .is_some_and(|t| constant_time_eq(t.trim().as_bytes(), gw.token.as_bytes()));
-    if !ok {
-        return ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing or wrong bearer token (see `vivim token`)",
-        )
-        .into_response();
-    }
-    next.run(req).await
-}
-
-/// A token bucket: `rate` requests a second, bursts up to `rate`.
-struct Bucket {
-    rate: f64,
-    tokens: f64,
-    last: std::time::Instant,
-}
-
-async fn rate_limit(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Response {
-    if let Some(limiter) = &gw.limiter {
-        let allowed = match limiter.lock() {
-            Ok(mut b) => {
-                let now = std::time::Instant::now();
-                let refill = now.duration_since(b.last).as_secs_f64() * b.rate;
-                b.tokens = (b.tokens + refill).min(b.rate);
-                b.last = now;
-                if b.tokens >= 1.0 {
-                    b.tokens -= 1.0;
-                    true
-                } else {
-                    false
-                }
-            }
-            Err(_) => true,
-        };
-        if !allowed {
-            let mut res = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many requests; slow down (gateway.rate_limit_per_sec in vivim.toml)",
-            )
-            .into_response();
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return res;
-        }
-    }
-    next.run(req).await
 }
 
 async fn count(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Response {
@@ -1070,6 +1004,7 @@ fn common_errors(openapi: &mut utoipa::openapi::OpenApi) {
                 add("401", "missing or wrong bearer token");
             }
             add("429", "over the gateway's rate limit");
+            add("421", "the request's Host is not this gateway's");
             if params || body {
                 add("400", "a parameter or the body is not valid");
             }

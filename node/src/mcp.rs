@@ -111,14 +111,7 @@ pub async fn serve_stdio(node: Arc<Node>) -> Result<(), McpError> {
 pub fn http_service(node: Arc<Node>) -> StreamableHttpService<VivimMcp, LocalSessionManager> {
     let server = VivimMcp::new(node.clone());
     let gw = &node.config.gateway;
-    let mut hosts = vec![
-        "localhost".to_string(),
-        "127.0.0.1".to_string(),
-        "::1".to_string(),
-    ];
-    if !gw.listen.ip().is_unspecified() {
-        hosts.push(gw.listen.ip().to_string());
-    }
+    let hosts = gw.allowed_hosts();
     let mut origins: Vec<String> = gw.cors_origins.clone();
     origins.push(format!("http://127.0.0.1:{}", gw.listen.port()));
     origins.push(format!("http://localhost:{}", gw.listen.port()));

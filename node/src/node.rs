@@ -274,6 +274,7 @@ impl Node {
         } else {
             dir.load_key(passphrase)?
         };
+        dir.tighten()?;
         let config = dir.config()?;
         let store = Store::open(&dir.db_path().join("vivim.redb"), &dir.blobs_path()).await?;
         let (index, state) = SearchIndex::open(&dir.index_path())?;

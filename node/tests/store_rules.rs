@@ -134,6 +134,24 @@ async fn rate_limit_answers_429_in_json_and_405_is_json() {
             .body(Body::empty())
             .unwrap()
     };
+    // Requests without the token are limited per client (20, then 429) and spend nothing of the
+    // configured bucket, which only counts requests that passed the token check.
+    let mut unauthed = Vec::new();
+    for _ in 0..25 {
+        let r = app
+            .clone()
+            .oneshot(
+                Request::get("/api/v1/identity")
+                    .header(header::AUTHORIZATION, "Bearer guess")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        unauthed.push(r.status().as_u16());
+    }
+    assert_eq!(&unauthed[..20], &[401; 20], "{unauthed:?}");
+    assert!(unauthed[20..].iter().all(|s| *s == 429), "{unauthed:?}");
     let mut statuses = Vec::new();
     for _ in 0..20 {
         let r = app
