@@ -210,6 +210,14 @@ pub struct Limits {
     pub max_messages: usize,
     /// Largest single message text, in bytes.
     pub max_message_bytes: usize,
+    /// Largest single element of a JSON export (one conversation), in bytes: it is parsed whole
+    /// into memory (several times its size), so it is bounded before it is read.
+    pub max_element_bytes: u64,
+    /// Most members a zip may list (a zip of a million empty files costs time, not bytes).
+    pub max_zip_members: usize,
+    /// Most bytes decompressed from one zip, over all members read (a zip bomb of many small
+    /// members stops here).
+    pub max_zip_bytes: u64,
 }
 
 impl Default for Limits {
@@ -219,6 +227,9 @@ impl Default for Limits {
             max_member_bytes: 4 << 30,
             max_messages: 100_000,
             max_message_bytes: 900 * 1024,
+            max_element_bytes: 256 << 20,
+            max_zip_members: 200_000,
+            max_zip_bytes: 16 << 30,
         }
     }
 }

@@ -397,6 +397,115 @@ fn file_limits_are_checked_before_and_while_reading() {
     }
 }
 
+/// One conversation is parsed whole, so its bytes are bounded before it is read: an element
+/// over the limit stops the import with the element named, after the ones before it arrived.
+#[test]
+fn one_json_element_is_bounded_before_it_is_parsed() {
+    let small = r#"{"id":"a","title":"small","mapping":{}}"#;
+    let big = format!(
+        r#"{{"id":"b","title":"big","mapping":{{}},"pad":"{}"}}"#,
+        "x".repeat(200_000)
+    );
+    let limits = Limits {
+        max_element_bytes: 64 * 1024,
+        ..Limits::default()
+    };
+    for json in [
+        format!("[{small},{big},{small}]"),
+        format!("{small}\n{big}\n"),
+    ] {
+        let (r, out) = run_bytes(json.as_bytes(), Format::ChatGpt, &limits);
+        match r {
+            Err(ImportError::TooLarge { what, max, size }) => {
+                assert_eq!(max, 64 * 1024);
+                assert!(size > max);
+                assert!(what.contains("element 1"), "{what}");
+            }
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+        assert_eq!(
+            out.convs.len() + out.bad.len(),
+            1,
+            "the first element arrived"
+        );
+    }
+    // Under the limit the same stream imports.
+    let (r, out) = run_bytes(
+        format!("[{small},{big}]").as_bytes(),
+        Format::ChatGpt,
+        &Limits::default(),
+    );
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(out.convs.len() + out.bad.len(), 2);
+}
+
+fn zip_of(members: &[(String, Vec<u8>)]) -> tempfile::NamedTempFile {
+    let f = tempfile::Builder::new().suffix(".zip").tempfile().unwrap();
+    let mut w = zip::ZipWriter::new(std::fs::File::create(f.path()).unwrap());
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in members {
+        w.start_file(name.as_str(), opts).unwrap();
+        w.write_all(bytes).unwrap();
+    }
+    w.finish().unwrap();
+    f
+}
+
+/// A zip bomb made of many small members (each under the per-member limit) stops at the total
+/// decompressed limit; a zip listing more members than allowed is refused before any is read.
+#[test]
+fn zip_bombs_of_many_members_stop_at_the_total() {
+    let member = read("chatgpt_small.json");
+    let members: Vec<(String, Vec<u8>)> = (0..40)
+        .map(|i| (format!("part{i:02}/conversations.json"), member.clone()))
+        .collect();
+    let zip = zip_of(&members);
+    let total = member.len() as u64 * 40;
+    let limits = Limits {
+        max_zip_bytes: total / 4,
+        ..Limits::default()
+    };
+    let (r, out) = run_path(zip.path(), Format::Auto, &limits);
+    match r {
+        Err(ImportError::TooLarge { what, max, size }) => {
+            assert_eq!(max, total / 4);
+            assert!(size > max, "{size}");
+            assert!(what.contains("decompressed"), "{what}");
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    // It stopped near the limit: about a quarter of the members were read.
+    let per = ok("chatgpt_small.json").convs.len();
+    assert!(
+        out.convs.len() <= per * 11,
+        "{} conversations",
+        out.convs.len()
+    );
+    // The whole zip imports under the default limits.
+    let (r, out) = run_path(zip.path(), Format::Auto, &Limits::default());
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(out.convs.len(), per * 40);
+
+    let limits = Limits {
+        max_zip_members: 10,
+        ..Limits::default()
+    };
+    let (r, out) = run_path(zip.path(), Format::Auto, &limits);
+    assert!(
+        matches!(
+            r,
+            Err(ImportError::TooLarge {
+                size: 40,
+                max: 10,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    assert!(out.convs.is_empty());
+}
+
 #[test]
 fn sink_errors_stop_the_import() {
     let mut n = 0;

@@ -52,6 +52,28 @@ impl<R: Read> Read for Limited<R> {
     }
 }
 
+/// A reader that fails once more than `max` bytes were read since `since` was last reset to 0
+/// (at the start of each JSON element): one element is bounded before it is parsed whole.
+struct ElementLimited<R> {
+    inner: R,
+    since: Rc<Cell<u64>>,
+    max: u64,
+    tripped: Rc<Cell<bool>>,
+}
+
+impl<R: Read> Read for ElementLimited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let since = self.since.get().saturating_add(n as u64);
+        self.since.set(since);
+        if since > self.max {
+            self.tripped.set(true);
+            return Err(io::Error::other("element size limit exceeded"));
+        }
+        Ok(n)
+    }
+}
+
 /// Per-stream context: limits, where we are (zip member), how to number items.
 pub(crate) struct Ctx<'l> {
     pub(crate) limits: &'l Limits,
@@ -184,19 +206,63 @@ pub(crate) fn stream_array<R: Read>(
     ctx: &mut Ctx<'_>,
     f: &mut dyn FnMut(&mut Ctx<'_>, usize, Value) -> Result<(), ImportError>,
 ) -> Result<(), ImportError> {
+    let element = Element::new(ctx);
+    let reader = element.wrap(reader);
     let mut de = serde_json::Deserializer::from_reader(io::BufReader::new(reader));
     let mut stop: Option<ImportError> = None;
+    let mut index = 0usize;
     let res = (&mut de).deserialize_seq(ArrayVisitor {
         ctx: &mut *ctx,
         f,
         stop: &mut stop,
+        since: element.since.clone(),
+        index: &mut index,
     });
-    match res {
+    let res = match res {
         Ok(()) => de.end().map_err(|e| ctx.json_error(format, e)),
         Err(e) => Err(match stop {
             Some(s) => s,
             None => ctx.json_error(format, e),
         }),
+    };
+    res.map_err(|e| element.error(ctx, index, e))
+}
+
+/// The per-element limit of a JSON stream.
+struct Element {
+    since: Rc<Cell<u64>>,
+    tripped: Rc<Cell<bool>>,
+    max: u64,
+}
+
+impl Element {
+    fn new(ctx: &Ctx<'_>) -> Self {
+        Element {
+            since: Rc::new(Cell::new(0)),
+            tripped: Rc::new(Cell::new(false)),
+            max: ctx.limits.max_element_bytes,
+        }
+    }
+
+    fn wrap<R: Read>(&self, inner: R) -> ElementLimited<R> {
+        ElementLimited {
+            inner,
+            since: self.since.clone(),
+            max: self.max,
+            tripped: self.tripped.clone(),
+        }
+    }
+
+    /// `e`, or the element limit's error when that is what stopped the stream.
+    fn error(&self, ctx: &Ctx<'_>, index: usize, e: ImportError) -> ImportError {
+        if !self.tripped.get() || ctx.too_large().is_some() {
+            return e;
+        }
+        ImportError::TooLarge {
+            what: ctx.loc(format!("element {index} of {}", ctx.what)),
+            size: self.since.get(),
+            max: self.max,
+        }
     }
 }
 
@@ -204,6 +270,8 @@ struct ArrayVisitor<'a, 'l> {
     ctx: &'a mut Ctx<'l>,
     f: &'a mut dyn FnMut(&mut Ctx<'_>, usize, Value) -> Result<(), ImportError>,
     stop: &'a mut Option<ImportError>,
+    since: Rc<Cell<u64>>,
+    index: &'a mut usize,
 }
 
 impl<'de> Visitor<'de> for ArrayVisitor<'_, '_> {
@@ -214,13 +282,16 @@ impl<'de> Visitor<'de> for ArrayVisitor<'_, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut index = 0usize;
-        while let Some(value) = seq.next_element_seed(ValueSeed)? {
-            if let Err(e) = (self.f)(self.ctx, index, value) {
+        loop {
+            self.since.set(0);
+            let Some(value) = seq.next_element_seed(ValueSeed)? else {
+                break;
+            };
+            if let Err(e) = (self.f)(self.ctx, *self.index, value) {
                 *self.stop = Some(e);
                 return Err(serde::de::Error::custom("import stopped"));
             }
-            index += 1;
+            *self.index += 1;
         }
         Ok(())
     }
@@ -248,10 +319,15 @@ pub(crate) fn stream_values<R: Read>(
     if first == Some(b'[') {
         return stream_array(br, format, ctx, f);
     }
-    let stream = serde_json::Deserializer::from_reader(br).into_iter::<Value>();
+    let element = Element::new(ctx);
+    let since = element.since.clone();
+    let stream = serde_json::Deserializer::from_reader(element.wrap(br)).into_iter::<Value>();
     for (index, v) in stream.enumerate() {
-        let v = v.map_err(|e| ctx.json_error(format, e))?;
+        let v = v
+            .map_err(|e| ctx.json_error(format, e))
+            .map_err(|e| element.error(ctx, index, e))?;
         f(ctx, index, v)?;
+        since.set(0);
     }
     Ok(())
 }

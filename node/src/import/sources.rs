@@ -95,6 +95,21 @@ fn parse_zip(
     };
     let mut archive = zip::ZipArchive::new(BufReader::new(File::open(path)?))
         .map_err(|e| zip_err(e.to_string()))?;
+    if archive.len() > limits.max_zip_members {
+        return Err(ImportError::TooLarge {
+            what: format!("the member list of {}", path.display()),
+            size: archive.len() as u64,
+            max: limits.max_zip_members as u64,
+        });
+    }
+    // Bytes decompressed so far, over all members (declared sizes can lie; this counts what
+    // was read).
+    let mut unzipped = 0u64;
+    let over_total = |size: u64| ImportError::TooLarge {
+        what: format!("the content decompressed from {}", path.display()),
+        size,
+        max: limits.max_zip_bytes,
+    };
     let mut names: Vec<(String, usize)> = Vec::new();
     for i in 0..archive.len() {
         let f = archive
@@ -127,13 +142,21 @@ fn parse_zip(
                 max: limits.max_member_bytes,
             });
         }
+        let left = limits.max_zip_bytes.saturating_sub(unzipped);
+        if member.size() > left {
+            return Err(over_total(unzipped.saturating_add(member.size())));
+        }
         let mut member_format = format;
         if fallback {
             // Not a known layout: take the members whose content we recognize.
             let mut prefix = Vec::new();
             (&mut member)
-                .take(DETECT_PREFIX_BYTES as u64)
+                .take((DETECT_PREFIX_BYTES as u64).min(left.saturating_add(1)))
                 .read_to_end(&mut prefix)?;
+            unzipped = unzipped.saturating_add(prefix.len() as u64);
+            if unzipped > limits.max_zip_bytes {
+                return Err(over_total(unzipped));
+            }
             let Some(f) = detect(&prefix) else { continue };
             if member_format == Format::Auto {
                 member_format = f;
@@ -143,15 +166,22 @@ fn parse_zip(
                 .by_index(i)
                 .map_err(|e| zip_err(format!("{name}: {e}")))?;
         }
+        let left = limits.max_zip_bytes.saturating_sub(unzipped);
+        let cap = limits.max_member_bytes.min(left);
         let mut ctx = Ctx::new(limits, Some(name.clone()), base);
-        let f = dispatch::parse_stream(
-            &mut member,
-            member_format,
-            limits.max_member_bytes,
-            &what,
-            &mut ctx,
-            sink,
-        )?;
+        let mut counted = Counted {
+            inner: &mut member,
+            read: 0,
+        };
+        let parsed =
+            dispatch::parse_stream(&mut counted, member_format, cap, &what, &mut ctx, sink);
+        unzipped = unzipped.saturating_add(counted.read);
+        let f = match parsed {
+            Err(ImportError::TooLarge { .. }) if cap < limits.max_member_bytes => {
+                return Err(over_total(unzipped));
+            }
+            other => other?,
+        };
         base += ctx.seen;
         used.get_or_insert(f);
     }
@@ -161,6 +191,20 @@ fn parse_zip(
             " of {} (the zip holds no conversations.json or other recognizable export)",
             path.display()
         ))),
+    }
+}
+
+/// Counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read = self.read.saturating_add(n as u64);
+        Ok(n)
     }
 }
 
