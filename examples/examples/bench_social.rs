@@ -199,6 +199,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let mut cfg = P2pConfig::loopback();
     cfg.net.bootstrap = boot.clone();
+    cfg.net.open_topics = vec!["vivim/bench/1".into()];
     let t = Instant::now();
     let back = P2p::start(late.node.clone(), cfg).await?;
     let started = t.elapsed();

@@ -34,6 +34,8 @@ pub async fn peer_with(bootstrap: Vec<libp2p::Multiaddr>, relay: bool) -> anyhow
     let mut cfg = P2pConfig::loopback();
     cfg.net.bootstrap = bootstrap;
     cfg.net.relay_server = relay;
+    // The benches' raw-gossipsub anchor publishes bare payloads here.
+    cfg.net.open_topics = vec!["vivim/bench/1".into()];
     cfg.pin_announced = relay;
     let p2p = P2p::start(node.clone(), cfg).await?;
     Ok(Peer { node, p2p, tmp })

@@ -6,8 +6,10 @@
 //! validation, content-derived message ids), mDNS (optional), relay client + DCUtR + AutoNAT,
 //! and in relay mode a relay server.
 
+pub mod gossip;
 pub mod ids;
 pub mod p2p;
+pub mod records;
 pub mod wire;
 
 use std::{
@@ -85,6 +87,10 @@ pub struct NetConfig {
     pub relay_server: bool,
     /// Gossipsub heartbeat.
     pub heartbeat: Duration,
+    /// Topics delivered without the app's validation (`net/gossip`): for benchmarks that
+    /// measure raw gossipsub next to the node's paths. Empty in a node: messages on topics it
+    /// does not know are dropped.
+    pub open_topics: Vec<String>,
 }
 
 impl Default for NetConfig {
@@ -100,6 +106,7 @@ impl Default for NetConfig {
             mdns: true,
             relay_server: false,
             heartbeat: Duration::from_millis(500),
+            open_topics: Vec::new(),
         }
     }
 }
@@ -172,6 +179,8 @@ pub struct PeerInfo {
     pub transport: String,
     /// When the first open connection was made (unix ms).
     pub connected_since_ms: Option<u64>,
+    /// Its gossipsub score as we see it (negative after forged or invalid messages).
+    pub gossip_score: Option<f64>,
 }
 
 /// A Kademlia k-bucket that holds peers.
@@ -229,6 +238,10 @@ pub struct NetInfo {
     pub relay_clients: usize,
     /// As a relay: circuits open through us.
     pub relay_circuits: u64,
+    /// Gossip messages dropped by validation (never delivered nor forwarded).
+    pub gossip_rejected: u64,
+    /// DHT records and provider records from peers that were not stored (`net/records`).
+    pub dht_refused: u64,
 }
 
 #[derive(NetworkBehaviour)]
@@ -246,8 +259,20 @@ struct Behaviour {
 }
 
 type Reply<T> = oneshot::Sender<Result<T, NetError>>;
-/// Values found so far for a pending DHT lookup, and where to send them.
-type PendingGet = (Vec<Vec<u8>>, Reply<Vec<Vec<u8>>>);
+/// Values found so far for a pending DHT lookup, where to send them, and until when to wait
+/// for more once the first answer from the network came.
+struct PendingGet {
+    found: Vec<Vec<u8>>,
+    answers: usize,
+    reply: Reply<Vec<Vec<u8>>>,
+    until: Option<tokio::time::Instant>,
+}
+
+/// A lookup ends at this many answers from the network…
+const GET_ANSWERS: usize = 3;
+/// …or this long after the first one (waiting for every closest peer means waiting out the
+/// ones that are offline).
+const GET_GRACE: Duration = Duration::from_millis(400);
 /// Providers found so far for a pending lookup, and where to send them.
 type PendingProviders = (HashSet<PeerId>, Reply<HashSet<PeerId>>);
 
@@ -316,8 +341,11 @@ impl Net {
                 let local = key.public().to_peer_id();
                 let mut kad_cfg = kad::Config::new(StreamProtocol::new(KAD_PROTOCOL));
                 kad_cfg.set_query_timeout(Duration::from_secs(10));
+                // Every record a peer stores here is checked first (`net/records`).
+                kad_cfg.set_record_filtering(kad::StoreInserts::FilterBoth);
                 let store_cfg = kad::store::MemoryStoreConfig {
-                    max_records: 65_536,
+                    // 8,192 records of at most 8 KiB: 64 MiB at worst.
+                    max_records: 8_192,
                     max_value_bytes: vivim_protocol::MAX_DHT_RECORD_BYTES,
                     ..Default::default()
                 };
@@ -330,6 +358,8 @@ impl Net {
                 kad.set_mode(Some(kad::Mode::Server));
                 let gossip_cfg = gossipsub::ConfigBuilder::default()
                     .validation_mode(gossipsub::ValidationMode::Strict)
+                    // Held until `net/gossip` says Accept; Reject lowers the sender's score.
+                    .validate_messages()
                     .message_id_fn(message_id)
                     .max_transmit_size(MAX_GOSSIP_BYTES)
                     .heartbeat_interval(cfg.heartbeat)
@@ -417,6 +447,9 @@ impl Net {
             bytes_out: AtomicU64::new(0),
             messages_in: AtomicU64::new(0),
             dht_queries: 0,
+            gossip_rejected: 0,
+            dht_refused: 0,
+            open_topics: cfg.open_topics.clone(),
             dcutr: (0, 0),
             relay_clients: Default::default(),
             relay_circuits: 0,
@@ -565,6 +598,12 @@ struct EventLoop {
     messages_in: AtomicU64,
     /// Kademlia queries started (get, put, provide, providers).
     dht_queries: u64,
+    /// Gossip messages that failed validation.
+    gossip_rejected: u64,
+    /// Inbound DHT records refused.
+    dht_refused: u64,
+    /// Topics delivered unvalidated (benchmarks).
+    open_topics: Vec<String>,
     /// Hole punches (DCUtR) that worked and that failed.
     dcutr: (u64, u64),
     /// As a relay: peers holding a reservation, and circuits open through us.
@@ -574,9 +613,12 @@ struct EventLoop {
 
 impl EventLoop {
     async fn run(mut self) {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 ev = self.swarm.select_next_some() => self.on_swarm_event(ev),
+                _ = tick.tick(), if !self.pending_get.is_empty() => self.end_lookups(),
                 cmd = self.rx.recv() => match cmd {
                     None => break,
                     Some(Command::Shutdown(done)) => {
@@ -644,7 +686,15 @@ impl EventLoop {
                 }
                 self.dht_queries += 1;
                 let id = b.kad.get_record(key.into());
-                self.pending_get.insert(id, (found, reply));
+                self.pending_get.insert(
+                    id,
+                    PendingGet {
+                        found,
+                        answers: 0,
+                        reply,
+                        until: None,
+                    },
+                );
             }
             Command::Provide(key, reply) => {
                 self.dht_queries += 1;
@@ -661,9 +711,16 @@ impl EventLoop {
                 self.pending_providers.insert(id, (HashSet::new(), reply));
             }
             Command::Subscribe(topic, reply) => {
+                let topic = gossipsub::IdentTopic::new(topic);
+                if let Err(e) = b
+                    .gossipsub
+                    .set_topic_params(topic.clone(), gossip::topic_params())
+                {
+                    tracing::warn!("scoring {topic}: {e}");
+                }
                 let r = b
                     .gossipsub
-                    .subscribe(&gossipsub::IdentTopic::new(topic))
+                    .subscribe(&topic)
                     .map(|_| ())
                     .map_err(|e| NetError::Gossip(e.to_string()));
                 let _ = reply.send(r);
@@ -713,6 +770,7 @@ impl EventLoop {
                             direct,
                             transport: transport.into(),
                             connected_since_ms: (since > 0).then_some(since),
+                            gossip_score: self.swarm.behaviour().gossipsub.peer_score(p),
                         }
                     })
                     .collect();
@@ -764,6 +822,8 @@ impl EventLoop {
                     hole_punches_failed: self.dcutr.1,
                     relay_clients: self.relay_clients.len(),
                     relay_circuits: self.relay_circuits,
+                    gossip_rejected: self.gossip_rejected,
+                    dht_refused: self.dht_refused,
                 };
                 let _ = reply.send(info);
             }
@@ -856,12 +916,31 @@ impl EventLoop {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 propagation_source,
+                message_id,
                 message,
-                ..
             })) => {
                 self.bytes_in
                     .fetch_add(message.data.len() as u64, Ordering::Relaxed);
                 self.messages_in.fetch_add(1, Ordering::Relaxed);
+                let topic = message.topic.as_str();
+                let verdict = if self.open_topics.iter().any(|t| t == topic) {
+                    gossip::Verdict::Accept
+                } else {
+                    gossip::validate(topic, &message.data)
+                };
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(
+                        &message_id,
+                        &propagation_source,
+                        verdict.into(),
+                    );
+                if verdict != gossip::Verdict::Accept {
+                    self.gossip_rejected += 1;
+                    tracing::debug!(topic = %message.topic, peer = %propagation_source, ?verdict, "gossip message dropped");
+                    return;
+                }
                 let _ = self.events.send(NetEvent::Gossip {
                     topic: message.topic.to_string(),
                     data: message.data,
@@ -939,12 +1018,88 @@ impl EventLoop {
                 }
                 _ => {}
             },
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::InboundRequest { request })) => {
+                self.on_inbound_record(request);
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
                 id,
                 result,
                 step,
                 ..
             })) => self.on_query(id, result, step.last),
+            _ => {}
+        }
+    }
+
+    /// Answers a pending lookup with what it found and stops its query.
+    fn end_lookup(&mut self, id: kad::QueryId) {
+        if let Some(p) = self.pending_get.remove(&id) {
+            if let Some(mut q) = self.swarm.behaviour_mut().kad.query_mut(&id) {
+                q.finish();
+            }
+            let _ = p.reply.send(Ok(p.found));
+        }
+    }
+
+    /// Ends the lookups whose grace after their first answer is over.
+    fn end_lookups(&mut self) {
+        let now = tokio::time::Instant::now();
+        let due: Vec<kad::QueryId> = self
+            .pending_get
+            .iter()
+            .filter(|(_, p)| p.until.is_some_and(|u| u <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            self.end_lookup(id);
+        }
+    }
+
+    /// A record or provider record a peer asks us to keep (filtering is on): stored only if
+    /// `net/records` allows it.
+    fn on_inbound_record(&mut self, request: kad::InboundRequest) {
+        use kad::store::RecordStore;
+        let store = self.swarm.behaviour_mut().kad.store_mut();
+        match request {
+            kad::InboundRequest::PutRecord {
+                source,
+                record: Some(record),
+                ..
+            } => {
+                let stored = store.get(&record.key).map(|r| r.value.clone());
+                let verdict = records::check_put(
+                    record.key.as_ref(),
+                    &record.value,
+                    stored.as_deref(),
+                    crate::now_ms(),
+                );
+                match verdict {
+                    Ok(()) => {
+                        if let Err(e) = store.put(record) {
+                            tracing::debug!(peer = %source, "record not stored: {e}");
+                            self.dht_refused += 1;
+                        }
+                    }
+                    Err(why) => {
+                        tracing::debug!(peer = %source, "record refused: {why}");
+                        self.dht_refused += 1;
+                    }
+                }
+            }
+            kad::InboundRequest::AddProvider {
+                record: Some(record),
+            } => match records::check_provider(record.key.as_ref()) {
+                Ok(()) => {
+                    if let Err(e) = store.add_provider(record) {
+                        tracing::debug!("provider record not stored: {e}");
+                        self.dht_refused += 1;
+                    }
+                }
+                Err(why) => {
+                    tracing::debug!("provider record refused: {why}");
+                    self.dht_refused += 1;
+                }
+            },
             _ => {}
         }
     }
@@ -957,19 +1112,21 @@ impl EventLoop {
             kad::QueryResult::PutRecord(Ok(_)) | kad::QueryResult::StartProviding(Ok(_)) => {}
             kad::QueryResult::GetRecord(r) => {
                 let mut done = last || r.is_err();
-                if let Some((found, _)) = self.pending_get.get_mut(&id)
+                if let Some(p) = self.pending_get.get_mut(&id)
                     && let Ok(kad::GetRecordOk::FoundRecord(rec)) = &r
                 {
-                    found.push(rec.record.value.clone());
-                    // The first answer from the network is enough: waiting for every closest
-                    // peer means waiting out the ones that are offline.
-                    done = true;
-                }
-                if done && let Some((found, reply)) = self.pending_get.remove(&id) {
-                    if let Some(mut q) = self.swarm.behaviour_mut().kad.query_mut(&id) {
-                        q.finish();
+                    // Several answers, not the first: a peer that answers fast with a forged
+                    // or old record must not decide (the caller keeps the newest valid one).
+                    if !p.found.contains(&rec.record.value) {
+                        p.found.push(rec.record.value.clone());
                     }
-                    let _ = reply.send(Ok(found));
+                    p.answers += 1;
+                    p.until
+                        .get_or_insert_with(|| tokio::time::Instant::now() + GET_GRACE);
+                    done = p.answers >= GET_ANSWERS;
+                }
+                if done {
+                    self.end_lookup(id);
                 }
             }
             kad::QueryResult::StartProviding(Err(e)) => tracing::debug!("start_providing: {e}"),

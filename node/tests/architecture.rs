@@ -256,6 +256,8 @@ fn the_lower_floors_never_reach_the_running_node() {
                 "net.rs",
                 "net/ids.rs",
                 "net/wire.rs",
+                "net/gossip.rs",
+                "net/records.rs",
                 "share/state.rs",
                 "node/outbound.rs",
                 "admin/logs.rs",

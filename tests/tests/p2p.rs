@@ -326,11 +326,13 @@ async fn tampered_and_forged_content_is_rejected() {
 /// scored as a colocated Sybil swarm).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gossip_reaches_all_sixteen_nodes_on_loopback() {
-    let first = peer(&[], false).await;
+    // A bare payload on a test topic: delivered unvalidated only where the topic is open.
+    let open = |c: &mut P2pConfig| c.net.open_topics = vec!["vivim/test/1".into()];
+    let first = peer_with(&[], false, open).await;
     let boot = first.p2p.bootstrap_addrs().await;
     let mut peers = vec![first];
     for _ in 1..16 {
-        peers.push(peer(&boot, false).await);
+        peers.push(peer_with(&boot, false, open).await);
     }
     for p in &peers {
         p.p2p.net.subscribe("vivim/test/1").await.unwrap();
@@ -625,4 +627,117 @@ async fn a_dropped_node_and_network_end_their_work_and_free_the_data_dir() {
         seq,
         "the profile change was kept"
     );
+}
+
+/// A peer that writes someone else's DHT record (its own record under their DID, or their
+/// older record replayed) is refused by every server, and resolution still returns the newest
+/// record; forged gossip is dropped before it is delivered or forwarded, and costs its sender
+/// gossip score at the peers that received it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_records_and_gossip_are_refused_and_scored() {
+    let (boot, peers) = vivim_tests::network(3, false).await;
+    let (a, m, c) = (&peers[0], &peers[1], &peers[2]);
+    let a_did = a.node.key.did();
+    // A's real record, newer than anything replayed below.
+    let real = a.p2p.publish_peer_record().await.unwrap();
+    let refused_before = boot.p2p.net.info().await.unwrap().dht_refused;
+
+    let record = |k: &Keypair, issued: u64| {
+        Signed::sign(
+            vivim_protocol::PeerRecord {
+                v: 1,
+                key: k.public(),
+                libp2p_addrs: vec!["/ip4/10.9.9.9/tcp/1".into()],
+                iroh_addrs: vec!["10.9.9.9:1".into()],
+                relay_url: None,
+                issued_at_ms: issued,
+                expires_at_ms: issued + 3_600_000,
+                sig: None,
+            },
+            k,
+        )
+        .unwrap()
+        .bytes()
+        .to_vec()
+    };
+    let issued = real.value().issued_at_ms;
+    // M's own record under A's key, and A's older record (captured earlier, replayed).
+    let forged = record(&m.node.key, issued + 1);
+    let older = record(&a.node.key, issued - 60_000);
+    for bad in [forged, older] {
+        m.p2p
+            .net
+            .put_record(vivim_node::net::p2p::did_key(&a_did), bad)
+            .await
+            .unwrap();
+    }
+    eventually("the bootstrap server refuses both", || {
+        let boot = boot.p2p.clone();
+        async move {
+            let n = boot.net.info().await.unwrap().dht_refused;
+            (n >= refused_before + 2).then_some(())
+        }
+    })
+    .await;
+    // C resolves A: M answers with its copy too, and the newest valid record wins.
+    // (A may have republished meanwhile: newer than `real` is right too.)
+    for _ in 0..3 {
+        let got = c.p2p.resolve(&a_did).await.unwrap();
+        let g = got.value();
+        assert_eq!(g.key, a.node.key.public());
+        assert!(g.issued_at_ms >= issued, "an older record won");
+        assert!(
+            !g.iroh_addrs.iter().any(|x| x.starts_with("10.9.9.9")),
+            "{g:?}"
+        );
+    }
+
+    // Forged gossip: an announcement whose signature does not verify.
+    let conv = ConvId::random();
+    let mut ann = Signed::sign(
+        Announce {
+            v: 1,
+            conversation: conv,
+            seq: vivim_protocol::Hash([1; 32]),
+            manifest: vivim_protocol::Hash([2; 32]),
+            owner: a.node.key.public(),
+            title: "forged".into(),
+            published_at_ms: 1,
+            sig: None,
+        },
+        &a.node.key,
+    )
+    .unwrap()
+    .bytes()
+    .to_vec();
+    let n = ann.len();
+    ann[n - 1] ^= 1;
+    let m_peer = m.p2p.net.peer_id.to_string();
+    let mut round = 0u8;
+    let score = eventually("M's score at the bootstrap node drops below zero", || {
+        round = round.wrapping_add(1);
+        let mut bytes = ann.clone();
+        bytes[n - 2] = round; // a new message id each round
+        let (m, boot, who) = (m.p2p.clone(), boot.p2p.clone(), m_peer.clone());
+        async move {
+            m.net
+                .publish(vivim_node::net::p2p::ANNOUNCE_TOPIC, bytes)
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let peers = boot.net.peers().await;
+            let s = peers.iter().find(|p| p.peer_id == who)?.gossip_score?;
+            (s < 0.0).then_some(s)
+        }
+    })
+    .await;
+    assert!(score < 0.0);
+    let info = boot.p2p.net.info().await.unwrap();
+    assert!(info.gossip_rejected > 0, "{info:?}");
+    // The honest peers' scores stay at or above zero.
+    for p in boot.p2p.net.peers().await {
+        if p.peer_id != m_peer {
+            assert!(p.gossip_score.unwrap_or(0.0) >= 0.0, "{p:?}");
+        }
+    }
 }

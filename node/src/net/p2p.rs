@@ -41,22 +41,21 @@ use crate::{
 pub const PEER_RECORD_TTL: Duration = Duration::from_secs(3600);
 /// How long to wait for a provider to answer a connection before trying the next one.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Gossip topic every announcement also goes to (relays pin from it).
-pub const ANNOUNCE_TOPIC: &str = "vivim/announce/1";
+pub use super::gossip::ANNOUNCE_TOPIC;
 
 /// The DHT key of a DID's peer record.
 pub fn did_key(did: &Did) -> Vec<u8> {
-    format!("/vivim/did/{did}").into_bytes()
+    format!("{}{did}", super::records::DID_PREFIX).into_bytes()
 }
 
 /// The DHT key of a conversation's announcement and providers.
 pub fn conv_key(id: &ConvId) -> Vec<u8> {
-    format!("/vivim/conv/{id}").into_bytes()
+    format!("{}{id}", super::records::CONV_PREFIX).into_bytes()
 }
 
 /// The gossip topic of a user's announcements.
 pub fn user_topic(did: &Did) -> String {
-    format!("vivim/user/1/{did}")
+    format!("{}{did}", super::gossip::USER_TOPIC_PREFIX)
 }
 
 /// Why a peer-to-peer operation failed.

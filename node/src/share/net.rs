@@ -39,8 +39,7 @@ pub const SHARE_SWEEP: std::time::Duration = std::time::Duration::from_secs(30);
 /// How often shares not yet acknowledged by a recipient are offered again (a recipient that
 /// comes online is also served at once when it connects).
 pub const REDELIVER_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
-/// Gossip topic relays listen on for sealed shares to keep available.
-pub const PIN_TOPIC: &str = "vivim/pin/1";
+pub use crate::net::gossip::PIN_TOPIC;
 /// Most bytes one share's package may hold (it is downloaded whole before it is opened).
 pub const MAX_SHARE_BYTES: u64 = 256 * 1024 * 1024;
 /// Largest intent sent inside a request (bigger ones are fetched as a blob).

@@ -32,8 +32,7 @@ pub(crate) const DOC_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new(
 pub(crate) const DOC_LOG: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("doc_log");
 pub(crate) const DOC_FULL: TableDefinition<&str, &[u8]> = TableDefinition::new("doc_full");
 
-/// Gossip topic prefix of documents: `vivim/doc/1/<doc-id>`.
-pub const DOC_TOPIC_PREFIX: &str = "vivim/doc/1/";
+pub use crate::net::gossip::DOC_TOPIC_PREFIX;
 /// Signed updates kept per document for peers that missed them; older ones are dropped (the
 /// writer answers with a full state instead).
 pub const LOG_KEEP: u64 = 2_000;
