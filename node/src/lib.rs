@@ -42,6 +42,7 @@ pub mod store;
 #[cfg(feature = "test-utils")]
 pub mod testdata;
 mod text;
+pub mod trust;
 pub mod views;
 
 pub use client::{Client, ClientError};

@@ -13,7 +13,7 @@ use cli::{
     admin,
     args::{Cli, Command},
     connect::with_client,
-    conversations, identity, network, organize, share, social, up,
+    conversations, identity, network, organize, requests, share, social, up,
 };
 
 /// mimalloc: the import pipeline allocates heavily across threads; glibc's malloc spent a fifth
@@ -54,6 +54,9 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Unfollow { did } => {
             with_client(g, async |c| social::unfollow(c, &did).await).await
+        }
+        Command::Requests { command } => {
+            with_client(g, async |c| requests::requests(c, command).await).await
         }
         Command::Follows { json } => with_client(g, async |c| social::follows(c, json).await).await,
         Command::Group { command } => {

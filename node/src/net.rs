@@ -286,6 +286,7 @@ enum Command {
     Publish(String, Vec<u8>, Reply<()>),
     Request(PeerId, Vec<u8>, Reply<Vec<u8>>),
     Respond(u64, Vec<u8>),
+    Decline(u64),
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     Info(oneshot::Sender<NetInfo>),
     Shutdown(oneshot::Sender<()>),
@@ -538,6 +539,12 @@ impl Net {
             .map_err(|_| NetError::Closed)
     }
 
+    /// Answers nothing to request `id` (its channel is dropped, so the asker sees a failure,
+    /// as if this node were unreachable).
+    pub async fn decline(&self, id: u64) {
+        let _ = self.tx.send(Command::Decline(id)).await;
+    }
+
     /// Whether a peer is connected.
     pub async fn is_connected(&self, peer: PeerId) -> bool {
         self.peers()
@@ -741,6 +748,9 @@ impl EventLoop {
             Command::Request(peer, data, reply) => {
                 let id = b.docs.send_request(&peer, Bytes::from(data));
                 self.pending_request.insert(id, reply);
+            }
+            Command::Decline(id) => {
+                self.inbound.remove(&id);
             }
             Command::Respond(id, data) => {
                 if let Some(ch) = self.inbound.remove(&id) {

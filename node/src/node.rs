@@ -92,6 +92,11 @@ pub enum Event {
         /// The entry.
         item: crate::share::state::FeedItem,
     },
+    /// Someone this user does not know sent something: a message request (`vivim requests`).
+    Request {
+        /// The sender's DID.
+        did: String,
+    },
     /// A social-graph document changed (here or on its writer's node).
     DocChanged {
         /// Document id.
@@ -303,6 +308,7 @@ impl Node {
             started: Instant::now(),
         };
         node.open_share_tables()?;
+        node.open_trust_tables()?;
         let dirty = node.dir.root().join(INDEX_DIRTY).exists();
         if dirty
             || state == OpenState::RebuiltEmpty

@@ -45,6 +45,27 @@ fn share_open_fork_feed_and_revoke_between_processes() {
     let share_id = share["id"].as_str().unwrap().to_string();
     assert_eq!(share["status"], "active");
     assert_eq!(share["recipients"].as_array().unwrap().len(), 2);
+    // Bob does not know Alice: her share waits as a message request, nothing downloaded.
+    let alice = did_of(&d("alice"));
+    let req = eventually("bob gets a request from alice", || {
+        let v = json(&vivim(&d("bob"), &["requests", "list", "--json"]));
+        v.as_array()?
+            .iter()
+            .find(|r| r["did"] == alice.as_str())
+            .cloned()
+    });
+    assert_eq!(req["items"][0]["kind"], "share", "{req}");
+    assert_eq!(req["items"][0]["id"], share_id.as_str(), "{req}");
+    let feed = json(&vivim(&d("bob"), &["feed", "--json"]));
+    assert!(
+        !feed.to_string().contains(&share_id),
+        "a stranger's share reached the feed before acceptance: {feed}"
+    );
+    let accepted = json(&vivim(&d("bob"), &["requests", "accept", &alice, "--json"]));
+    assert_eq!(accepted["decision"], "accepted", "{accepted}");
+    assert_eq!(accepted["shares"], 1, "{accepted}");
+    let left = json(&vivim(&d("bob"), &["requests", "list", "--json"]));
+    assert_eq!(left, serde_json::json!([]));
     let opened = eventually("bob opens alice's share", || {
         let v = json(&vivim(&d("bob"), &["shares", "list", "--json"]));
         v.as_array()?

@@ -80,6 +80,23 @@ pub async fn network(n: usize, relay: bool) -> (Peer, Vec<Peer>) {
     (boot_node, peers)
 }
 
+/// Makes every one of `peers` a contact of every other (as if each had accepted the others'
+/// message requests): tests of sharing and documents between people who know each other.
+pub fn introduce(peers: &[Peer]) {
+    for a in peers {
+        for b in peers {
+            if a.node.key.did() != b.node.key.did() {
+                a.node
+                    .decide_request(
+                        &b.node.key.did(),
+                        vivim_node::trust::requests::Decision::Accept,
+                    )
+                    .expect("accept a peer");
+            }
+        }
+    }
+}
+
 /// Polls `f` every 50 ms until it gives a value (20 s at most).
 pub async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);

@@ -98,6 +98,7 @@ fn spec(content: &ConvId, target: Target, expires_in_ms: Option<u64>) -> ShareSp
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn circle_shares_are_sealed_for_members_only() {
     let (relay, peers) = network(3, true).await;
+    vivim_tests::introduce(&peers);
     let (a, b, c) = (&peers[0], &peers[1], &peers[2]);
     let (b_did, c_did) = (b.node.key.did(), c.node.key.did());
     const SECRET: &str = "the launch code is ZEBRA-7731";
@@ -225,6 +226,7 @@ async fn circle_shares_are_sealed_for_members_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_forks_people_and_expiry() {
     let (_relay, peers) = network(3, true).await;
+    vivim_tests::introduce(&peers);
     let (a, b, d) = (&peers[0], &peers[1], &peers[2]);
     const SECRET: &str = "the password is HERON-5512";
     let conv = conversation(&a.node, "Heron", SECRET).await;
@@ -333,6 +335,7 @@ async fn links_forks_people_and_expiry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offline_recipient_gets_the_share_when_back() {
     let (relay, peers) = network(2, true).await;
+    vivim_tests::introduce(&peers);
     let (a, b) = (&peers[0], &peers[1]);
     let conv = conversation(&a.node, "Later", "meet at PELICAN-2231").await;
     b.p2p.shutdown().await;
@@ -365,6 +368,7 @@ async fn an_offline_recipient_gets_the_share_when_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drafts_messages_and_publications_of_people_i_follow() {
     let (_relay, peers) = network(2, true).await;
+    vivim_tests::introduce(&peers);
     let (a, b) = (&peers[0], &peers[1]);
     let conv = conversation(&a.node, "Open notes", "nothing secret: KITE-1").await;
 
@@ -471,6 +475,7 @@ async fn drafts_messages_and_publications_of_people_i_follow() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_intent_too_large_for_a_request_is_fetched_as_a_blob() {
     let (_relay, peers) = network(2, true).await;
+    vivim_tests::introduce(&peers);
     let (a, b) = (&peers[0], &peers[1]);
     let conv = conversation(&a.node, "Big audience", "for many eyes: WREN-77").await;
     // 400 more recipients make the signed intent ~130 KB, over the 64 KiB request limit.

@@ -20,6 +20,8 @@ fn member_count(node: &Node, id: &str) -> Option<usize> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn circles_reach_members_catch_up_and_refuse_forgeries() {
     let (_relay, peers) = network(3, false).await;
+    // People who know each other (the request path is `friends_follows_and_group_requests…`).
+    vivim_tests::introduce(&peers);
     let (a, b, c) = (&peers[0], &peers[1], &peers[2]);
     let (b_did, c_did) = (b.node.key.did(), c.node.key.did());
 
@@ -127,12 +129,31 @@ async fn friends_follows_and_group_requests_between_two_nodes() {
     let (a_did, b_did) = (a.node.key.did(), b.node.key.did());
     b.node.set_profile(Some("Bea"), None, None).unwrap();
 
-    // Request → B sees it incoming → accept → both ACCEPTED.
+    // Request → B (who does not know A) gets a message request for A's graph, accepts it,
+    // then sees the friend request incoming → accept → both ACCEPTED.
     let out = a.node.friend_request(&b_did).unwrap();
     assert_eq!(
         (out.status.as_str(), out.direction.as_str()),
         ("PENDING", "outgoing")
     );
+    let req = eventually("B gets a message request from A", || {
+        b.node
+            .requests()
+            .ok()?
+            .into_iter()
+            .find(|r| r.did == a_did.to_string())
+    })
+    .await;
+    assert_eq!(req.items[0].kind, "graph");
+    assert!(
+        b.node.friends().unwrap().is_empty(),
+        "tracked before acceptance"
+    );
+    let accepted = b
+        .node
+        .decide_request(&a_did, vivim_node::trust::requests::Decision::Accept)
+        .unwrap();
+    assert_eq!(accepted.documents, 1);
     let incoming = eventually("B sees the request", || {
         b.node
             .friends()

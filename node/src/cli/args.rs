@@ -96,6 +96,11 @@ pub enum Command {
         /// Their DID.
         did: String,
     },
+    /// Message requests: what people you do not know sent (list, accept, ignore, block).
+    Requests {
+        #[command(subcommand)]
+        command: Option<super::requests::RequestsCommand>,
+    },
     /// Who you follow and who follows you.
     Follows {
         /// Print JSON.

@@ -11,6 +11,7 @@ pub mod mcp;
 pub mod network;
 pub mod organize;
 pub mod output;
+pub mod requests;
 pub mod share;
 pub mod social;
 pub mod ui;

@@ -31,7 +31,7 @@ use crate::{
 /// Largest message a y-websocket client may send.
 pub const MAX_YJS_MESSAGE: usize = 8 * 1024 * 1024;
 
-async fn blocking<T, F>(gw: &Arc<Gateway>, f: F) -> ApiResult<T>
+pub(super) async fn blocking<T, F>(gw: &Arc<Gateway>, f: F) -> ApiResult<T>
 where
     T: Send + 'static,
     F: FnOnce(&Node) -> Result<T, NodeError> + Send + 'static,

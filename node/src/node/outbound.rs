@@ -35,6 +35,8 @@ pub enum Outbound {
         /// Only these recipients (a regrant); `None`: all of them.
         only: Option<Vec<Did>>,
     },
+    /// Open the received shares that wait (a request was accepted).
+    OpenShares,
     /// Announce a conversation publicly (gossip and the DHT); answers with the announcement.
     Publish {
         /// The conversation.

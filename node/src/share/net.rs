@@ -31,7 +31,7 @@ use crate::{
     net::{MAX_GOSSIP_BYTES, NetEvent},
     node::outbound::Outbound,
     now_ms,
-    share::{ShareRow, share_tag, unseal},
+    share::{ShareRow, service::Intake, share_tag, unseal},
 };
 
 /// How often ended shares are swept (their blobs are refused from the moment they end).
@@ -191,20 +191,34 @@ impl P2p {
         bytes: &[u8],
         relay: bool,
     ) -> Option<tokio::task::JoinHandle<()>> {
-        match self.node().accept_intent(bytes, relay) {
-            Ok(Some(row)) => {
+        self.take_intent(bytes, relay).1
+    }
+
+    /// [`P2p::on_intent`], also saying whether the intent became a message request (then no
+    /// receipt goes back to its sender).
+    pub(crate) fn take_intent(
+        self: &Arc<Self>,
+        bytes: &[u8],
+        relay: bool,
+    ) -> (bool, Option<tokio::task::JoinHandle<()>>) {
+        match self.node().take_intent(bytes, relay) {
+            Ok(Intake::Open(row)) => {
                 let p = self.clone();
-                Some(tokio::spawn(async move {
-                    if let Err(e) = p.open_row(row).await {
-                        tracing::info!("a share could not be opened yet: {e}");
-                    }
-                }))
+                (
+                    false,
+                    Some(tokio::spawn(async move {
+                        if let Err(e) = p.open_row(*row).await {
+                            tracing::info!("a share could not be opened yet: {e}");
+                        }
+                    })),
+                )
             }
-            Ok(None) => None,
+            Ok(Intake::Kept) => (false, None),
+            Ok(Intake::Requested) => (true, None),
             Err(e) => {
                 tracing::debug!("dropping a sharing intent: {e}");
                 self.stats.rejected.fetch_add(1, Ordering::Relaxed);
-                None
+                (false, None)
             }
         }
     }
@@ -589,18 +603,42 @@ impl Feature for Sharing {
         let p = p2p.clone();
         match req {
             DocRequest::Share { intent } => Ok(Box::pin(async move {
-                // Stored durably before the sharer hears it arrived, then opened.
-                let _opening = p.on_intent(&intent, false);
-                let _ = p.net.respond(rid, wire::ack()).await;
+                // Stored durably before the sharer hears it arrived, then opened. A stranger's
+                // becomes a request and hears nothing (as if this node were offline).
+                let (requested, _opening) = p.take_intent(&intent, false);
+                if requested {
+                    p.net.decline(rid).await;
+                } else {
+                    let _ = p.net.respond(rid, wire::ack()).await;
+                }
             })),
             DocRequest::ShareRef { hash } => Ok(Box::pin(async move {
-                let _ = p.net.respond(rid, wire::ack()).await;
-                if let (Ok(from), Ok(h)) = (
+                let (Ok(from), Ok(h)) = (
                     ids::did_of_peer(&peer),
                     <[u8; 32]>::try_from(hash.as_slice()),
-                ) {
-                    p.fetch_intent_blob(&from, Hash(h)).await;
+                ) else {
+                    let _ = p.net.respond(rid, wire::ack()).await;
+                    return;
+                };
+                // A stranger's large intent is not fetched: the request names its blob, and
+                // the sender delivers it again once accepted.
+                if p.node().tier(&from) <= crate::trust::Tier::Stranger {
+                    let item = crate::trust::RequestItem {
+                        kind: "share_ref".into(),
+                        id: Hash(h).to_string(),
+                        size: None,
+                        title: None,
+                        at_ms: crate::now_ms(),
+                        intent: None,
+                    };
+                    if let Err(e) = p.node().record_request(&from, item) {
+                        tracing::warn!("recording a request: {e}");
+                    }
+                    p.net.decline(rid).await;
+                    return;
                 }
+                let _ = p.net.respond(rid, wire::ack()).await;
+                p.fetch_intent_blob(&from, Hash(h)).await;
             })),
             other => Err(other),
         }
@@ -610,6 +648,10 @@ impl Feature for Sharing {
         match work {
             Outbound::SpreadIntent { intent, only } => {
                 p2p.spread_intent(intent, only);
+                None
+            }
+            Outbound::OpenShares => {
+                p2p.reopen_pending();
                 None
             }
             other => Some(other),

@@ -29,6 +29,16 @@ fn store_err(e: impl std::fmt::Display) -> NodeError {
     NodeError::Store(StoreError::Db(e.to_string()))
 }
 
+/// What became of a received intent.
+pub(crate) enum Intake {
+    /// Kept, with something to open.
+    Open(Box<ShareRow>),
+    /// Kept (or already known), nothing to open.
+    Kept,
+    /// From a stranger: a message request, nothing kept.
+    Requested,
+}
+
 impl Node {
     /// Whether this node still serves the shared blob `hash` (an ended share's are refused).
     pub fn may_serve(&self, hash: &[u8; 32]) -> bool {
@@ -643,18 +653,28 @@ impl Node {
     }
 
     /// Checks a received intent and keeps it. Returns the row when there is something to
-    /// open (a new or newly granted active share for me), `None` otherwise.
+    /// open (a new or newly granted active share for me), `None` otherwise. A share for me from
+    /// a stranger is neither kept nor opened: it becomes a message request
+    /// ([`Node::take_intent`] says which happened).
     pub(crate) fn accept_intent(
         &self,
         bytes: &[u8],
         relay: bool,
     ) -> Result<Option<ShareRow>, NodeError> {
+        match self.take_intent(bytes, relay)? {
+            Intake::Open(row) => Ok(Some(*row)),
+            Intake::Kept | Intake::Requested => Ok(None),
+        }
+    }
+
+    /// [`Node::accept_intent`], saying whether the intent became a request.
+    pub(crate) fn take_intent(&self, bytes: &[u8], relay: bool) -> Result<Intake, NodeError> {
         let signed = Signed::<SharingIntent>::decode(bytes)
             .map_err(|e| NodeError::Invalid(format!("a sharing intent: {e}")))?;
         let i = signed.value();
         let me = self.key.public();
         if i.actor == me {
-            return Ok(None);
+            return Ok(Intake::Kept);
         }
         let mine = i.grant_for(&me).is_some()
             || matches!(&i.audience, Audience::Users(u) if u.contains(&me));
@@ -672,6 +692,25 @@ impl Node {
             )));
         }
         let old = self.share_row(&i.id)?;
+        if mine && !relay && old.is_none() {
+            // Nothing from a stranger is stored or downloaded: a request holds who and what.
+            let actor = i.actor.did();
+            if self.tier(&actor) <= crate::trust::Tier::Stranger {
+                self.record_request(
+                    &actor,
+                    crate::trust::RequestItem {
+                        kind: "share".into(),
+                        id: i.id.to_string(),
+                        size: None,
+                        title: None,
+                        at_ms: now_ms(),
+                        intent: (bytes.len() <= crate::trust::requests::MAX_KEPT_INTENT)
+                            .then(|| bytes.to_vec()),
+                    },
+                )?;
+                return Ok(Intake::Requested);
+            }
+        }
         if let Some(o) = &old {
             let os = o.signed()?;
             if os.value().actor != i.actor {
@@ -683,7 +722,7 @@ impl Node {
                 )));
             }
             if os.value().revision >= i.revision {
-                return Ok(None);
+                return Ok(Intake::Kept);
             }
         }
         let now = now_ms();
@@ -721,7 +760,10 @@ impl Node {
                 "pinned" => relay,
                 _ => false,
             };
-        Ok(open.then_some(row))
+        Ok(match open {
+            true => Intake::Open(Box::new(row)),
+            false => Intake::Kept,
+        })
     }
 
     fn blocks(&self, did: &Did) -> bool {

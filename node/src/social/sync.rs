@@ -28,6 +28,7 @@ use crate::{
     net::{MAX_GOSSIP_BYTES, NetEvent},
     node::outbound::Outbound,
     store::docs::{DOC_TOPIC_PREFIX, SocialError, doc_topic},
+    trust::{FOF_MAX_DOCS, Tier},
 };
 
 /// How long a gap in a writer's updates may stay open before it is fetched.
@@ -343,6 +344,34 @@ impl P2p {
                     && ids::did_of_peer(&peer).is_ok_and(|d| &d == id.writer())
                     && id.writer() != &self.node().key.did()
                 {
+                    // Strangers (and follows of follows past a few documents) get a request,
+                    // not a tracked document; the blocked get nothing. No receipt either way.
+                    let writer = id.writer();
+                    let tier = self.node().tier(writer);
+                    let take = match tier {
+                        Tier::Own | Tier::Contact => true,
+                        Tier::FollowOfFollow => {
+                            social.has(&id) || self.node().tracked_of(writer) < FOF_MAX_DOCS
+                        }
+                        Tier::Stranger | Tier::Blocked => social.has(&id),
+                    };
+                    if !take {
+                        if tier == Tier::Stranger || tier == Tier::FollowOfFollow {
+                            let item = crate::trust::RequestItem {
+                                kind: id.kind().as_str().into(),
+                                id: id.to_string(),
+                                size: None,
+                                title: None,
+                                at_ms: crate::now_ms(),
+                                intent: None,
+                            };
+                            if let Err(e) = self.node().record_request(writer, item) {
+                                tracing::warn!("recording a request: {e}");
+                            }
+                        }
+                        self.net.decline(rid).await;
+                        return;
+                    }
                     let _ = self.net.respond(rid, cbor(&out)).await;
                     if let Err(e) = social.track(&id) {
                         tracing::warn!(%id, "tracking a document: {e}");
