@@ -357,8 +357,9 @@ async fn flush(
 }
 
 /// Extracts memories from one conversation and consolidates them. With a provider configured
-/// (and `extract_memories`), the provider extracts; if it fails, the deterministic extractor
-/// does.
+/// and `extract_memories` on, the provider extracts from the user's own conversations and from
+/// those of the people named in `extract_from` (content others sent never leaves otherwise);
+/// if it fails, the deterministic extractor does.
 async fn extract_into(
     node: &Node,
     sem: &Semantic,
@@ -367,7 +368,10 @@ async fn extract_into(
     _force: bool,
 ) -> Result<u64, SemanticError> {
     let p = &node.config.provider;
-    let candidates = if p.is_set() && p.extract_memories {
+    let owner = m.owner.did();
+    let allowed = m.owner == node.key.public()
+        || p.extract_from.iter().any(|d| d.trim() == owner.to_string());
+    let candidates = if p.is_set() && p.extract_memories && allowed {
         match memory::extract_with_provider(p, m, acus).await {
             Ok(c) => c,
             Err(e) => {

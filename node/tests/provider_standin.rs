@@ -265,9 +265,12 @@ async fn send_context_and_check(t: &T, expected: &str) -> Value {
 async fn openai_chat_streams_through_context_and_is_stored() {
     let (url, seen) = standin().await;
     let t = open(&format!(
-        "[provider]\nkind = \"openai\"\nurl = \"{url}\"\nmodel = \"gpt-4o-mini\"\napi_key = \"{KEY}\"\nextract_memories = false\n"
+        // No `extract_memories`: off by default, so the only request the provider sees is the
+        // chat below (never a conversation sent for extraction).
+        "[provider]\nkind = \"openai\"\nurl = \"{url}\"\nmodel = \"gpt-4o-mini\"\napi_key = \"{KEY}\"\n"
     ))
     .await;
+    assert!(!t.node.config.provider.extract_memories);
     assert!(
         !format!("{:?}", t.node.config).contains(KEY),
         "the key leaks into Debug"
@@ -279,7 +282,11 @@ async fn openai_chat_streams_through_context_and_is_stored() {
         "gpt-4o-mini counts with o200k"
     );
     let reqs = seen.take("chat");
-    assert_eq!(reqs.len(), 1);
+    assert_eq!(
+        reqs.len(),
+        1,
+        "the provider read more than the chat: {reqs:?}"
+    );
     let (h, body) = &reqs[0];
     assert_eq!(
         h.get(header::AUTHORIZATION).unwrap(),
@@ -370,7 +377,7 @@ async fn openai_embeddings_and_memory_extraction_by_the_provider() {
     let (url, seen) = standin().await;
     let t = open(&format!(
         "[embed]\nkind = \"openai\"\nurl = \"{url}\"\nmodel = \"nomic-embed-text\"\napi_key = \"{KEY}\"\n\n\
-         [provider]\nkind = \"openai\"\nurl = \"{url}\"\nmodel = \"gpt-4o-mini\"\napi_key = \"{KEY}\"\n"
+         [provider]\nkind = \"openai\"\nurl = \"{url}\"\nmodel = \"gpt-4o-mini\"\napi_key = \"{KEY}\"\nextract_memories = true\n"
     ))
     .await;
     let c = t

@@ -25,9 +25,13 @@ pub struct ProviderConfig {
     pub max_tokens: u32,
     /// `anthropic-version` header.
     pub anthropic_version: String,
-    /// Let the provider extract memories from conversations (else the deterministic extractor
-    /// does).
+    /// Let the provider read conversations to extract memories (else the deterministic
+    /// extractor, on this machine, does). Off by default: it sends whole conversations to the
+    /// provider.
     pub extract_memories: bool,
+    /// DIDs whose conversations (shared with this user, opened from links) the provider may
+    /// read for extraction; by default it only reads the user's own.
+    pub extract_from: Vec<String>,
 }
 
 impl Default for ProviderConfig {
@@ -39,7 +43,8 @@ impl Default for ProviderConfig {
             api_key: None,
             max_tokens: 1024,
             anthropic_version: "2023-06-01".into(),
-            extract_memories: true,
+            extract_memories: false,
+            extract_from: Vec::new(),
         }
     }
 }

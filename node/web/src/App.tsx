@@ -37,6 +37,7 @@ const Groups = lazyPage(() => import('./pages/Groups'))
 const Shares = lazyPage(() => import('./pages/Shares'))
 const OpenLink = lazyPage(() => import('./pages/OpenLink'))
 const Feed = lazyPage(() => import('./pages/Feed'))
+const Requests = lazyPage(() => import('./pages/Requests'))
 const Memories = lazyPage(() => import('./pages/Memories'))
 const ContextPage = lazyPage(() => import('./pages/Context'))
 const Settings = lazyPage(() => import('./pages/Settings'))
@@ -58,6 +59,7 @@ const BY_PATH: Record<string, { preload: () => Promise<unknown> }> = {
   shares: Shares,
   open: OpenLink,
   feed: Feed,
+  requests: Requests,
   memories: Memories,
   context: ContextPage,
   settings: Settings,
@@ -96,6 +98,7 @@ export function AppRoutes() {
         <Route path="/shares" element={<Shares />} />
         <Route path="/open" element={<OpenLink />} />
         <Route path="/feed" element={<Feed />} />
+        <Route path="/requests" element={<Requests />} />
         <Route path="/memories" element={<Memories />} />
         <Route path="/context" element={<ContextPage />} />
         <Route path="/settings" element={<Settings />} />

@@ -1,6 +1,8 @@
 import { useEffect, useState, type ReactNode } from 'react'
 import { NavLink, useLocation } from 'react-router'
+import { useNodeEvents } from './api/events'
 import { startHealth, useOnline } from './api/health'
+import { refreshRequestCount, useRequestCount } from './api/requests'
 import { Toasts } from './components'
 
 export const NAV: { to: string; label: string }[] = [
@@ -8,6 +10,7 @@ export const NAV: { to: string; label: string }[] = [
   { to: '/search', label: 'Search' },
   { to: '/import', label: 'Import' },
   { to: '/feed', label: 'Feed' },
+  { to: '/requests', label: 'Requests' },
   { to: '/shares', label: 'Shares' },
   { to: '/people', label: 'People' },
   { to: '/circles', label: 'Circles' },
@@ -29,6 +32,27 @@ export function OfflineBanner() {
     <div className="offline-banner" role="status">
       {OFFLINE_TEXT}
     </div>
+  )
+}
+
+/** The number of pending message requests next to the Requests link (nothing when there are none). */
+function RequestBadge() {
+  const n = useRequestCount()
+  const online = useOnline()
+  useEffect(() => {
+    if (online) void refreshRequestCount()
+  }, [online])
+  useNodeEvents((e) => {
+    if (e.type === 'request' || e.type === 'lagged') void refreshRequestCount()
+  })
+  if (n <= 0) return null
+  return (
+    <>
+      <span className="nav-badge" aria-hidden="true">
+        {n > 99 ? '99+' : n}
+      </span>
+      <span className="sr-only"> ({n} pending)</span>
+    </>
   )
 }
 
@@ -65,6 +89,7 @@ export function Shell({ children }: { children: ReactNode }) {
             <li key={n.to}>
               <NavLink to={n.to} end={n.to === '/'}>
                 {n.label}
+                {n.to === '/requests' && <RequestBadge />}
               </NavLink>
             </li>
           ))}

@@ -13,6 +13,8 @@ export type NodeEvent =
   | { type: 'feed_item'; item: FeedItem }
   | { type: 'doc_changed'; doc: string; seq: number; local: boolean }
   | { type: 'lagged'; missed: number }
+  /** Someone this node does not know sent a share or told it about a document: a message request. */
+  | { type: 'request'; did: string }
 
 type Handler = (e: NodeEvent) => void
 const handlers = new Set<Handler>()
