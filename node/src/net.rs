@@ -10,6 +10,7 @@ pub mod gossip;
 pub mod ids;
 pub mod p2p;
 pub mod records;
+mod serve;
 pub mod wire;
 
 use std::{

@@ -58,6 +58,7 @@ const PAGES = [
   { path: '/shares', h1: 'Shares', name: 'shares' },
   { path: '/open', h1: 'Open a share link', name: 'open' },
   { path: '/feed', h1: 'Feed', name: 'feed' },
+  { path: '/requests', h1: 'Requests', name: 'requests' },
   { path: '/memories', h1: 'Memories', name: 'memories' },
   { path: '/context', h1: 'Context', name: 'context' },
   { path: '/settings', h1: 'Settings', name: 'settings' },
@@ -426,6 +427,36 @@ async function tests(browser, A, B, relay) {
       return c?.members.some((m) => m.did === B.did) && c;
     }, 10_000);
     state.circle = circle;
+    // B does not know A yet: A adding B to a circle is a message request on B, not a circle.
+    // B's app lists it (live over /api/ws; a reload now and then covers a missed event) and B
+    // accepts it; only then does B's node track the circle.
+    const tReq = Date.now();
+    await pageB.goto(B.app + '/requests');
+    await expectH1(pageB, 'Requests');
+    const fromA = pageB.getByRole('listitem').filter({ has: pageB.getByTitle(A.did, { exact: true }) });
+    let reloads = 0;
+    let lastLoad = Date.now();
+    await L.eventually(
+      "A's request on B's Requests page",
+      async () => {
+        if (await fromA.count()) return true;
+        if (Date.now() - lastLoad > 10_000) {
+          await pageB.reload();
+          await expectH1(pageB, 'Requests');
+          reloads++;
+          lastLoad = Date.now();
+        }
+        return false;
+      },
+      60_000,
+    );
+    const requestText = (await fromA.first().innerText()).replace(/\s+/g, ' ').trim();
+    note(`A's request shown on B's /requests ${Date.now() - tReq} ms after A added B (${reloads ? `after ${reloads} reload(s)` : 'no reload'}): ${requestText.slice(0, 160)}`);
+    assert(/added you to a circle/.test(requestText), `the request does not say "added you to a circle": ${requestText}`);
+    await pageB.screenshot({ path: path.join(L.OUT, 'requests-b-1440x900.png') });
+    await fromA.first().getByRole('button', { name: 'Accept', exact: true }).click();
+    await fromA.first().waitFor({ state: 'detached', timeout: 20_000 });
+    await pageB.getByText(/^Accepted did:key:/).first().waitFor({ timeout: 10_000 });
     const t0 = Date.now();
     await L.eventually(
       'the circle on B',
@@ -435,7 +466,7 @@ async function tests(browser, A, B, relay) {
       },
       60_000,
     );
-    note(`B's /api/v2/circles has ${circle.id} after ${Date.now() - t0} ms`);
+    note(`B's /api/v2/circles has ${circle.id} ${Date.now() - t0} ms after B accepted`);
     await pageB.goto(B.app + '/circles');
     await expectH1(pageB, 'Circles');
     await pageB.getByText(name, { exact: true }).first().waitFor();

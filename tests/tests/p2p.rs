@@ -263,6 +263,15 @@ async fn tampered_and_forged_content_is_rejected() {
             .temp_tag()
             .await
             .unwrap();
+        // Tagged as a conversation that leaves M (its blob server serves only those).
+        blobs
+            .tags()
+            .set(
+                format!("conv/{conv}"),
+                iroh_blobs::HashAndFormat::hash_seq(seq_tag.hash()),
+            )
+            .await
+            .unwrap();
         let ann = Signed::sign(
             Announce {
                 v: 1,
@@ -740,4 +749,135 @@ async fn forged_records_and_gossip_are_refused_and_scored() {
             assert!(p.gossip_score.unwrap_or(0.0) >= 0.0, "{p:?}");
         }
     }
+}
+
+/// Whether `to` serves `req` to `ep`: the root and, for a sequence, every item arrive.
+async fn served(
+    ep: &iroh::Endpoint,
+    to: iroh::EndpointAddr,
+    req: iroh_blobs::protocol::GetRequest,
+) -> bool {
+    use iroh_blobs::get::fsm;
+    let Ok(conn) = ep.connect(to, iroh_blobs::ALPN).await else {
+        return false;
+    };
+    let Ok(connected) = fsm::start(conn, req, Default::default()).next().await else {
+        return false;
+    };
+    let Ok(fsm::ConnectedNext::StartRoot(start)) = connected.next().await else {
+        return false;
+    };
+    let Ok((content, _)) = start.next().next().await else {
+        return false;
+    };
+    let Ok((mut curr, seq)) = content.concatenate_into_vec().await else {
+        return false;
+    };
+    let children = vivim_protocol::parse_hash_seq(&seq).unwrap_or_default();
+    let mut got = 0;
+    loop {
+        match curr.next() {
+            fsm::EndBlobNext::MoreChildren(more) => {
+                let Some(h) = children.get(got) else {
+                    return more.finish().next().await.is_ok();
+                };
+                let Ok((content, _)) = more.next(iroh_blobs::Hash::from(h.0)).next().await else {
+                    return false;
+                };
+                let Ok((next, _)) = content.concatenate_into_vec().await else {
+                    return false;
+                };
+                got += 1;
+                curr = next;
+            }
+            fsm::EndBlobNext::Closing(c) => return c.next().await.is_ok(),
+        }
+    }
+}
+
+/// The blob server serves by allow list: a published conversation's sequence and its items,
+/// never an item read as a sequence (whose bytes would name other blobs), never a blob that
+/// was not tagged to leave the node, and nothing of a share once it is revoked, root or item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_blob_server_serves_by_allow_list() {
+    use iroh_blobs::protocol::GetRequest;
+    let (_boot, peers) = vivim_tests::network(2, false).await;
+    vivim_tests::introduce(&peers);
+    let (a, b) = (&peers[0], &peers[1]);
+    let conv = import_one(&a.node, 5).await;
+    let ann = a.p2p.publish(&conv).await.unwrap();
+    let root = iroh_blobs::Hash::from(ann.value().seq.0);
+    let items = a
+        .node
+        .store
+        .read_seq(ann.value().seq, u64::MAX)
+        .await
+        .unwrap()
+        .unwrap();
+    let child = iroh_blobs::Hash::new(&items[1]);
+    let untagged = a
+        .node
+        .store
+        .blobs()
+        .blobs()
+        .add_bytes(b"held here, given to nobody".to_vec())
+        .temp_tag()
+        .await
+        .unwrap();
+    let to = a.p2p.endpoint.addr();
+    let ep = &b.p2p.endpoint;
+    assert!(served(ep, to.clone(), GetRequest::all(root)).await);
+    assert!(served(ep, to.clone(), GetRequest::blob(child)).await);
+    assert!(
+        !served(ep, to.clone(), GetRequest::all(child)).await,
+        "an item read as a hash sequence was served"
+    );
+    assert!(
+        !served(ep, to.clone(), GetRequest::blob(untagged.hash())).await,
+        "an untagged blob was served"
+    );
+
+    // A share's package while active, and after its revocation.
+    let share = a
+        .node
+        .share(vivim_node::share::ShareSpec {
+            content: conv.to_string(),
+            target: vivim_node::share::Target::Users(vec![b.node.key.did()]),
+            expires_in_ms: None,
+            kind: vivim_protocol::IntentKind::Share,
+            draft: false,
+        })
+        .await
+        .unwrap();
+    let payload: vivim_protocol::Hash = share.payload.clone().unwrap().parse().unwrap();
+    let row = a
+        .node
+        .share_row(&share.id.parse().unwrap())
+        .unwrap()
+        .unwrap();
+    let package_item = iroh_blobs::Hash::from(row.items[0].0);
+    assert!(
+        served(
+            ep,
+            to.clone(),
+            GetRequest::all(iroh_blobs::Hash::from(payload.0))
+        )
+        .await
+    );
+    assert!(served(ep, to.clone(), GetRequest::blob(package_item)).await);
+    a.node.share_revoke(&share.id).await.unwrap();
+    assert!(
+        !served(
+            ep,
+            to.clone(),
+            GetRequest::all(iroh_blobs::Hash::from(payload.0))
+        )
+        .await,
+        "a revoked share's package was served"
+    );
+    assert!(
+        !served(ep, to.clone(), GetRequest::blob(package_item)).await,
+        "an item of a revoked share was served"
+    );
+    drop(untagged);
 }

@@ -1070,44 +1070,38 @@ fn verify_stream(
     })
 }
 
-/// The blob server's gate: every get request is checked against the node's ended shares, so
-/// an expired or revoked share's ciphertext is refused from the moment it ends (the blobs
-/// themselves go at the next sweep and garbage collection).
+/// The blob server's gate (`net/serve`): every get, get-many and observe request is checked
+/// against the allow list of what leaves the node, root and children, and against the ended
+/// shares, so an expired or revoked share's ciphertext is refused from the moment it ends (the
+/// blobs themselves go at the next sweep and garbage collection).
 fn serve_guard(node: std::sync::Weak<Node>) -> iroh_blobs::provider::events::EventSender {
     use iroh_blobs::provider::events::{
-        AbortReason, EventMask, EventSender, ProviderMessage, RequestMode,
+        AbortReason, EventMask, EventSender, ObserveMode, ProviderMessage, RequestMode,
     };
     let mask = EventMask {
         get: RequestMode::Intercept,
         get_many: RequestMode::Intercept,
+        observe: ObserveMode::Intercept,
         ..EventMask::DEFAULT
     };
     let (tx, mut rx) = EventSender::channel(64, mask);
+    let served = super::serve::Served::new(node);
     tokio::spawn(async move {
+        let verdict = |ok: bool| {
+            if ok {
+                Ok(())
+            } else {
+                Err(AbortReason::Permission)
+            }
+        };
         while let Some(msg) = rx.recv().await {
-            let allowed = |hashes: &[iroh_blobs::Hash]| {
-                let Some(node) = node.upgrade() else {
-                    return false;
-                };
-                let now = now_ms();
-                hashes
-                    .iter()
-                    .all(|h| node.share_state.may_serve(h.as_bytes(), now))
-            };
-            let verdict = |ok: bool| {
-                if ok {
-                    Ok(())
-                } else {
-                    Err(AbortReason::Permission)
-                }
-            };
             match msg {
                 ProviderMessage::GetRequestReceived(m) => {
-                    let ok = allowed(std::slice::from_ref(&m.inner.request.hash));
+                    let ok = served.allows_get(&m.inner.request).await;
                     let _ = m.tx.send(verdict(ok)).await;
                 }
                 ProviderMessage::GetManyRequestReceived(m) => {
-                    let ok = allowed(&m.inner.request.hashes);
+                    let ok = served.allows_get_many(&m.inner.request).await;
                     let _ = m.tx.send(verdict(ok)).await;
                 }
                 ProviderMessage::ClientConnected(m) => {
@@ -1117,7 +1111,8 @@ fn serve_guard(node: std::sync::Weak<Node>) -> iroh_blobs::provider::events::Eve
                     let _ = m.tx.send(Err(AbortReason::Permission)).await;
                 }
                 ProviderMessage::ObserveRequestReceived(m) => {
-                    let _ = m.tx.send(Ok(())).await;
+                    let ok = served.allows_observe(m.inner.request.hash).await;
+                    let _ = m.tx.send(verdict(ok)).await;
                 }
                 ProviderMessage::Throttle(m) => {
                     let _ = m.tx.send(Ok(())).await;

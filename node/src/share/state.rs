@@ -246,6 +246,11 @@ impl ShareState {
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
+    /// Changes to shares so far (the blob server lists what it serves again when it moved).
+    pub fn version(&self) -> u64 {
+        self.changes.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Whether a delivery to `to` is due (failed ones back off: 5 s, 10 s, … up to 10 min).
     pub fn delivery_due(&self, intent: &Hash, to: &Did, now: u64) -> bool {
         self.attempts

@@ -48,10 +48,11 @@ function RequestBadge() {
   if (n <= 0) return null
   return (
     <>
+      {' '}
       <span className="nav-badge" aria-hidden="true">
         {n > 99 ? '99+' : n}
       </span>
-      <span className="sr-only"> ({n} pending)</span>
+      <span className="sr-only">({n} pending)</span>
     </>
   )
 }

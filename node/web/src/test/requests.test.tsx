@@ -184,7 +184,9 @@ describe('requests in words', () => {
     expect(describeItem('share_ref')).toBe('shared a conversation with you')
     expect(describeItem('group')).toBe('added you to a group')
     expect(describeItem('team')).toBe('added you to a team')
-    expect(outcomeText({ did: ALICE, decision: 'accepted', documents: 2, shares: 1 })).toBe('Accepted did:key:z6MkhaXg…2doK: 1 share opening, 2 documents tracked'.replace('…2doK', `…${ALICE.slice(-6)}`))
+    expect(outcomeText({ did: ALICE, decision: 'accepted', documents: 2, shares: 1 })).toBe(
+      `Accepted ${ALICE.slice(0, 16)}…${ALICE.slice(-6)}: 1 share opening, 2 documents tracked`,
+    )
     expect(outcomeText({ did: ALICE, decision: 'blocked', documents: 0, shares: 0 })).toMatch(/^Blocked did:key:/)
   })
 })
