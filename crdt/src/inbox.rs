@@ -12,6 +12,12 @@ use crate::{CrdtError, Replica};
 
 /// Most updates held while waiting for a gap to fill.
 pub const MAX_HELD: usize = 100_000;
+/// Most bytes of updates held per document (a writer cannot make a reader hold gigabytes of
+/// updates it cannot apply yet).
+pub const MAX_HELD_BYTES: usize = 32 * 1024 * 1024;
+/// How far ahead of the applied update a held one may be; further is refused (the node fetches
+/// in order once the gap closes).
+pub const MAX_AHEAD: u64 = 65_536;
 
 /// What [`Inbox::offer`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +36,7 @@ pub enum Offered {
 pub struct Inbox {
     applied: u64,
     held: BTreeMap<u64, Vec<u8>>,
+    held_bytes: usize,
 }
 
 impl Inbox {
@@ -38,6 +45,7 @@ impl Inbox {
         Inbox {
             applied,
             held: BTreeMap::new(),
+            held_bytes: 0,
         }
     }
 
@@ -72,12 +80,22 @@ impl Inbox {
             return Ok(Offered::Old);
         }
         if seq > self.applied + 1 {
-            if self.held.len() >= MAX_HELD && !self.held.contains_key(&seq) {
+            if self.held.contains_key(&seq) {
+                return Ok(Offered::Held);
+            }
+            if seq - self.applied > MAX_AHEAD {
                 return Err(CrdtError::Value(format!(
-                    "more than {MAX_HELD} updates waiting"
+                    "update {seq} is more than {MAX_AHEAD} ahead of {}",
+                    self.applied
                 )));
             }
-            self.held.entry(seq).or_insert_with(|| update.to_vec());
+            if self.held.len() >= MAX_HELD || self.held_bytes + update.len() > MAX_HELD_BYTES {
+                return Err(CrdtError::Value(format!(
+                    "more than {MAX_HELD} updates or {MAX_HELD_BYTES} bytes waiting"
+                )));
+            }
+            self.held_bytes += update.len();
+            self.held.insert(seq, update.to_vec());
             return Ok(Offered::Held);
         }
         replica.apply(update)?;
@@ -98,12 +116,14 @@ impl Inbox {
         replica.apply(state)?;
         self.applied = seq;
         self.held = self.held.split_off(&(seq + 1));
+        self.held_bytes = self.held.values().map(Vec::len).sum();
         Ok(Offered::Applied(self.drain(replica)?))
     }
 
     fn drain(&mut self, replica: &Replica) -> Result<usize, CrdtError> {
         let mut n = 0;
         while let Some(update) = self.held.remove(&(self.applied + 1)) {
+            self.held_bytes -= update.len();
             replica.apply(&update)?;
             self.applied += 1;
             n += 1;

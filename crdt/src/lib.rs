@@ -56,6 +56,6 @@ pub mod schema;
 pub mod status;
 
 pub use id::{DocId, DocKind, ParseDocIdError};
-pub use inbox::{Inbox, MAX_HELD, Offered};
+pub use inbox::{Inbox, MAX_AHEAD, MAX_HELD, MAX_HELD_BYTES, Offered};
 pub use replica::{CrdtError, MAX_DOC_BYTES, MAX_UPDATE_BYTES, Replica};
 pub use yrs;

@@ -74,6 +74,8 @@ pub struct NetworkConfig {
     pub relay_urls: Vec<String>,
     /// Find peers on the local network with mDNS.
     pub mdns: bool,
+    /// The largest conversation `vivim fetch` downloads, in bytes.
+    pub max_fetch_bytes: u64,
 }
 
 impl Default for NetworkConfig {
@@ -88,6 +90,7 @@ impl Default for NetworkConfig {
             iroh_bind: "0.0.0.0:0".into(),
             relay_urls: Vec::new(),
             mdns: true,
+            max_fetch_bytes: 1024 * 1024 * 1024,
         }
     }
 }

@@ -881,3 +881,40 @@ async fn the_blob_server_serves_by_allow_list() {
     );
     drop(untagged);
 }
+
+/// A fetch the user asks for stops at `[network] max_fetch_bytes`: nothing of an oversized
+/// conversation is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_started_fetch_stops_at_its_cap() {
+    let boot = peer(&[], false).await;
+    let addrs = boot.p2p.bootstrap_addrs().await;
+    let a = peer(&addrs, false).await;
+    let c = peer_with(&addrs, false, |cfg| cfg.fetch_max_bytes = 16 * 1024).await;
+    for p in [&a, &c] {
+        let p2p = p.p2p.clone();
+        eventually("peers see the bootstrap node", || {
+            let p2p = p2p.clone();
+            async move { (!p2p.net.peers().await.is_empty()).then_some(()) }
+        })
+        .await;
+        p.p2p.publish_peer_record().await.unwrap();
+    }
+    // ~40 messages of ~300 words: well over 16 KiB.
+    let conv = import_sized(&a.node, 40, 300, 77).await;
+    a.p2p.publish(&conv).await.unwrap();
+    let a_did = a.node.key.did();
+    let err = eventually("C's fetch is refused", || {
+        let c = c.p2p.clone();
+        async move {
+            match c.fetch(&conv, Some(&a_did)).await {
+                Err(P2pError::NotFound(_)) => None,
+                Err(e) => Some(e.to_string()),
+                Ok(o) => panic!("fetched past the cap: {o:?}"),
+            }
+        }
+    })
+    .await;
+    assert!(err.contains("bytes"), "{err}");
+    assert!(c.node.store.row(&conv).unwrap().is_none());
+    assert!(c.node.store.acu_bytes(&conv).unwrap().is_empty());
+}

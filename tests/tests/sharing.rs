@@ -123,21 +123,21 @@ async fn circle_shares_are_sealed_for_members_only() {
     assert_eq!(item.title.as_deref(), Some("Project Zebra"));
     assert_eq!(item.actor, a.node.key.did().to_string());
 
-    // C, not a member, gets the intent (as anyone watching a relay could) and fetches the
-    // blobs — but cannot decrypt them.
+    // C, not a member, gets the intent (as anyone watching a relay could): with no grant
+    // there is nothing to read, so nothing is downloaded or kept.
     let row = a.node.find_share(&share.id).unwrap();
     let err = c.p2p.fetch_intent(&row.intent).await.unwrap_err();
     assert!(err.to_string().contains("no key grant"), "{err}");
     let payload: Hash = share.payload.as_deref().unwrap().parse().unwrap();
     assert!(
-        c.node
+        !c.node
             .store
             .blobs()
             .blobs()
             .has(iroh_blobs::Hash::from(payload.0))
             .await
             .unwrap(),
-        "C holds the ciphertext"
+        "C downloaded ciphertext it cannot read"
     );
     assert!(c.node.store.row(&conv).unwrap().is_none());
     // The relay pinned the ciphertext too.

@@ -109,6 +109,8 @@ pub struct P2pConfig {
     pub pin_max_bytes: u64,
     /// Relay mode: run an iroh relay (plain HTTP; put TLS in front for the internet) here.
     pub iroh_relay_bind: Option<SocketAddr>,
+    /// The largest conversation a fetch the user asked for downloads, in bytes.
+    pub fetch_max_bytes: u64,
 }
 
 impl P2pConfig {
@@ -137,6 +139,7 @@ impl P2pConfig {
             pin_announced: false,
             pin_max_bytes: MAX_PIN_BYTES,
             iroh_relay_bind: None,
+            fetch_max_bytes: c.max_fetch_bytes,
         })
     }
 
@@ -149,6 +152,7 @@ impl P2pConfig {
             pin_announced: false,
             pin_max_bytes: MAX_PIN_BYTES,
             iroh_relay_bind: None,
+            fetch_max_bytes: MAX_FETCH_BYTES,
         }
     }
 }
@@ -178,10 +182,14 @@ pub struct P2p {
     pub stats: P2pStats,
     pub(crate) pin: bool,
     pin_max_bytes: u64,
+    fetch_max_bytes: u64,
     /// Pins that may run at once ([`PIN_CONCURRENCY`]).
     pin_slots: Arc<tokio::sync::Semaphore>,
     /// Pins running or waiting for a slot.
     pin_pending: Arc<std::sync::atomic::AtomicUsize>,
+    /// Share packages downloading at once ([`DOWNLOAD_CONCURRENCY`]): each is held in memory
+    /// whole before it is opened, so this bounds the memory they take.
+    pub(crate) downloads: Arc<tokio::sync::Semaphore>,
     relay: tokio::sync::Mutex<Option<iroh_relay::server::Server>>,
     relay_url: Option<iroh::RelayUrl>,
     last_record_ms: AtomicU64,
@@ -292,7 +300,9 @@ impl P2p {
             stats: P2pStats::default(),
             pin: cfg.pin_announced,
             pin_max_bytes: cfg.pin_max_bytes,
+            fetch_max_bytes: cfg.fetch_max_bytes,
             pin_slots: Arc::new(tokio::sync::Semaphore::new(PIN_CONCURRENCY)),
+            downloads: Arc::new(tokio::sync::Semaphore::new(DOWNLOAD_CONCURRENCY)),
             pin_pending: Arc::default(),
             last_record_ms: AtomicU64::new(0),
             relay: tokio::sync::Mutex::new(relay),
@@ -657,7 +667,7 @@ impl P2p {
         }
         let mut last = String::from("no provider found");
         for src in &sources {
-            match self.fetch_from(&a, src, u64::MAX).await {
+            match self.fetch_from(&a, src, self.fetch_max_bytes).await {
                 Ok(outcome) => return Ok(outcome),
                 Err(e @ P2pError::Rejected { .. }) => {
                     self.stats.rejected.fetch_add(1, Ordering::Relaxed);
@@ -962,8 +972,15 @@ impl P2p {
 /// to 200,000 ACUs of 1 MiB).
 pub const MAX_PIN_BYTES: u64 = 256 * 1024 * 1024;
 
+/// The largest conversation a user-started fetch downloads by default (`[network]
+/// max_fetch_bytes`).
+pub const MAX_FETCH_BYTES: u64 = 1024 * 1024 * 1024;
+
 /// Pins (relay mode) that run at once.
 pub const PIN_CONCURRENCY: usize = 4;
+
+/// Share packages downloaded at once (each at most `MAX_SHARE_BYTES`, 256 MiB, in memory).
+pub const DOWNLOAD_CONCURRENCY: usize = 2;
 
 /// Pins that may wait for a slot; more announcements are dropped (and counted).
 pub const PIN_QUEUE: usize = 64;

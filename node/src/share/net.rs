@@ -258,36 +258,10 @@ impl P2p {
                 status.as_str()
             )));
         }
-        let (blobs, _) = self
-            .download_from_any(&i.actor.did(), payload, &format!("share {}", i.id))
-            .await?;
         let granted = i.grant_for(&self.node().key.public()).is_some();
-        if !granted {
-            // Hold the ciphertext for others (a relay provides it on the DHT).
-            self.node()
-                .store
-                .put_seq(&share_tag(&i.id), blobs.clone())
-                .await
-                .map_err(|e| P2pError::Node(e.into()))?;
-            if self.pin && row.state == "pinned" {
-                self.net.provide(share_key(&payload)).await?;
-                self.stats.pinned.fetch_add(1, Ordering::Relaxed);
-            }
-        } else {
-            // A recipient keeps the ciphertext too (it can serve other members), once the
-            // conversation is readable.
-            let node = self.node().clone();
-            let (tag, copy) = (share_tag(&i.id), blobs.clone());
-            tokio::spawn(async move {
-                if let Err(e) = node.store.put_seq(&tag, copy).await {
-                    tracing::debug!("keeping a share's ciphertext: {e}");
-                }
-            });
-        }
-        if !granted {
-            if row.state == "pinned" {
-                return Ok(None);
-            }
+        let pinning = self.pin && row.state == "pinned";
+        if !granted && !pinning {
+            // Nothing to read and nothing to hold for others: no download at all.
             return Err(P2pError::Rejected {
                 what: format!("share {}", i.id),
                 why: format!(
@@ -296,13 +270,43 @@ impl P2p {
                 ),
             });
         }
+        // One global budget of downloads held in memory at once (each up to MAX_SHARE_BYTES).
+        let _slot = self
+            .downloads
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| P2pError::Iroh("the network is stopping".into()))?;
+        let (blobs, _) = self
+            .download_from_any(&i.actor.did(), payload, &format!("share {}", i.id))
+            .await?;
+        if !granted {
+            // A relay holds the ciphertext for others and provides it on the DHT.
+            self.node()
+                .store
+                .put_seq(&share_tag(&i.id), blobs.clone())
+                .await
+                .map_err(|e| P2pError::Node(e.into()))?;
+            self.net.provide(share_key(&payload)).await?;
+            self.stats.pinned.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        }
+        // A recipient keeps the ciphertext too (it can serve other members), once it opened.
+        let copy = blobs.clone();
         let conv = self.node().open_package(row, blobs).await?;
+        let node = self.node().clone();
+        let tag = share_tag(&i.id);
+        tokio::spawn(async move {
+            if let Err(e) = node.store.put_seq(&tag, copy).await {
+                tracing::debug!("keeping a share's ciphertext: {e}");
+            }
+        });
         self.stats.fetched.fetch_add(1, Ordering::Relaxed);
         Ok(Some(conv))
     }
 
-    /// Fetches the package of an intent given by hand (say, copied from a relay), keeps its
-    /// ciphertext, and opens it if this node holds a grant.
+    /// Fetches the package of an intent given by hand (say, copied from a relay) and opens it
+    /// if this node holds a grant; without one nothing is downloaded (a relay pins it).
     pub async fn fetch_intent(self: &Arc<Self>, bytes: &[u8]) -> Result<Option<ConvId>, P2pError> {
         let signed = Signed::<SharingIntent>::decode(bytes).map_err(|e| P2pError::Rejected {
             what: "a sharing intent".into(),
