@@ -24,8 +24,8 @@ use std::{
 
 use futures::StreamExt;
 use libp2p::{
-    Multiaddr, PeerId, StreamProtocol, autonat, dcutr, gossipsub, identify, kad, mdns, noise, ping,
-    relay, request_response,
+    Multiaddr, PeerId, StreamProtocol, allow_block_list, autonat, dcutr, gossipsub, identify, kad,
+    mdns, noise, ping, relay, request_response,
     swarm::{NetworkBehaviour, SwarmEvent, behaviour::toggle::Toggle},
     tcp, yamux,
 };
@@ -247,6 +247,8 @@ pub struct NetInfo {
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
+    /// Peers the user blocked: no connection in or out.
+    blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     kad: kad::Behaviour<kad::store::MemoryStore>,
@@ -288,6 +290,7 @@ enum Command {
     Request(PeerId, Vec<u8>, Reply<Vec<u8>>),
     Respond(u64, Vec<u8>),
     Decline(u64),
+    Block(PeerId, bool),
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     Info(oneshot::Sender<NetInfo>),
     Shutdown(oneshot::Sender<()>),
@@ -389,6 +392,7 @@ impl Net {
                     None
                 };
                 Ok(Behaviour {
+                    blocked: Default::default(),
                     identify: identify::Behaviour::new(identify::Config::new(
                         "/vivim/id/1.0.0".into(),
                         key.public(),
@@ -544,6 +548,12 @@ impl Net {
     /// as if this node were unreachable).
     pub async fn decline(&self, id: u64) {
         let _ = self.tx.send(Command::Decline(id)).await;
+    }
+
+    /// Blocks (or unblocks) a peer: its connections are closed and refused, and gossipsub
+    /// ignores it.
+    pub async fn set_blocked(&self, peer: PeerId, blocked: bool) {
+        let _ = self.tx.send(Command::Block(peer, blocked)).await;
     }
 
     /// Whether a peer is connected.
@@ -752,6 +762,14 @@ impl EventLoop {
             }
             Command::Decline(id) => {
                 self.inbound.remove(&id);
+            }
+            Command::Block(peer, true) => {
+                b.blocked.block_peer(peer);
+                b.gossipsub.blacklist_peer(&peer);
+            }
+            Command::Block(peer, false) => {
+                b.blocked.unblock_peer(peer);
+                b.gossipsub.remove_blacklisted_peer(&peer);
             }
             Command::Respond(id, data) => {
                 if let Some(ch) = self.inbound.remove(&id) {

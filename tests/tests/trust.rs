@@ -168,3 +168,60 @@ async fn a_flood_of_notifies_from_fresh_dids_stays_bounded() {
     });
     assert!(requests.iter().any(|r| r.did == last.did().to_string()));
 }
+
+/// Blocking someone reaches the swarm: their connections are closed and refused (after the
+/// block itself went out), and their requests are refused outright.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_closes_and_refuses_connections() {
+    let (_boot, peers) = network(2, false).await;
+    let (a, b) = (&peers[0], &peers[1]);
+    let b_addr = b
+        .p2p
+        .bootstrap_addrs()
+        .await
+        .into_iter()
+        .find(|x| x.to_string().contains("/tcp/"))
+        .unwrap();
+    let (a_peer, b_peer) = (a.p2p.net.peer_id, b.p2p.net.peer_id);
+    a.p2p.net.dial(b_addr.clone()).await.unwrap();
+    let connected = |who: &vivim_node::P2p, peer| {
+        let net = who.net.clone();
+        async move {
+            for _ in 0..50 {
+                if net.is_connected(peer).await {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        }
+    };
+    assert!(connected(&b.p2p, a_peer).await);
+    b.node.block(&a.node.key.did()).unwrap();
+    assert_eq!(b.node.tier(&a.node.key.did()), Tier::Blocked);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while b.p2p.net.is_connected(a_peer).await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "A is still connected"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A dials again: refused.
+    let _ = a.p2p.net.dial(b_addr).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!b.p2p.net.is_connected(a_peer).await);
+    assert!(!a.p2p.net.is_connected(b_peer).await);
+    // Unblocked: A may connect again.
+    b.node.unblock(&a.node.key.did()).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let b_addr = b
+        .p2p
+        .bootstrap_addrs()
+        .await
+        .into_iter()
+        .find(|x| x.to_string().contains("/tcp/"))
+        .unwrap();
+    a.p2p.net.dial(b_addr).await.unwrap();
+    assert!(connected(&b.p2p, a_peer).await);
+}

@@ -309,6 +309,21 @@ impl P2p {
             relay_url,
             features,
         });
+        // The swarm refuses the people this user blocked.
+        let blocked = p2p
+            .node
+            .social
+            .read(
+                &vivim_crdt::DocId::graph(&p2p.node.key.did()),
+                vivim_crdt::schema::GraphView::read,
+            )
+            .map(|g| g.blocks.into_keys().collect::<Vec<_>>())
+            .unwrap_or_default();
+        for did in blocked {
+            p2p.net
+                .set_blocked(ids::peer_id(&did.public_key()), true)
+                .await;
+        }
         let outbound = p2p.node.connect_network();
         tokio::spawn(Self::outbound(Arc::downgrade(&p2p), outbound));
         p2p.net.subscribe(ANNOUNCE_TOPIC).await?;
@@ -363,6 +378,18 @@ impl P2p {
                 }
                 Outbound::Subscribe(topic) => {
                     tokio::spawn(async move { p.net.subscribe(&topic).await });
+                }
+                Outbound::Block { did, blocked } => {
+                    // The change to the graph (queued before this) goes out first, so the
+                    // blocked person's node learns of it; then the swarm refuses them.
+                    let net = p.net.clone();
+                    tokio::spawn(async move {
+                        if blocked {
+                            tokio::time::sleep(BLOCK_GRACE).await;
+                        }
+                        net.set_blocked(ids::peer_id(&did.public_key()), blocked)
+                            .await;
+                    });
                 }
                 Outbound::Shutdown(done) => {
                     p.shutdown().await;
@@ -971,6 +998,10 @@ impl P2p {
 /// The largest conversation a relay pins by default (its announcement alone could name up
 /// to 200,000 ACUs of 1 MiB).
 pub const MAX_PIN_BYTES: u64 = 256 * 1024 * 1024;
+
+/// How long after a block the swarm starts refusing the blocked peer (the block itself is
+/// delivered first).
+pub const BLOCK_GRACE: Duration = Duration::from_secs(3);
 
 /// The largest conversation a user-started fetch downloads by default (`[network]
 /// max_fetch_bytes`).

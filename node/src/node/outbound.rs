@@ -37,6 +37,13 @@ pub enum Outbound {
     },
     /// Open the received shares that wait (a request was accepted).
     OpenShares,
+    /// Refuse (or allow again) connections with someone the user blocked (or unblocked).
+    Block {
+        /// Whom.
+        did: vivim_identity::Did,
+        /// Blocked (else unblocked).
+        blocked: bool,
+    },
     /// Announce a conversation publicly (gossip and the DHT); answers with the announcement.
     Publish {
         /// The conversation.

@@ -411,12 +411,20 @@ impl Node {
         self.write_doc(&self.graph_id(), std::slice::from_ref(did), |w| {
             w.block(did, now)
         })?;
+        self.send_out(Outbound::Block {
+            did: *did,
+            blocked: true,
+        });
         self.friend(did)
     }
 
     /// Unblocks `did`.
     pub fn unblock(&self, did: &Did) -> Result<FriendOut, NodeError> {
         self.write_doc(&self.graph_id(), &[], |w| w.unblock(did))?;
+        self.send_out(Outbound::Block {
+            did: *did,
+            blocked: false,
+        });
         self.friend(did)
     }
 
