@@ -52,6 +52,8 @@ const MAX_DOCS_SCANNED: usize = 4_096;
 pub const FOF_MAX_SHARE_BYTES: u64 = 8 * 1024 * 1024;
 /// Most documents of one follow of a follow tracked without a request.
 pub const FOF_MAX_DOCS: usize = 4;
+/// Bytes of shares one contact may make this node download per day.
+pub const CONTACT_BYTES_PER_DAY: u64 = 1024 * 1024 * 1024;
 
 impl Node {
     /// The trust tier of `did`, from this node's graph document, the documents it tracks and
@@ -119,6 +121,18 @@ impl Node {
             // Co-members of a document I write, or of one whose members include me.
             members.contains(did) && (id.writer() == &me || members.contains(&me))
         })
+    }
+
+    /// What `from`'s shares may still make this node download today: its tier's daily quota
+    /// ([`CONTACT_BYTES_PER_DAY`], [`FOF_MAX_SHARE_BYTES`]) less what it used.
+    pub fn share_budget(&self, from: &Did, now_ms: u64) -> u64 {
+        let quota = match self.tier(from) {
+            Tier::Own => u64::MAX,
+            Tier::Contact => CONTACT_BYTES_PER_DAY,
+            Tier::FollowOfFollow => FOF_MAX_SHARE_BYTES,
+            Tier::Stranger | Tier::Blocked => 0,
+        };
+        quota.saturating_sub(self.share_state.spent_today(from, now_ms))
     }
 
     /// How many documents written by `did` this node tracks (a follow of a follow gets a few).

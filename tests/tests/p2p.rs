@@ -743,6 +743,10 @@ async fn forged_records_and_gossip_are_refused_and_scored() {
     assert!(score < 0.0);
     let info = boot.p2p.net.info().await.unwrap();
     assert!(info.gossip_rejected > 0, "{info:?}");
+    println!(
+        "forged gossip: M's score at the bootstrap node {score:.1} after {round} forgeries; {} messages dropped there, {} DHT records refused",
+        info.gossip_rejected, info.dht_refused
+    );
     // The honest peers' scores stay at or above zero.
     for p in boot.p2p.net.peers().await {
         if p.peer_id != m_peer {

@@ -277,9 +277,40 @@ impl P2p {
             .acquire_owned()
             .await
             .map_err(|_| P2pError::Iroh("the network is stopping".into()))?;
+        // What this sender may still make the node download today (contacts 1 GiB, follows of
+        // follows 8 MiB; a relay pins within its own limits).
+        let actor = i.actor.did();
+        let budget = if granted {
+            self.node().share_budget(&actor, now_ms())
+        } else {
+            MAX_SHARE_BYTES
+        };
+        // A share that cannot be downloaded says why on its row (and is tried again at start).
+        let failed = |e: P2pError| {
+            if granted {
+                let mut r = row.clone();
+                r.state = "failed".into();
+                r.error = Some(e.to_string());
+                if let Err(w) = self.node().put_share(&r) {
+                    tracing::warn!("recording a failed share: {w}");
+                }
+            }
+            e
+        };
+        if budget == 0 {
+            return Err(failed(P2pError::Rejected {
+                what: format!("share {}", i.id),
+                why: format!("{actor} is over today's download quota; it opens tomorrow"),
+            }));
+        }
         let (blobs, _) = self
-            .download_from_any(&i.actor.did(), payload, &format!("share {}", i.id))
-            .await?;
+            .download_from_any_within(&actor, payload, &format!("share {}", i.id), budget)
+            .await
+            .map_err(failed)?;
+        if granted {
+            let got: u64 = blobs.iter().map(|b| b.len() as u64).sum();
+            self.node().share_state.spent(&actor, got, now_ms());
+        }
         if !granted {
             // A relay holds the ciphertext for others and provides it on the DHT.
             self.node()
@@ -381,6 +412,18 @@ impl P2p {
         seq: Hash,
         what: &str,
     ) -> Result<(Vec<Vec<u8>>, Did), P2pError> {
+        self.download_from_any_within(first, seq, what, MAX_SHARE_BYTES)
+            .await
+    }
+
+    /// [`P2p::download_from_any`], at most `max_total` bytes in all.
+    async fn download_from_any_within(
+        &self,
+        first: &Did,
+        seq: Hash,
+        what: &str,
+        max_total: u64,
+    ) -> Result<(Vec<Vec<u8>>, Did), P2pError> {
         // Our own link (or a package we hold): read it here, iroh does not dial itself.
         if let Some(b) = self
             .node()
@@ -395,7 +438,10 @@ impl P2p {
         let mut last = String::new();
         let mut k = 0;
         while let Some(&src) = sources.get(k) {
-            match self.download(&src, seq, MAX_SEALED_BYTES).await {
+            match self
+                .download_within(&src, seq, MAX_SEALED_BYTES, max_total.min(MAX_SHARE_BYTES))
+                .await
+            {
                 Ok(b) => return Ok((b, src)),
                 Err(e @ P2pError::Rejected { .. }) => return Err(e),
                 Err(e) => last = format!("{src}: {e}"),
@@ -434,10 +480,22 @@ impl P2p {
         root: Hash,
         max_item: usize,
     ) -> Result<Vec<Vec<u8>>, P2pError> {
+        self.download_within(src, root, max_item, MAX_SHARE_BYTES)
+            .await
+    }
+
+    /// [`P2p::download`], at most `max_total` bytes in all.
+    async fn download_within(
+        &self,
+        src: &Did,
+        root: Hash,
+        max_item: usize,
+        max_total: u64,
+    ) -> Result<Vec<Vec<u8>>, P2pError> {
         let limits = SeqLimits {
             first_item: max_item,
             item: max_item,
-            total: MAX_SHARE_BYTES,
+            total: max_total,
         };
         let mut out = Vec::new();
         self.stream_seq(

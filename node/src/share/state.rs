@@ -223,6 +223,8 @@ pub struct ShareState {
     /// redelivery does not scan the table while they are equal.
     changes: std::sync::atomic::AtomicU64,
     clean_at: std::sync::atomic::AtomicU64,
+    /// Sender → (day, bytes of their shares downloaded that day).
+    received: std::sync::Mutex<HashMap<Did, (u64, u64)>>,
 }
 
 impl ShareState {
@@ -244,6 +246,33 @@ impl ShareState {
     pub fn changed(&self) {
         self.changes
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// Bytes of `from`'s shares downloaded today (UTC day of `now`).
+    pub fn spent_today(&self, from: &Did, now: u64) -> u64 {
+        let day = now / 86_400_000;
+        self.received
+            .lock()
+            .ok()
+            .and_then(|m| m.get(from).copied())
+            .filter(|(d, _)| *d == day)
+            .map(|(_, b)| b)
+            .unwrap_or(0)
+    }
+
+    /// Counts `bytes` of `from`'s shares as downloaded now.
+    pub fn spent(&self, from: &Did, bytes: u64, now: u64) {
+        let day = now / 86_400_000;
+        if let Ok(mut m) = self.received.lock() {
+            if m.len() > 10_000 {
+                m.retain(|_, (d, _)| *d == day);
+            }
+            let e = m.entry(*from).or_insert((day, 0));
+            if e.0 != day {
+                *e = (day, 0);
+            }
+            e.1 = e.1.saturating_add(bytes);
+        }
     }
 
     /// Changes to shares so far (the blob server lists what it serves again when it moved).
