@@ -57,5 +57,5 @@ pub mod status;
 
 pub use id::{DocId, DocKind, ParseDocIdError};
 pub use inbox::{Inbox, MAX_AHEAD, MAX_HELD, MAX_HELD_BYTES, Offered};
-pub use replica::{CrdtError, MAX_DOC_BYTES, MAX_UPDATE_BYTES, Replica};
+pub use replica::{CrdtError, MAX_DOC_BYTES, MAX_UPDATE_BYTES, Replica, sync_messages};
 pub use yrs;

@@ -131,7 +131,9 @@ impl Replica {
                 "a state vector larger than its bytes".into(),
             ));
         }
-        let sv = StateVector::decode_v1(sv).map_err(|e| CrdtError::Decode(e.to_string()))?;
+        let sv = std::panic::catch_unwind(|| StateVector::decode_v1(sv))
+            .map_err(|_| CrdtError::Decode("malformed state vector".into()))?
+            .map_err(|e| CrdtError::Decode(e.to_string()))?;
         Ok(self.doc.transact().encode_diff_v1(&sv))
     }
 
@@ -270,4 +272,20 @@ fn plausible_update(b: &[u8]) -> bool {
 fn plausible_state_vector(b: &[u8]) -> bool {
     let mut pos = 0;
     read_var(b, &mut pos).is_some_and(|n| n.saturating_mul(2) <= (b.len() - pos) as u64)
+}
+
+/// Reads the y-sync messages of one y-websocket frame (what a Yjs client sends). yrs panics on
+/// some hostile state vectors (a clock that overflows; found by the `yjs_sync_message` fuzz
+/// target): such a frame is an error here, never a panic.
+pub fn sync_messages(frame: &[u8]) -> Result<Vec<yrs::sync::Message>, CrdtError> {
+    use yrs::updates::decoder::DecoderV1;
+    if frame.len() > MAX_UPDATE_BYTES {
+        return Err(CrdtError::TooLarge(frame.len()));
+    }
+    std::panic::catch_unwind(|| {
+        let mut decoder = DecoderV1::from(frame);
+        yrs::sync::MessageReader::new(&mut decoder).collect::<Result<Vec<_>, _>>()
+    })
+    .map_err(|_| CrdtError::Decode("malformed y-sync message".into()))?
+    .map_err(|e| CrdtError::Decode(e.to_string()))
 }

@@ -357,3 +357,17 @@ fn held_updates_are_bounded_in_bytes_and_distance() {
         Some("two".into())
     );
 }
+
+/// A y-websocket frame whose state vector makes yrs' reader panic (found by the
+/// `yjs_sync_message` fuzz target) is an error, not a panic.
+#[test]
+fn a_hostile_sync_frame_is_an_error() {
+    let frame = [
+        0x0, 0x0, 0xb, 0x39, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x13, 0x41, 0x0, 0x1, 0x0,
+        0x0, 0x0, 0x0, 0x7, 0x39, 0x0, 0x4,
+    ];
+    assert!(vivim_crdt::sync_messages(&frame).is_err());
+    // A well-formed frame still reads.
+    let ok = [0x0, 0x0, 0x1, 0x0];
+    assert_eq!(vivim_crdt::sync_messages(&ok).unwrap().len(), 1);
+}

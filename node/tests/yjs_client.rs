@@ -76,6 +76,16 @@ fn a_javascript_yjs_client_reads_and_writes_a_circle() {
     )))
     .unwrap();
     let id = c["id"].as_str().unwrap().to_string();
+    // B does not know A: the circle arrives as a message request, which B accepts.
+    eventually("B gets A's request", || {
+        let o = vivim(&b_dir, &["requests", "list", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&ok(&o)).ok()?;
+        v.as_array()?
+            .iter()
+            .find(|r| r["did"] == a_did.as_str())
+            .cloned()
+    });
+    ok(&vivim(&b_dir, &["requests", "accept", &a_did]));
     eventually("B sees the circle", || circle(&b_dir, &id));
 
     // The Yjs client reads the members and the name, then adds D and renames the circle.

@@ -14,11 +14,8 @@ use bytes::Bytes;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use vivim_crdt::yrs::{
-    sync::{Message, MessageReader, SyncMessage},
-    updates::{
-        decoder::{Decode, DecoderV1},
-        encoder::Encode,
-    },
+    sync::{Message, SyncMessage},
+    updates::{decoder::Decode, encoder::Encode},
 };
 use vivim_crdt::{DocId, DocKind, schema::Role};
 
@@ -574,12 +571,7 @@ async fn yjs_handle(
     mine: bool,
     data: &[u8],
 ) -> Result<Vec<Message>, String> {
-    let mut decoder = DecoderV1::from(data);
-    let reader = MessageReader::new(&mut decoder);
-    let mut msgs = Vec::new();
-    for m in reader {
-        msgs.push(m.map_err(|e| e.to_string())?);
-    }
+    let msgs = vivim_crdt::sync_messages(data).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for m in msgs {
         match m {
