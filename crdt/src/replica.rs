@@ -274,13 +274,53 @@ fn plausible_state_vector(b: &[u8]) -> bool {
     read_var(b, &mut pos).is_some_and(|n| n.saturating_mul(2) <= (b.len() - pos) as u64)
 }
 
+/// Walks a y-websocket frame's messages (sync step 1/2 and updates, awareness, awareness
+/// queries, auth) checking every count against the bytes left, before yrs reserves memory for
+/// it; any other message kind is refused.
+fn plausible_sync_frame(b: &[u8]) -> bool {
+    let mut pos = 0;
+    let take = |pos: &mut usize| -> Option<&[u8]> {
+        let len = usize::try_from(read_var(b, pos)?).ok()?;
+        let end = pos.checked_add(len).filter(|e| *e <= b.len())?;
+        let buf = &b[*pos..end];
+        *pos = end;
+        Some(buf)
+    };
+    while pos < b.len() {
+        let ok = match read_var(b, &mut pos) {
+            Some(0) => match read_var(b, &mut pos) {
+                Some(0) => take(&mut pos).is_some_and(plausible_state_vector),
+                Some(1 | 2) => take(&mut pos).is_some_and(plausible_update),
+                _ => false,
+            },
+            Some(1) => take(&mut pos).is_some_and(|buf| {
+                let mut p = 0;
+                read_var(buf, &mut p).is_some_and(|n| n <= (buf.len() - p) as u64)
+            }),
+            Some(2) => matches!(read_var(b, &mut pos), Some(0)) && take(&mut pos).is_some(),
+            Some(3) => true,
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
 /// Reads the y-sync messages of one y-websocket frame (what a Yjs client sends). yrs panics on
-/// some hostile state vectors (a clock that overflows; found by the `yjs_sync_message` fuzz
-/// target): such a frame is an error here, never a panic.
+/// some hostile state vectors (a clock that overflows) and reserves memory for the counts a
+/// frame declares (4.5 GB for a 14-byte frame) — both found by the `yjs_sync_message` fuzz
+/// target: such a frame is an error here, never a panic or an allocation.
 pub fn sync_messages(frame: &[u8]) -> Result<Vec<yrs::sync::Message>, CrdtError> {
     use yrs::updates::decoder::DecoderV1;
     if frame.len() > MAX_UPDATE_BYTES {
         return Err(CrdtError::TooLarge(frame.len()));
+    }
+    if !plausible_sync_frame(frame) {
+        return Err(CrdtError::Decode(
+            "a y-sync frame whose counts exceed its bytes, or an unknown message".into(),
+        ));
     }
     std::panic::catch_unwind(|| {
         let mut decoder = DecoderV1::from(frame);

@@ -367,6 +367,9 @@ fn a_hostile_sync_frame_is_an_error() {
         0x0, 0x0, 0x0, 0x7, 0x39, 0x0, 0x4,
     ];
     assert!(vivim_crdt::sync_messages(&frame).is_err());
+    // A 15-byte frame whose state vector declares ~2^27 entries (yrs reserved 4.5 GB for it).
+    let big = [0, 0, 7, 255, 255, 255, 57, 3, 0, 0, 3, 0, 0, 7, 57];
+    assert!(vivim_crdt::sync_messages(&big).is_err());
     // A well-formed frame still reads.
     let ok = [0x0, 0x0, 0x1, 0x0];
     assert_eq!(vivim_crdt::sync_messages(&ok).unwrap().len(), 1);
