@@ -18,10 +18,7 @@ pub mod requests;
 use std::collections::BTreeSet;
 
 use serde::Serialize;
-use vivim_crdt::{
-    DocId, DocKind,
-    schema::{CircleView, GraphView, GroupView},
-};
+use vivim_crdt::{DocId, DocKind, schema::GraphView};
 use vivim_identity::Did;
 
 use crate::node::Node;
@@ -98,26 +95,16 @@ impl Node {
         let Ok(ids) = self.social.ids() else {
             return false;
         };
+        let me = self.key.did();
         ids.iter().take(MAX_DOCS_SCANNED).any(|id| {
-            if id.writer() == did && id.kind() != DocKind::Graph {
+            if id.kind() == DocKind::Graph {
+                return false;
+            }
+            if id.writer() == did {
                 return true;
             }
-            let me = self.key.did();
-            let members: Vec<Did> = match id.kind() {
-                DocKind::Graph => return false,
-                DocKind::Circle => self
-                    .social
-                    .read(id, CircleView::read)
-                    .flatten()
-                    .map(|c| c.members.into_keys().collect())
-                    .unwrap_or_default(),
-                DocKind::Group | DocKind::Team => self
-                    .social
-                    .read(id, GroupView::read)
-                    .flatten()
-                    .map(|g| g.members.into_keys().collect())
-                    .unwrap_or_default(),
-            };
+            // The circle's, group's or team's members (the people a change to it concerns).
+            let members = self.concerned(id);
             // Co-members of a document I write, or of one whose members include me.
             members.contains(did) && (id.writer() == &me || members.contains(&me))
         })
